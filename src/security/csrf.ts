@@ -1,0 +1,133 @@
+/**
+ * The CSRF decision for one request, as a pure function of what the request carries.
+ *
+ * Order (docs/csrf.md has the reasons):
+ *   1. Safe methods (RFC 9110 §9.2.1) pass. The real method decides: vial never honours
+ *      X-HTTP-Method-Override or a `_method` field, so they cannot turn a POST into a GET.
+ *   2. Sec-Fetch-Site (Fetch Metadata, a forbidden header name, so page script cannot forge it):
+ *      same-origin / none pass; same-site / cross-site are refused.
+ *   3. Otherwise Origin (RFC 6454): must equal the app's origin or an exact trusted origin;
+ *      "null" and anything else are refused.
+ *   4. Neither header: a request carrying the session cookie must submit the session-bound token;
+ *      one without the cookie has no ambient credential to abuse and passes.
+ *
+ * Pure module: no I/O, no timers (createCsrfToken draws random bytes).
+ */
+
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { BadRequestError } from '../errors.ts';
+
+export const CSRF_FORM_FIELD = '_csrf';
+export const CSRF_HEADER = 'x-csrf-token';
+
+export type CsrfReason = 'cross-site' | 'same-site' | 'origin-mismatch' | 'origin-null' | 'token-missing' | 'token-invalid';
+export type CsrfDecision = { readonly ok: true } | { readonly ok: false; readonly reason: CsrfReason };
+
+export interface CsrfInput {
+  /** The method on the request line; never an override header or field. */
+  readonly method: string;
+  readonly headers: {
+    readonly secFetchSite?: string | undefined;
+    readonly origin?: string | undefined;
+    /** Host header, used only when appOrigin is not configured. */
+    readonly host?: string | undefined;
+  };
+  /** The app's own origin, scheme://host[:port]; when undefined, Origin's host is compared with `host`. */
+  readonly appOrigin?: string | undefined;
+  /** Exact origins allowed besides the app's own (e.g. 'https://admin.example.com'). */
+  readonly trustedOrigins?: readonly string[];
+  readonly hasSessionCookie: boolean;
+  readonly sessionToken?: string | undefined;
+  /** From the `_csrf` form field or the `x-csrf-token` header. */
+  readonly submittedToken?: string | undefined;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+const OK: CsrfDecision = Object.freeze({ ok: true });
+const refuse = (reason: CsrfReason): CsrfDecision => ({ ok: false, reason });
+
+export function checkCsrf(input: CsrfInput): CsrfDecision {
+  // Method names are case-sensitive (RFC 9110 §9.1): "get" is not GET and gets no pass.
+  if (SAFE_METHODS.has(input.method)) return OK;
+
+  const site = input.headers.secFetchSite;
+  if (site === 'same-origin' || site === 'none') return OK;
+  if (site === 'same-site') return refuse('same-site');
+  if (site === 'cross-site') return refuse('cross-site');
+  // Any other value is not from a conforming browser: fall through to Origin.
+
+  const origin = input.headers.origin;
+  if (origin !== undefined) {
+    if (origin === 'null') return refuse('origin-null');
+    return originAllowed(origin, input) ? OK : refuse('origin-mismatch');
+  }
+
+  if (!input.hasSessionCookie) return OK;
+  const submitted = input.submittedToken;
+  if (submitted === undefined || submitted.length === 0) return refuse('token-missing');
+  const expected = input.sessionToken;
+  if (expected === undefined || expected.length === 0) return refuse('token-invalid');
+  return tokensEqual(submitted, expected) ? OK : refuse('token-invalid');
+}
+
+function originAllowed(origin: string, input: CsrfInput): boolean {
+  const normalized = normalizeOrigin(origin);
+  if (normalized === undefined) return false;
+  if (input.trustedOrigins !== undefined && input.trustedOrigins.includes(normalized)) return true;
+  if (input.appOrigin !== undefined) return normalized === normalizeOrigin(input.appOrigin);
+  const host = input.headers.host;
+  if (host === undefined) return false;
+  return new URL(normalized).host === host.toLowerCase();
+}
+
+/** scheme://host[:port] with default ports dropped and the host lowercased, or undefined if not an origin. */
+export function normalizeOrigin(value: string): string | undefined {
+  if (!URL.canParse(value)) return undefined;
+  const url = new URL(value);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  return url.origin;
+}
+
+/**
+ * Constant-time comparison (crypto.timingSafeEqual needs equal lengths; the length of a token is
+ * not secret, so an unequal length returns early).
+ */
+export function tokensEqual(submitted: string, expected: string): boolean {
+  const a = Buffer.from(submitted, 'utf8');
+  const b = Buffer.from(expected, 'utf8');
+  if (a.length !== b.length) return false;
+  return timingSafeEqual(a, b);
+}
+
+/** A fresh 256-bit token, base64url. */
+export function createCsrfToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** Exact paths, or prefixes written as '/webhooks/*'. Built once from options. */
+export function createCsrfExemption(exemptPaths: readonly string[]): (path: string) => boolean {
+  const exact = new Set(exemptPaths.filter((p) => !p.endsWith('/*')));
+  const prefixes = exemptPaths.filter((p) => p.endsWith('/*')).map((p) => p.slice(0, -1));
+  return function isCsrfExempt(path: string): boolean {
+    return exact.has(path) || prefixes.some((prefix) => path.startsWith(prefix));
+  };
+}
+
+const REASON_TEXT: Record<CsrfReason, string> = {
+  'cross-site': 'the browser reports it comes from another site (Sec-Fetch-Site: cross-site)',
+  'same-site': 'the browser reports it comes from a sibling subdomain (Sec-Fetch-Site: same-site)',
+  'origin-mismatch': "its Origin is neither this app's origin nor a trusted origin",
+  'origin-null': 'its Origin is "null" (sandboxed frame, file: page or privacy redirect)',
+  'token-missing': 'it carries the session cookie but no CSRF token (form field _csrf or header x-csrf-token)',
+  'token-invalid': 'its CSRF token does not match the session',
+};
+
+/** The 403 the lead throws for a refused decision. */
+export function csrfError(reason: CsrfReason): BadRequestError {
+  return new BadRequestError(
+    'VIAL_ERR_CSRF',
+    `Cross-site request refused: ${REASON_TEXT[reason]}. Submit forms from this app's own pages with the token from ` +
+      'session.csrfToken(); add a genuine cross-origin caller to security.csrf.trustedOrigins.',
+    403,
+  );
+}

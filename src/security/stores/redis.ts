@@ -1,0 +1,97 @@
+/**
+ * Session store on Redis through ioredis, for sessions shared beyond one machine. Each session is
+ * one string key written with PX, so Redis itself expires it when the idle or absolute timeout
+ * runs out; a per-user set lists a user's session keys for "log out every session of this user".
+ * That set gets the longest ttl of its members (PEXPIRE ... GT, Redis 7+) and stale members are
+ * dropped when it is used, so it never outlives the sessions it indexes.
+ */
+
+import { Redis } from 'ioredis';
+import { assertTtl, type SessionRecord, type SessionStore } from './contract.ts';
+
+export interface RedisStoreOptions {
+  /** An ioredis client the app owns (not closed by the store), or a redis:// URL the store connects to and closes. */
+  readonly client: Redis | string;
+  /** Prefix of every key, to share one Redis between apps. Default 'vial:sess:'. */
+  readonly prefix?: string;
+}
+
+export class RedisSessionStore implements SessionStore {
+  readonly #redis: Redis;
+  readonly #owned: boolean;
+  readonly #prefix: string;
+
+  constructor(options: RedisStoreOptions) {
+    this.#owned = typeof options.client === 'string';
+    // A bounded retry per command: a Redis outage fails requests quickly (the manager turns a
+    // failed load into an anonymous session) instead of queueing them without limit.
+    this.#redis = typeof options.client === 'string' ? new Redis(options.client, { maxRetriesPerRequest: 2 }) : options.client;
+    this.#prefix = options.prefix ?? 'vial:sess:';
+  }
+
+  #key(key: string): string {
+    return `${this.#prefix}s:${key}`;
+  }
+
+  #userKey(userId: string): string {
+    return `${this.#prefix}u:${userId}`;
+  }
+
+  async get(key: string): Promise<SessionRecord | undefined> {
+    const json = await this.#redis.get(this.#key(key));
+    return json === null ? undefined : (JSON.parse(json) as SessionRecord);
+  }
+
+  async set(key: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    assertTtl(ttlMs);
+    const json = JSON.stringify(record);
+    if (record.userId === undefined) {
+      await this.#redis.set(this.#key(key), json, 'PX', ttlMs);
+      return;
+    }
+    const userKey = this.#userKey(record.userId);
+    await this.#redis
+      .multi()
+      .set(this.#key(key), json, 'PX', ttlMs)
+      .sadd(userKey, key)
+      // NX sets a ttl on a new set, GT only ever lengthens it: the set lives as long as its longest session.
+      .pexpire(userKey, ttlMs, 'NX')
+      .pexpire(userKey, ttlMs, 'GT')
+      .exec()
+      .then(throwOnFailedStep);
+  }
+
+  async destroy(key: string): Promise<void> {
+    const json = await this.#redis.get(this.#key(key));
+    const userId = json === null ? undefined : (JSON.parse(json) as SessionRecord).userId;
+    const tx = this.#redis.multi().del(this.#key(key));
+    if (userId !== undefined) tx.srem(this.#userKey(userId), key);
+    throwOnFailedStep(await tx.exec());
+  }
+
+  async destroyAllForUser(userId: string): Promise<number> {
+    const userKey = this.#userKey(userId);
+    const keys = await this.#redis.smembers(userKey);
+    if (keys.length === 0) return 0;
+    const results = throwOnFailedStep(
+      await this.#redis
+        .multi()
+        .del(...keys.map((key) => this.#key(key)))
+        .srem(userKey, ...keys)
+        .exec(),
+    );
+    return Number(results[0]?.[1] ?? 0);
+  }
+
+  async close(): Promise<void> {
+    if (this.#owned) await this.#redis.quit();
+  }
+}
+
+type ExecResult = [error: Error | null, result: unknown][] | null;
+
+function throwOnFailedStep(results: ExecResult): [Error | null, unknown][] {
+  if (results === null) throw new Error('Redis transaction was aborted.');
+  for (const [error] of results) if (error !== null) throw error;
+  return results;
+}

@@ -1,0 +1,208 @@
+/**
+ * Session store on SQLite through `node:sqlite` (built into Node 22.13+ and 24, no native addon).
+ * One database file is shared by every worker process on the machine: WAL mode lets readers run
+ * beside the one writer, and busy_timeout makes a writer wait for the lock instead of failing with
+ * SQLITE_BUSY. Expired rows are refused on read and swept in small batches on an unref'd timer,
+ * so the file does not grow with abandoned sessions and the timer never keeps a process alive.
+ *
+ * DatabaseSync runs on the calling thread: each call is a short indexed lookup on a local file.
+ */
+
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { ConfigError } from '../../errors.ts';
+import { assertTtl, type SessionRecord, type SessionStore } from './contract.ts';
+
+export interface SqliteStoreOptions {
+  /** Database file; its directory is created if missing. ':memory:' for a private in-process database. */
+  readonly path: string;
+  /** How long a writer waits for another process's lock. Default 5,000. */
+  readonly busyTimeoutMs?: number;
+  /** Interval of the background sweep of expired rows; 0 disables it. Default 60,000. */
+  readonly sweepIntervalMs?: number;
+  /** Rows removed per sweep statement, so one sweep never holds the write lock for long. Default 1,000. */
+  readonly sweepBatchSize?: number;
+  /** Clock in epoch milliseconds; tests inject one to expire rows without waiting. */
+  readonly now?: () => number;
+}
+
+type SqliteModule = typeof import('node:sqlite');
+
+let sqliteModule: SqliteModule | undefined;
+
+/**
+ * Loads node:sqlite on first use only, so apps on another store never load it. Node 22 marks the
+ * module experimental and prints an ExperimentalWarning once per process (per worker); the API
+ * vial uses (DatabaseSync, prepare, run/get/all) is unchanged from 22.13 to 24, where the warning
+ * is gone. Intentionally, that one warning is filtered while the module loads; every other
+ * warning passes through untouched.
+ */
+function loadSqlite(): SqliteModule {
+  if (sqliteModule !== undefined) return sqliteModule;
+  const require = createRequire(import.meta.url);
+  const original = process.emitWarning;
+  process.emitWarning = function filtered(this: NodeJS.Process, warning: string | Error, ...rest: unknown[]): void {
+    const message = typeof warning === 'string' ? warning : warning.message;
+    const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: unknown } | undefined)?.type;
+    const name = typeof warning === 'string' ? type : warning.name;
+    if (name === 'ExperimentalWarning' && message.startsWith('SQLite')) return;
+    Reflect.apply(original, this, [warning, ...rest]);
+  } as typeof process.emitWarning;
+  try {
+    sqliteModule = require('node:sqlite') as SqliteModule;
+  } catch (cause) {
+    throw new ConfigError(
+      'VIAL_ERR_SQLITE_UNAVAILABLE',
+      `node:sqlite could not be loaded (${(cause as Error).message}). Use Node 22.13+ or 24, or choose the 'memory' or 'redis' session store.`,
+    );
+  } finally {
+    process.emitWarning = original;
+  }
+  return sqliteModule;
+}
+
+interface Row {
+  data: string;
+  user_id: string | null;
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+}
+
+export class SqliteSessionStore implements SessionStore {
+  readonly #db: DatabaseSync;
+  readonly #now: () => number;
+  readonly #timer: NodeJS.Timeout | undefined;
+  readonly #get: StatementSync;
+  readonly #set: StatementSync;
+  readonly #destroy: StatementSync;
+  readonly #destroyUser: StatementSync;
+  readonly #sweep: StatementSync;
+  readonly #batch: number;
+  #closed = false;
+
+  constructor(options: SqliteStoreOptions) {
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5_000;
+    const sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
+    const batch = options.sweepBatchSize ?? 1_000;
+    if (batch === 0) throw new ConfigError('VIAL_ERR_SESSION_OPTIONS', 'SQLite session store sweepBatchSize must be at least 1.');
+    for (const [name, value] of [['busyTimeoutMs', busyTimeoutMs], ['sweepIntervalMs', sweepIntervalMs], ['sweepBatchSize', batch]] as const) {
+      if (!Number.isSafeInteger(value) || value < 0) {
+        throw new ConfigError('VIAL_ERR_SESSION_OPTIONS', `SQLite session store ${name} must be a non-negative integer, got ${value}.`);
+      }
+    }
+    const { DatabaseSync } = loadSqlite();
+    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+    this.#db = new DatabaseSync(options.path);
+    this.#now = options.now ?? Date.now;
+    this.#batch = batch;
+    // busy_timeout first: switching to WAL itself needs the lock when another worker holds it.
+    this.#db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+    this.#db.exec('PRAGMA journal_mode = WAL');
+    // NORMAL is durable across application crashes in WAL mode; only an OS crash can lose the last commits.
+    this.#db.exec('PRAGMA synchronous = NORMAL');
+    this.#db.exec(`
+      CREATE TABLE IF NOT EXISTS vial_sessions (
+        key TEXT PRIMARY KEY,
+        user_id TEXT,
+        data TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS vial_sessions_user ON vial_sessions (user_id) WHERE user_id IS NOT NULL;
+      CREATE INDEX IF NOT EXISTS vial_sessions_expiry ON vial_sessions (expires_at);
+    `);
+    this.#get = this.#db.prepare('SELECT data, user_id, created_at, last_seen_at, expires_at FROM vial_sessions WHERE key = ?');
+    this.#set = this.#db.prepare(
+      'INSERT OR REPLACE INTO vial_sessions (key, user_id, data, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.#destroy = this.#db.prepare('DELETE FROM vial_sessions WHERE key = ?');
+    this.#destroyUser = this.#db.prepare('DELETE FROM vial_sessions WHERE user_id = ? AND expires_at > ?');
+    // DELETE ... LIMIT needs a compile-time option; a keyed subquery bounds the batch portably.
+    this.#sweep = this.#db.prepare(
+      `DELETE FROM vial_sessions WHERE key IN (SELECT key FROM vial_sessions WHERE expires_at <= ? LIMIT ${batch})`,
+    );
+    if (sweepIntervalMs > 0) {
+      this.#timer = setInterval(() => this.#sweepSafely(), sweepIntervalMs);
+      this.#timer.unref();
+    }
+  }
+
+  get(key: string): Promise<SessionRecord | undefined> {
+    return this.#run(() => {
+      const row = this.#get.get(key) as Row | undefined;
+      if (row === undefined) return undefined;
+      if (row.expires_at <= this.#now()) {
+        this.#destroy.run(key);
+        return undefined;
+      }
+      const record: SessionRecord = {
+        data: JSON.parse(row.data) as Record<string, unknown>,
+        createdAt: row.created_at,
+        lastSeenAt: row.last_seen_at,
+      };
+      return row.user_id === null ? record : { ...record, userId: row.user_id };
+    });
+  }
+
+  set(key: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    return this.#run(() => {
+      assertTtl(ttlMs);
+      const json = JSON.stringify(record.data);
+      this.#set.run(key, record.userId ?? null, json, record.createdAt, record.lastSeenAt, this.#now() + ttlMs);
+    });
+  }
+
+  destroy(key: string): Promise<void> {
+    return this.#run(() => {
+      this.#destroy.run(key);
+    });
+  }
+
+  destroyAllForUser(userId: string): Promise<number> {
+    return this.#run(() => {
+      const live = Number(this.#destroyUser.run(userId, this.#now()).changes);
+      this.sweep();
+      return live;
+    });
+  }
+
+  /** Removes expired rows in batches; returns how many went. Called by the timer; public for tests and CLI. */
+  sweep(): number {
+    let total = 0;
+    for (;;) {
+      const removed = Number(this.#sweep.run(this.#now()).changes);
+      total += removed;
+      if (removed < this.#batch) return total;
+    }
+  }
+
+  close(): Promise<void> {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#db.close();
+    }
+    return Promise.resolve();
+  }
+
+  #sweepSafely(): void {
+    try {
+      this.sweep();
+    } catch {
+      // Intentionally ignored: a locked database (another worker sweeping) just means the next tick sweeps.
+    }
+  }
+
+  // Sync SQLite calls surface errors as rejections, like the network stores.
+  #run<T>(fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+}
