@@ -1,0 +1,204 @@
+/**
+ * Graceful shutdown of one http.Server: stop accepting, close idle keep-alive connections, refuse
+ * new requests on busy ones with 503 + `Connection: close`, wait for in-flight work up to a grace
+ * period, then close whatever is left. Also home of the request tracker the worker runtime shares.
+ */
+
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import diagnostics from 'node:diagnostics_channel';
+import type { ProcessLogger } from './options.ts';
+import { silentLogger } from './options.ts';
+
+const shutdownChannel = diagnostics.channel('vial:shutdown');
+
+type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Counts and describes the requests of one server; flips it into "closing" mode on demand. */
+export interface RequestTracker {
+  /** Requests seen since the tracker was installed. */
+  readonly total: number;
+  readonly inFlight: number;
+  /** `METHOD /path (age)` for each in-flight request. Query strings are left out: they may carry secrets. */
+  describe(): string[];
+  /** Resolves once no request is in flight. */
+  idle(): Promise<void>;
+  /**
+   * From now on every response carries `Connection: close` (RFC 9112 §9.6), so keep-alive
+   * connections end after their current request. With `refuse`, requests that arrive from now on
+   * get 503 instead of reaching the app.
+   */
+  startClosing(refuse: boolean): void;
+  dispose(): void;
+}
+
+export function trackRequests(server: Server, onRequest?: (total: number) => void): RequestTracker {
+  const inFlight = new Map<ServerResponse, { method: string; path: string; startedAt: number }>();
+  let total = 0;
+  let closing = false;
+  let waiters: (() => void)[] = [];
+  let displaced: RequestListener[] | null = null;
+
+  function onClose(this: ServerResponse): void {
+    inFlight.delete(this);
+    if (inFlight.size === 0 && waiters.length > 0) {
+      const ws = waiters;
+      waiters = [];
+      for (const w of ws) w();
+    }
+  }
+
+  // Prepended so the count and the Connection header are in place before the app sees the request.
+  const track: RequestListener = function trackRequest(req, res) {
+    total++;
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    inFlight.set(res, { method: req.method ?? 'GET', path: q === -1 ? url : url.slice(0, q), startedAt: Date.now() });
+    res.once('close', onClose);
+    if (closing) res.setHeader('Connection', 'close');
+    onRequest?.(total);
+  };
+  server.prependListener('request', track);
+
+  const refuse: RequestListener = function refuseWhileClosing(_req, res) {
+    res.writeHead(503, {
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Connection': 'close',
+      'Retry-After': '1',
+    });
+    res.end('Service Unavailable: this server is shutting down. Retry the request on a new connection.\n');
+  };
+
+  return {
+    get total() {
+      return total;
+    },
+    get inFlight() {
+      return inFlight.size;
+    },
+    describe() {
+      const now = Date.now();
+      return [...inFlight.values()].map((r) => `${r.method} ${r.path} (${now - r.startedAt} ms)`);
+    },
+    idle() {
+      if (inFlight.size === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => waiters.push(resolve));
+    },
+    startClosing(refuseNew) {
+      if (closing) return;
+      closing = true;
+      for (const res of inFlight.keys()) if (!res.headersSent) res.setHeader('Connection', 'close');
+      if (refuseNew) {
+        // Intentionally swaps the app's listeners out rather than wrapping them up front: the
+        // request path costs nothing extra until shutdown starts.
+        displaced = server.listeners('request').filter((l) => l !== track) as RequestListener[];
+        for (const l of displaced) server.removeListener('request', l);
+        server.on('request', refuse);
+      }
+    },
+    dispose() {
+      server.removeListener('request', track);
+      if (displaced !== null) {
+        server.removeListener('request', refuse);
+        for (const l of displaced) server.on('request', l);
+        displaced = null;
+      }
+    },
+  };
+}
+
+export interface GracefulShutdownOptions {
+  /** How long in-flight requests may take once shutdown starts. Default 30000. */
+  gracefulTimeoutMs?: number;
+  /** The app's own drain (e.g. the admission controller waiting for its slots). Awaited with the in-flight requests. */
+  onDrain?: () => Promise<void>;
+  log?: ProcessLogger;
+  /** Default SIGTERM and SIGINT. A second signal during shutdown forces it. */
+  signals?: readonly NodeJS.Signals[];
+  /** Called with 0 (clean) or 1 (forced). Default `process.exit`; tests inject their own. */
+  exit?: (code: number) => void;
+  /**
+   * Answer requests arriving during shutdown with 503 here. Default true. Set false when the
+   * dispatcher reads `closing` and refuses on its own.
+   */
+  refuseNewRequests?: boolean;
+}
+
+export interface GracefulShutdown {
+  /** True from the first signal on; the dispatcher answers 503 + `Connection: close` while it is set. */
+  readonly closing: boolean;
+  /** Starts the shutdown as a signal would; resolves with the exit code once `exit` was called. */
+  shutdown(reason?: string): Promise<number>;
+  /** Removes the signal handlers and request tracking (for tests and hot reload). */
+  dispose(): void;
+}
+
+export function installGracefulShutdown(server: Server, options: GracefulShutdownOptions = {}): GracefulShutdown {
+  const gracefulTimeoutMs = options.gracefulTimeoutMs ?? 30_000;
+  const log = options.log ?? silentLogger;
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
+  const tracker = trackRequests(server);
+  let closing = false;
+  let done: Promise<number> | null = null;
+  let force: (() => void) | null = null;
+
+  function onSignal(signal: NodeJS.Signals): void {
+    if (force !== null) {
+      log.warn({ signal }, 'second signal during shutdown: closing all connections now');
+      force();
+      return;
+    }
+    void api.shutdown(signal);
+  }
+  for (const s of signals) process.on(s, onSignal);
+
+  async function run(reason: string): Promise<number> {
+    closing = true;
+    const started = Date.now();
+    shutdownChannel.publish({ event: 'start', reason, inFlight: tracker.inFlight });
+    log.info({ reason, inFlight: tracker.inFlight, gracefulTimeoutMs }, 'shutting down: draining in-flight requests');
+    tracker.startClosing(options.refuseNewRequests ?? true);
+    // Since Node 19, close() also closes idle keep-alive connections; called explicitly for clarity
+    // and for servers that were handed connections without listen().
+    server.close();
+    server.closeIdleConnections();
+
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<'forced'>((resolve) => {
+      force = () => resolve('forced');
+      timer = setTimeout(() => resolve('forced'), gracefulTimeoutMs);
+    });
+    const drained = Promise.all([
+      options.onDrain?.().catch((err: unknown) => log.error({ err }, 'onDrain failed during shutdown')),
+      tracker.idle(),
+    ]).then(() => 'clean' as const);
+    const outcome = await Promise.race([drained, expired]);
+    clearTimeout(timer);
+
+    if (outcome === 'forced') {
+      log.warn({ inFlight: tracker.describe(), gracefulTimeoutMs }, 'grace period over: closing connections with requests still in flight');
+    }
+    server.closeAllConnections();
+    const code = outcome === 'clean' ? 0 : 1;
+    shutdownChannel.publish({ event: 'end', reason, outcome, durationMs: Date.now() - started });
+    log.info({ outcome, durationMs: Date.now() - started }, 'shutdown complete');
+    api.dispose();
+    exit(code);
+    return code;
+  }
+
+  const api: GracefulShutdown = {
+    get closing() {
+      return closing;
+    },
+    shutdown(reason = 'shutdown()') {
+      done ??= run(reason);
+      return done;
+    },
+    dispose() {
+      for (const s of signals) process.removeListener(s, onSignal);
+      tracker.dispose();
+    },
+  };
+  return api;
+}
