@@ -1,0 +1,34 @@
+/**
+ * Blueprints: a group of routes with a name, a URL prefix, and their own hooks and error handlers.
+ * Registration is deferred: nothing happens until `app.register(blueprint)`, which replays the
+ * blueprint's routes under its prefix. Pure.
+ */
+import { ConfigError } from './errors.ts';
+import { Scaffold } from './scaffold.ts';
+
+export interface BlueprintOptions {
+  /** URL prefix for every route, e.g. `/admin`. */
+  prefix?: string;
+}
+
+export class Blueprint extends Scaffold {
+  readonly name: string;
+  readonly prefix: string;
+
+  constructor(name: string, options: BlueprintOptions = {}) {
+    super();
+    if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(name)) {
+      throw new ConfigError('VIAL_ERR_BLUEPRINT', `Blueprint names are identifiers (letters, digits, _ and -), got "${name}".`);
+    }
+    this.name = name;
+    this.prefix = normalizePrefix(options.prefix ?? '');
+  }
+}
+
+export function normalizePrefix(prefix: string): string {
+  if (prefix === '' || prefix === '/') return '';
+  if (!prefix.startsWith('/')) {
+    throw new ConfigError('VIAL_ERR_BLUEPRINT', `A blueprint prefix starts with "/", got "${prefix}".`);
+  }
+  return prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+}

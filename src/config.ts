@@ -1,0 +1,130 @@
+/**
+ * Configuration: defaults with bounds, `VIAL_*` environment, validation. `resolveConfig()` runs once,
+ * in `new Vial()`, and returns a deep-frozen object; each module gets its own slice and per-request
+ * code never re-reads options. Pure: reads only the `env` object it is given.
+ */
+import { ConfigError } from './errors.ts';
+
+export type VialEnv = 'production' | 'development' | 'test';
+
+export interface BodyOptions {
+  /** Largest request body read by `json()`, `text()`, `bytes()` and urlencoded `form()`. */
+  maxBytes?: number;
+  /** Deepest nesting accepted in a JSON body; deeper bodies get 400 (stack exhaustion guard). */
+  maxJsonDepth?: number;
+  /** Multipart: the most parts (fields + files) and the largest single file. */
+  maxParts?: number;
+  maxFileBytes?: number;
+  /** Multipart: the largest non-file field value. */
+  maxFieldBytes?: number;
+}
+
+export interface LogOptions {
+  /** pino level; `silent` turns logging off. */
+  level?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+export interface CoreOptions {
+  /** `production` turns on the strict checks (secrets, HSTS). Default: VIAL_ENV, then NODE_ENV, then `development`. */
+  env?: VialEnv;
+  /** Used in logs and metrics. */
+  name?: string;
+  port?: number;
+  host?: string;
+  /** The app's own origin (`https://app.example.com`), used by CSRF and redirects. Default: derived from Host. */
+  origin?: string;
+  body?: BodyOptions;
+  log?: LogOptions;
+  /** Trust `X-Forwarded-Proto`/`-Host`/`-For` (only behind a proxy you control). Default false. */
+  trustProxy?: boolean;
+}
+
+export interface CoreConfig {
+  readonly env: VialEnv;
+  readonly production: boolean;
+  readonly name: string;
+  readonly port: number;
+  readonly host: string;
+  readonly origin: string | undefined;
+  readonly trustProxy: boolean;
+  readonly body: Readonly<Required<BodyOptions>>;
+  readonly log: Readonly<Required<LogOptions>>;
+}
+
+const MiB = 1024 * 1024;
+
+export const BODY_DEFAULTS: Readonly<Required<BodyOptions>> = Object.freeze({
+  maxBytes: MiB,
+  maxJsonDepth: 64,
+  maxParts: 100,
+  maxFileBytes: 10 * MiB,
+  maxFieldBytes: 64 * 1024,
+});
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export function resolveCoreOptions(options: CoreOptions = {}, env: Env = process.env): CoreConfig {
+  const envName = options.env ?? parseEnvName(env['VIAL_ENV'] ?? env['NODE_ENV']);
+  const body = { ...BODY_DEFAULTS, ...options.body };
+  const envMaxBody = env['VIAL_MAX_BODY_BYTES'];
+  if (options.body?.maxBytes === undefined && envMaxBody !== undefined) body.maxBytes = intFromEnv('VIAL_MAX_BODY_BYTES', envMaxBody);
+  for (const [key, value] of Object.entries(body)) positiveInt(`body.${key}`, value);
+
+  const port = options.port ?? (env['VIAL_PORT'] !== undefined ? intFromEnv('VIAL_PORT', env['VIAL_PORT']) : 5000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError('VIAL_ERR_CONFIG', `port must be an integer from 0 to 65535, got ${String(port)}.`);
+  }
+  const origin = options.origin ?? env['VIAL_ORIGIN'];
+  if (origin !== undefined) checkOrigin(origin);
+
+  const level = options.log?.level ?? (env['VIAL_LOG_LEVEL'] as LogOptions['level']) ?? (envName === 'test' ? 'silent' : 'info');
+  return deepFreeze({
+    env: envName,
+    production: envName === 'production',
+    name: options.name ?? env['VIAL_NAME'] ?? 'vial',
+    port,
+    host: options.host ?? env['VIAL_HOST'] ?? '127.0.0.1',
+    origin: origin === undefined ? undefined : new URL(origin).origin,
+    trustProxy: options.trustProxy ?? env['VIAL_TRUST_PROXY'] === '1',
+    body,
+    log: { level },
+  });
+}
+
+function parseEnvName(value: string | undefined): VialEnv {
+  if (value === undefined || value === '') return 'development';
+  if (value === 'production' || value === 'development' || value === 'test') return value;
+  throw new ConfigError('VIAL_ERR_CONFIG', `VIAL_ENV/NODE_ENV must be production, development or test, got "${value}".`);
+}
+
+function intFromEnv(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new ConfigError('VIAL_ERR_CONFIG', `${name} must be an integer, got "${value}".`);
+  return n;
+}
+
+export function positiveInt(name: string, value: unknown): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw new ConfigError('VIAL_ERR_CONFIG', `${name} must be a positive integer, got ${String(value)}.`);
+  }
+}
+
+function checkOrigin(origin: string): void {
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    throw new ConfigError('VIAL_ERR_CONFIG', `origin must be an absolute URL like https://app.example.com, got "${origin}".`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError('VIAL_ERR_CONFIG', `origin must use http or https, got "${origin}".`);
+  }
+}
+
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}

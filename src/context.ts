@@ -1,0 +1,193 @@
+/**
+ * The request context: `ctx`, and the `g`, `request` and `session` accessors. This file is the only
+ * user of AsyncLocalStorage in vial. Each request runs inside its own store, opened before the body
+ * is read, so anything awaited inside a handler or hook sees its own request and never another's.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Logger } from 'pino';
+import { ContextError } from './errors.ts';
+import type { VialRequest } from './request.ts';
+
+/**
+ * Per-request scratch space, like Flask's `g`. Augment it for typed access:
+ * `declare module 'vial' { interface G { user?: User } }`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface G extends Record<string, unknown> {}
+
+/** The session interface handlers see; the security layer provides the implementation. */
+export interface SessionLike {
+  get<T = unknown>(key: string): T | undefined;
+  set(key: string, value: unknown): void;
+  delete(key: string): void;
+  has(key: string): boolean;
+  clear(): void;
+  readonly userId: string | undefined;
+  login(userId: string): void;
+  logout(): void;
+  regenerate(): void;
+}
+
+/** Whatever the route matched, as the context needs it. */
+export interface RouteInfo {
+  /** `GET /users/<int:id>`: the key used in logs, metrics and bulkheads. */
+  readonly key: string;
+  readonly name: string | undefined;
+  readonly blueprint: string | undefined;
+}
+
+export interface ContextServices {
+  readonly log: Logger;
+  urlFor(name: string, params?: Record<string, unknown>, query?: Record<string, string>): string;
+  /** Loads or creates the request's session; undefined when sessions are off. */
+  session(ctx: Context): SessionLike | undefined;
+  csrfToken(ctx: Context): string;
+}
+
+let nextId = 0;
+// A per-process prefix keeps ids unique across workers and restarts without a random call per request.
+const ID_PREFIX = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
+
+export class Context {
+  readonly id: string;
+  readonly request: VialRequest;
+  /** Per-request scratch space: set in a hook, read in the handler. */
+  readonly g: G = {};
+  route: RouteInfo | undefined;
+  /** Headers added to whatever response this request ends with (also error responses). */
+  readonly responseHeaders: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
+  /** When this request's deadline passes (ms since epoch); set at admission. */
+  deadlineAt = 0;
+  /** Set by the session layer. */
+  sessionState: SessionLike | undefined;
+  #controller: AbortController | undefined;
+  #abortReason: unknown;
+  #log: Logger | undefined;
+  readonly #services: ContextServices;
+
+  constructor(request: VialRequest, services: ContextServices) {
+    this.id = `${ID_PREFIX}-${(nextId++).toString(36)}`;
+    this.request = request;
+    this.#services = services;
+  }
+
+  /** Route parameters, already converted (`<int:id>` gives a number). */
+  get params(): Record<string, unknown> {
+    return this.request.params;
+  }
+
+  get query(): URLSearchParams {
+    return this.request.query;
+  }
+
+  /**
+   * Aborts when the deadline passes or the client disconnects. Pass it to fetch, database drivers
+   * and timers so abandoned work stops. Created on first use: most handlers never touch it.
+   */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
+    }
+    return this.#controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.#abortReason !== undefined;
+  }
+
+  /** Called by the dispatcher on deadline or disconnect. Idempotent. */
+  abort(reason: Error): void {
+    if (this.#abortReason !== undefined) return;
+    this.#abortReason = reason;
+    this.#controller?.abort(reason);
+  }
+
+  /** A pino child logger carrying this request's id and route. */
+  get log(): Logger {
+    this.#log ??= this.#services.log.child({ reqId: this.id, route: this.route?.key });
+    return this.#log;
+  }
+
+  /** The session. Server-side by default; created in the store on first write only. */
+  get session(): SessionLike {
+    const session = this.sessionState ?? this.#services.session(this);
+    if (session === undefined) {
+      throw new ContextError('session (sessions are turned off for this app: set security.session)');
+    }
+    return session;
+  }
+
+  /** The CSRF token to embed in forms (`<input type="hidden" name="_csrf">`). */
+  csrfToken(): string {
+    return this.#services.csrfToken(this);
+  }
+
+  /** Adds a response header to whatever response this request ends with. */
+  header(name: string, value: string): this {
+    this.responseHeaders[name.toLowerCase()] = value;
+    return this;
+  }
+
+  urlFor(name: string, params?: Record<string, unknown>, query?: Record<string, string>): string {
+    return this.#services.urlFor(name, params, query);
+  }
+}
+
+const storage = new AsyncLocalStorage<Context>();
+
+/** Runs `fn` with `ctx` as the current request. Used by the dispatcher only. */
+export function runInContext<R>(ctx: Context, fn: (ctx: Context) => R): R {
+  return storage.run(ctx, fn, ctx);
+}
+
+/** The current request's context, or undefined outside a request. */
+export function peekContext(): Context | undefined {
+  return storage.getStore();
+}
+
+/** The current request's context; throws a ContextError that says what to do outside a request. */
+export function currentContext(what = 'ctx'): Context {
+  const ctx = storage.getStore();
+  if (ctx === undefined) throw new ContextError(what);
+  return ctx;
+}
+
+function accessor<T extends object>(what: string, pick: (ctx: Context) => T): T {
+  return new Proxy(Object.create(null) as T, {
+    get: (_target, key) => Reflect.get(pick(currentContext(what)), key) as unknown,
+    set: (_target, key, value) => Reflect.set(pick(currentContext(what)), key, value),
+    has: (_target, key) => Reflect.has(pick(currentContext(what)), key),
+    deleteProperty: (_target, key) => Reflect.deleteProperty(pick(currentContext(what)), key),
+    ownKeys: (_target) => Reflect.ownKeys(pick(currentContext(what))),
+    getOwnPropertyDescriptor: (_target, key) => {
+      const descriptor = Reflect.getOwnPropertyDescriptor(pick(currentContext(what)), key);
+      if (descriptor !== undefined) descriptor.configurable = true;
+      return descriptor;
+    },
+  });
+}
+
+/** The current request's `g`. Throws a ContextError outside a request. */
+export const g: G = accessor('g', (ctx) => ctx.g);
+
+/**
+ * The current request. Throws a ContextError outside a request. Methods are bound to the real
+ * request so `await request.json()` works through the proxy.
+ */
+export const request: VialRequest = new Proxy(Object.create(null) as VialRequest, {
+  get: (_target, key) => {
+    const real = currentContext('request').request;
+    const value = Reflect.get(real, key, real) as unknown;
+    return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(real) : value;
+  },
+});
+
+/** The current request's session. Throws a ContextError outside a request. */
+export const session: SessionLike = new Proxy(Object.create(null) as SessionLike, {
+  get: (_target, key) => {
+    const real = currentContext('session').session;
+    const value = Reflect.get(real, key, real) as unknown;
+    return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(real) : value;
+  },
+});

@@ -1,0 +1,142 @@
+/**
+ * What Vial and Blueprint share: route definitions, hooks and error handlers, collected by scope.
+ * Pure registration: nothing here touches a socket or a request. The app turns these definitions
+ * into router entries on `register()` / first request.
+ */
+import type { Context } from './context.ts';
+import type { VialResponse } from './response.ts';
+import { ConfigError } from './errors.ts';
+
+/**
+ * What a handler may return: a string (HTML), a plain object or array (JSON), `null` (204),
+ * a `Response`, a `VialResponse`, bytes, an async iterable (streamed), or `html`/`json`/`redirect`
+ * helpers' results. Typed loosely on purpose: the return value is inspected at run time.
+ */
+export type Reply = string | object | null | undefined;
+
+export type Handler = (ctx: Context) => Reply | Promise<Reply>;
+/** Runs before the handler. Returning anything but `undefined` short-circuits: it becomes the reply. */
+export type BeforeHook = (ctx: Context) => Reply | void | Promise<Reply | void>;
+/** Runs after the handler with its response; may change it or return a replacement. */
+export type AfterHook = (ctx: Context, response: VialResponse) => VialResponse | void | Promise<VialResponse | void>;
+/** Always runs, after errors too; receives the error if the request failed. */
+export type TeardownHook = (ctx: Context, error: unknown) => void | Promise<void>;
+export type ErrorHandler<E = unknown> = (error: E, ctx: Context) => Reply | Promise<Reply>;
+export type ErrorClass = abstract new (...args: never[]) => Error;
+
+export interface RouteOptions {
+  /** Name for `urlFor`. Default: the handler's function name, if it has one. */
+  name?: string;
+  /** Deadline for this route (default: the app's `load.requestTimeoutMs`). */
+  timeoutMs?: number;
+  /** Bulkhead: how many requests of this route run at once (default: a share of the process limit). */
+  concurrency?: number;
+  /** Bulkhead queue length for this route. */
+  maxQueue?: number;
+  /** Largest body this route reads (default: `body.maxBytes`). */
+  maxBodyBytes?: number;
+  /** `false` exempts this route from CSRF checks (e.g. a webhook verified by signature). Visible on purpose. */
+  csrf?: boolean;
+  /**
+   * Run the handler in the worker-thread pool: a module URL whose default export takes a
+   * serialisable request snapshot. For CPU-bound routes that would otherwise block the event loop.
+   */
+  worker?: URL | string;
+}
+
+export interface RouteDefinition {
+  readonly methods: readonly string[];
+  readonly path: string;
+  readonly handler: Handler | undefined;
+  readonly options: Readonly<RouteOptions>;
+}
+
+export interface Hooks {
+  readonly before: BeforeHook[];
+  readonly after: AfterHook[];
+  readonly teardown: TeardownHook[];
+}
+
+export class Scaffold {
+  readonly routes: RouteDefinition[] = [];
+  readonly hooks: Hooks = { before: [], after: [], teardown: [] };
+  readonly errorHandlersByStatus = new Map<number, ErrorHandler>();
+  readonly errorHandlersByClass = new Map<ErrorClass, ErrorHandler>();
+
+  route(methods: string | readonly string[], path: string, handler: Handler): this;
+  route(methods: string | readonly string[], path: string, options: RouteOptions, handler?: Handler): this;
+  route(
+    methods: string | readonly string[],
+    path: string,
+    optionsOrHandler: RouteOptions | Handler,
+    maybeHandler?: Handler,
+  ): this {
+    this.assertMutable(`add route ${path}`);
+    const options = typeof optionsOrHandler === 'function' ? {} : optionsOrHandler;
+    const handler = typeof optionsOrHandler === 'function' ? optionsOrHandler : maybeHandler;
+    if (handler === undefined && options.worker === undefined) {
+      throw new ConfigError('VIAL_ERR_ROUTE', `Route ${path} needs a handler function (or a \`worker\` module).`);
+    }
+    const list = (typeof methods === 'string' ? [methods] : methods).map((m) => m.toUpperCase());
+    if (list.length === 0) throw new ConfigError('VIAL_ERR_ROUTE', `Route ${path} needs at least one method.`);
+    this.routes.push(Object.freeze({ methods: Object.freeze(list), path, handler, options: Object.freeze({ ...options }) }));
+    return this;
+  }
+
+  get(path: string, handler: Handler): this;
+  get(path: string, options: RouteOptions, handler?: Handler): this;
+  get(path: string, a: RouteOptions | Handler, b?: Handler): this {
+    return this.#add('GET', path, a, b);
+  }
+  post(path: string, handler: Handler): this;
+  post(path: string, options: RouteOptions, handler?: Handler): this;
+  post(path: string, a: RouteOptions | Handler, b?: Handler): this {
+    return this.#add('POST', path, a, b);
+  }
+  put(path: string, handler: Handler): this;
+  put(path: string, options: RouteOptions, handler?: Handler): this;
+  put(path: string, a: RouteOptions | Handler, b?: Handler): this {
+    return this.#add('PUT', path, a, b);
+  }
+  patch(path: string, handler: Handler): this;
+  patch(path: string, options: RouteOptions, handler?: Handler): this;
+  patch(path: string, a: RouteOptions | Handler, b?: Handler): this {
+    return this.#add('PATCH', path, a, b);
+  }
+  delete(path: string, handler: Handler): this;
+  delete(path: string, options: RouteOptions, handler?: Handler): this;
+  delete(path: string, a: RouteOptions | Handler, b?: Handler): this {
+    return this.#add('DELETE', path, a, b);
+  }
+
+  #add(method: string, path: string, a: RouteOptions | Handler, b: Handler | undefined): this {
+    return typeof a === 'function' ? this.route(method, path, a) : this.route(method, path, a, b);
+  }
+
+  /** Subclasses refuse changes once they are in use (the app after its first request). */
+  protected assertMutable(_what: string): void {}
+
+  beforeRequest(hook: BeforeHook): this {
+    this.assertMutable('add a beforeRequest hook');
+    this.hooks.before.push(hook);
+    return this;
+  }
+  afterRequest(hook: AfterHook): this {
+    this.assertMutable('add an afterRequest hook');
+    this.hooks.after.push(hook);
+    return this;
+  }
+  teardownRequest(hook: TeardownHook): this {
+    this.assertMutable('add a teardownRequest hook');
+    this.hooks.teardown.push(hook);
+    return this;
+  }
+
+  /** Handles errors by HTTP status (`404`) or by class (`ValidationError`, matched with instanceof). */
+  errorHandler<E extends Error>(key: number | (abstract new (...args: never[]) => E), handler: ErrorHandler<E>): this {
+    this.assertMutable('add an error handler');
+    if (typeof key === 'number') this.errorHandlersByStatus.set(key, handler as ErrorHandler);
+    else this.errorHandlersByClass.set(key, handler as ErrorHandler);
+    return this;
+  }
+}
