@@ -1,0 +1,52 @@
+/**
+ * A route option that runs the whole handler in the offload pool: gunicorn's sync-worker
+ * model done right (bounded threads, a bounded queue, cancellation), for handlers that are
+ * CPU work from start to end. The handler sees a structured-clone-safe snapshot of the
+ * request, never the socket or ctx.
+ */
+import { VialError } from '../errors.ts';
+import type { OffloadPool } from './offload.ts';
+import type { OffloadHandlerJob } from './offload-worker.ts';
+
+export interface OffloadRequest {
+  method: string;
+  path: string;
+  params: Record<string, string>;
+  /** Query entries in order, repeated keys kept (URLSearchParams does not survive cloning). */
+  query: [string, string][];
+  headers: Record<string, string | string[]>;
+  body?: Uint8Array | string;
+}
+
+export interface OffloadResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string | Uint8Array;
+}
+
+// After `tsc` the worker is a .js file next to this one; under type stripping it is the .ts.
+const WORKER = new URL(import.meta.url.endsWith('.ts') ? './offload-worker.ts' : './offload-worker.js', import.meta.url);
+
+/**
+ * Runs `moduleUrl`'s default export in the pool. Errors thrown by the handler become a 500
+ * VialError (not exposed) with the worker's error as `cause`; a full pool rejects with
+ * VIAL_ERR_OFFLOAD_QUEUE_FULL (503); an aborted signal rejects with the abort reason.
+ */
+export async function runOffloadedHandler(
+  pool: OffloadPool,
+  moduleUrl: string | URL,
+  snapshot: OffloadRequest,
+  signal?: AbortSignal,
+): Promise<OffloadResponse> {
+  const job: OffloadHandlerJob = { moduleUrl: moduleUrl instanceof URL ? moduleUrl.href : moduleUrl, request: snapshot };
+  try {
+    return await pool.run<OffloadResponse>({ filename: WORKER }, job, signal === undefined ? {} : { signal });
+  } catch (error) {
+    if (error instanceof VialError || signal?.aborted === true) throw error;
+    throw new VialError(
+      'VIAL_ERR_OFFLOAD_HANDLER_FAILED',
+      `The offloaded handler ${job.moduleUrl} failed in its worker thread: ${String((error as Error).message)}`,
+      { status: 500, expose: false, cause: error },
+    );
+  }
+}

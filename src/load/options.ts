@@ -1,0 +1,162 @@
+/**
+ * Load-protection options: defaults, bounds, freezing. Pure (no I/O, no timers).
+ * Each group resolves on its own so the lead can hand one slice to each module
+ * (`createAdmission(config.load.admission)`); docs/load.md explains every default.
+ */
+import { availableParallelism } from 'node:os';
+import { ConfigError } from '../errors.ts';
+
+export interface AdmissionOptions {
+  /** Requests handled at once by this process; more wait in the queue. */
+  maxInFlight: number;
+  /** Requests waiting for a slot; more are refused at once (503). */
+  maxQueue: number;
+  /** Longest a request may wait in the queue before it is refused (503). */
+  maxQueueWaitMs: number;
+  /** Default per-route concurrency as a share of `maxInFlight` (bulkhead). */
+  routeConcurrencyShare: number;
+  /** Default per-route queue length as a share of `maxQueue`. */
+  routeQueueShare: number;
+  /** Value of `Retry-After` sent with a refusal. */
+  retryAfterSec: number;
+}
+
+export interface DeadlineOptions {
+  /** Default per-request deadline; routes override it with `timeoutMs`. */
+  requestTimeoutMs: number;
+  /** How often the single deadline scan runs (the deadline's precision). */
+  checkIntervalMs: number;
+}
+
+export interface PressureOptions {
+  enabled: boolean;
+  maxEventLoopDelayMs: number;
+  maxEventLoopUtilization: number;
+  sampleIntervalMs: number;
+  /** Consecutive samples over a limit before shedding starts. */
+  overloadSamples: number;
+  /** Consecutive samples under `recoverRatio` x limit before shedding stops. */
+  recoverSamples: number;
+  recoverRatio: number;
+}
+
+export interface OffloadOptions {
+  maxThreads: number;
+  /** Tasks waiting for a thread; more are refused (VIAL_ERR_OFFLOAD_QUEUE_FULL). */
+  maxQueue: number;
+  idleTimeoutMs: number;
+}
+
+export interface ServerLimitOptions {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxHeadersCount: number;
+  maxHeaderSizeBytes: number;
+  maxRequestsPerSocket: number;
+  /** How often Node checks headersTimeout/requestTimeout (a createServer option). */
+  connectionsCheckingIntervalMs: number;
+}
+
+export interface LoadOptions {
+  admission: AdmissionOptions;
+  deadlines: DeadlineOptions;
+  pressure: PressureOptions;
+  offload: OffloadOptions;
+  server: ServerLimitOptions;
+}
+
+export type LoadOptionsInput = { [K in keyof LoadOptions]?: Partial<LoadOptions[K]> };
+
+const CODE = 'VIAL_ERR_LOAD_OPTION';
+
+function num(group: string, name: string, value: number, min: number, max: number, integer = true): number {
+  const ok = typeof value === 'number' && !Number.isNaN(value) && value >= min && value <= max &&
+    (!integer || Number.isInteger(value) || value === Infinity);
+  if (!ok) {
+    throw new ConfigError(
+      CODE,
+      `load.${group}.${name} is ${String(value)}; it must be ${integer ? 'an integer' : 'a number'} ` +
+        `between ${min} and ${max}. Fix the option (or its VIAL_* variable) or leave it out for the default.`,
+    );
+  }
+  return value;
+}
+
+export function resolveAdmissionOptions(input: Partial<AdmissionOptions> = {}): Readonly<AdmissionOptions> {
+  const g = 'admission';
+  return Object.freeze({
+    maxInFlight: num(g, 'maxInFlight', input.maxInFlight ?? 1024, 1, 1_000_000),
+    maxQueue: num(g, 'maxQueue', input.maxQueue ?? 512, 0, 1_000_000),
+    maxQueueWaitMs: num(g, 'maxQueueWaitMs', input.maxQueueWaitMs ?? 1000, 1, 60_000),
+    routeConcurrencyShare: num(g, 'routeConcurrencyShare', input.routeConcurrencyShare ?? 0.5, 0.01, 1, false),
+    routeQueueShare: num(g, 'routeQueueShare', input.routeQueueShare ?? 0.5, 0, 1, false),
+    retryAfterSec: num(g, 'retryAfterSec', input.retryAfterSec ?? 1, 0, 3600),
+  });
+}
+
+export function resolveDeadlineOptions(input: Partial<DeadlineOptions> = {}): Readonly<DeadlineOptions> {
+  const g = 'deadlines';
+  return Object.freeze({
+    requestTimeoutMs: num(g, 'requestTimeoutMs', input.requestTimeoutMs ?? 30_000, 1, 3_600_000),
+    checkIntervalMs: num(g, 'checkIntervalMs', input.checkIntervalMs ?? 50, 1, 10_000),
+  });
+}
+
+export function resolvePressureOptions(input: Partial<PressureOptions> = {}): Readonly<PressureOptions> {
+  const g = 'pressure';
+  return Object.freeze({
+    enabled: input.enabled ?? true,
+    maxEventLoopDelayMs: num(g, 'maxEventLoopDelayMs', input.maxEventLoopDelayMs ?? 100, 1, 60_000),
+    maxEventLoopUtilization: num(g, 'maxEventLoopUtilization', input.maxEventLoopUtilization ?? 0.98, 0.01, 1, false),
+    sampleIntervalMs: num(g, 'sampleIntervalMs', input.sampleIntervalMs ?? 250, 10, 60_000),
+    overloadSamples: num(g, 'overloadSamples', input.overloadSamples ?? 3, 1, 1000),
+    recoverSamples: num(g, 'recoverSamples', input.recoverSamples ?? 8, 1, 1000),
+    recoverRatio: num(g, 'recoverRatio', input.recoverRatio ?? 0.8, 0.1, 1, false),
+  });
+}
+
+export function resolveOffloadOptions(input: Partial<OffloadOptions> = {}): Readonly<OffloadOptions> {
+  const g = 'offload';
+  // Intentionally one core fewer than the machine has: the main thread still runs the event loop.
+  const threads = input.maxThreads ?? Math.max(1, availableParallelism() - 1);
+  return Object.freeze({
+    maxThreads: num(g, 'maxThreads', threads, 1, 1024),
+    maxQueue: num(g, 'maxQueue', input.maxQueue ?? 64, 0, 1_000_000),
+    idleTimeoutMs: num(g, 'idleTimeoutMs', input.idleTimeoutMs ?? 30_000, 0, 3_600_000),
+  });
+}
+
+export function resolveServerLimitOptions(input: Partial<ServerLimitOptions> = {}): Readonly<ServerLimitOptions> {
+  const g = 'server';
+  const headersTimeoutMs = num(g, 'headersTimeoutMs', input.headersTimeoutMs ?? 10_000, 1, 600_000);
+  const requestTimeoutMs = num(g, 'requestTimeoutMs', input.requestTimeoutMs ?? 30_000, 1, 3_600_000);
+  // Node itself refuses requestTimeout < headersTimeout (ERR_OUT_OF_RANGE at listen time); say so earlier.
+  if (requestTimeoutMs < headersTimeoutMs) {
+    throw new ConfigError(
+      CODE,
+      `load.server.requestTimeoutMs (${requestTimeoutMs}) is shorter than headersTimeoutMs (${headersTimeoutMs}); ` +
+        'Node requires the whole request to be allowed at least as long as its headers. Raise requestTimeoutMs.',
+    );
+  }
+  return Object.freeze({
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: num(g, 'keepAliveTimeoutMs', input.keepAliveTimeoutMs ?? 5_000, 0, 600_000),
+    maxHeadersCount: num(g, 'maxHeadersCount', input.maxHeadersCount ?? 100, 1, 10_000),
+    maxHeaderSizeBytes: num(g, 'maxHeaderSizeBytes', input.maxHeaderSizeBytes ?? 16_384, 1024, 1_048_576),
+    maxRequestsPerSocket: num(g, 'maxRequestsPerSocket', input.maxRequestsPerSocket ?? 1000, 0, 1_000_000_000),
+    connectionsCheckingIntervalMs: num(
+      g, 'connectionsCheckingIntervalMs', input.connectionsCheckingIntervalMs ?? 1000, 10, 60_000),
+  });
+}
+
+export function resolveLoadOptions(input: LoadOptionsInput = {}): Readonly<LoadOptions> {
+  return Object.freeze({
+    admission: resolveAdmissionOptions(input.admission),
+    deadlines: resolveDeadlineOptions(input.deadlines),
+    pressure: resolvePressureOptions(input.pressure),
+    offload: resolveOffloadOptions(input.offload),
+    server: resolveServerLimitOptions(input.server),
+  });
+}
