@@ -1,0 +1,265 @@
+/**
+ * The blocked-event-loop watchdog (issue 3): names the route and the stack that blocked the
+ * event loop, captured while it was still blocked.
+ *
+ * The main thread only bumps a counter in a SharedArrayBuffer on an unref'd interval; a worker
+ * thread (watchdog-thread.ts) watches the counter and, when it stalls past `thresholdMs`, pauses
+ * the main thread through the inspector to read its stack and active route. Nothing runs per
+ * request: the route comes from a getter (backed by the dispatcher's AsyncLocalStorage) that is
+ * only called by the inspector while the loop is paused. See docs/watchdog.md.
+ */
+import { channel } from 'node:diagnostics_channel';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { ConfigError } from '../errors.ts';
+import type { ThreadData, ThreadMessage } from './watchdog-thread.ts';
+
+export interface WatchdogOptions {
+  /** Start the watchdog at all. Default true. */
+  enabled: boolean;
+  /** A stalled heartbeat longer than this is a block. Default 200; at least 2 × checkIntervalMs. */
+  thresholdMs: number;
+  /** Heartbeat period on the main thread, and how often the watchdog thread looks. Default 50. */
+  checkIntervalMs: number;
+  /** How long the watchdog thread waits for each inspector reply before giving up. Default 2000. */
+  captureTimeoutMs: number;
+  /** Frames kept per report, innermost first. Default 32. */
+  maxFrames: number;
+}
+
+export interface BlockFrame {
+  readonly functionName: string;
+  /** Script URL as V8 knows it: `file:///...` for user code, `node:...` for Node internals. */
+  readonly url: string;
+  /** 1-based. For type-stripped .ts files this is the line in the .ts source. */
+  readonly line: number;
+  /** 1-based. */
+  readonly column: number;
+}
+
+export interface BlockReport {
+  /** Route key of the request that was running when the loop was paused, or null. */
+  readonly route: string | null;
+  /** How long the heartbeat stalled; accurate to about `checkIntervalMs`. */
+  readonly durationMs: number;
+  /** Innermost frame first; empty when the stack could not be captured (see `stackError`). */
+  readonly stack: readonly BlockFrame[];
+  /** The first frame outside Node internals and node_modules, or null. */
+  readonly userFrame: BlockFrame | null;
+  /** Epoch milliseconds of the last heartbeat before the block. */
+  readonly at: number;
+  /** Why `stack` is empty, or null when it was captured. */
+  readonly stackError: string | null;
+}
+
+/** The part of a pino logger the watchdog uses. */
+export interface WatchdogLogger {
+  warn(obj: object, msg: string): void;
+}
+
+export interface InstallWatchdogOptions extends Partial<WatchdogOptions> {
+  /** Returns the running request's route key (the dispatcher reads it from AsyncLocalStorage). */
+  getActiveRoute?: () => string | null | undefined;
+  log?: WatchdogLogger;
+  /** Called on the main thread once the loop is free again, after the report is recorded. */
+  onBlock?: (report: BlockReport) => void;
+}
+
+export interface Watchdog {
+  /** The last 50 blocks, oldest first. */
+  recentBlocks(): readonly BlockReport[];
+  /** Stops the heartbeat and the thread; resolves once the thread has exited. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Where the route getter lives on the main thread. A global is intentionally used (not a
+ * #private field): the inspector evaluates an expression on the paused frame, and a
+ * registry-wide symbol is the only handle that expression can reach from any module scope.
+ */
+export const ACTIVE_ROUTE_KEY = Symbol.for('vial.watchdog.active');
+
+export const RECENT_BLOCKS_LIMIT = 50;
+
+const DEFAULTS: WatchdogOptions = {
+  enabled: true,
+  thresholdMs: 200,
+  checkIntervalMs: 50,
+  captureTimeoutMs: 2000,
+  maxFrames: 32,
+};
+
+const BOUNDS: Record<Exclude<keyof WatchdogOptions, 'enabled'>, readonly [number, number]> = {
+  thresholdMs: [20, 600_000],
+  checkIntervalMs: [5, 10_000],
+  captureTimeoutMs: [100, 60_000],
+  maxFrames: [1, 200],
+};
+
+function optionError(message: string): ConfigError {
+  return new ConfigError('VIAL_ERR_WATCHDOG_OPTION', message);
+}
+
+/** Fills defaults and checks bounds; pure. Throws ConfigError (VIAL_ERR_WATCHDOG_OPTION). */
+export function resolveWatchdogOptions(partial: Partial<WatchdogOptions> = {}): Readonly<WatchdogOptions> {
+  const resolved: WatchdogOptions = { ...DEFAULTS };
+  for (const [key, value] of Object.entries(partial)) {
+    if (value === undefined) continue;
+    if (key === 'enabled') {
+      if (typeof value !== 'boolean') throw optionError(`watchdog.enabled must be true or false, got ${String(value)}.`);
+      resolved.enabled = value;
+      continue;
+    }
+    const bounds = BOUNDS[key as keyof typeof BOUNDS] as readonly [number, number] | undefined;
+    if (bounds === undefined) {
+      throw optionError(`Unknown watchdog option "${key}". Known options: enabled, ${Object.keys(BOUNDS).join(', ')}.`);
+    }
+    const [min, max] = bounds;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw optionError(`watchdog.${key} must be an integer from ${min} to ${max}, got ${String(value)}.`);
+    }
+    resolved[key as keyof typeof BOUNDS] = value;
+  }
+  if (resolved.thresholdMs < 2 * resolved.checkIntervalMs) {
+    throw optionError(
+      `watchdog.thresholdMs (${resolved.thresholdMs}) must be at least twice checkIntervalMs ` +
+        `(${resolved.checkIntervalMs}), or an on-time heartbeat could look like a block. ` +
+        'Raise thresholdMs or lower checkIntervalMs.',
+    );
+  }
+  return Object.freeze(resolved);
+}
+
+/** The innermost frame that is the application's own code: not node:, not node_modules, not native. */
+export function findUserFrame(stack: readonly BlockFrame[]): BlockFrame | null {
+  return (
+    stack.find(
+      (frame) =>
+        frame.url !== '' &&
+        !frame.url.startsWith('node:') &&
+        !frame.url.includes('/node_modules/') &&
+        !frame.url.includes('\\node_modules\\'),
+    ) ?? null
+  );
+}
+
+/** `path:line` for logs: file URLs become paths, so editors and terminals can open them. */
+export function formatFrame(frame: BlockFrame): string {
+  let where = frame.url;
+  if (where.startsWith('file:')) {
+    try {
+      where = fileURLToPath(where);
+    } catch {
+      // Intentionally keep the URL: a malformed file URL is still better than nothing in a log.
+    }
+  }
+  return `${where}:${frame.line}`;
+}
+
+const blockChannel = channel('vial:block');
+// Keep in step with the cell indexes in watchdog-thread.ts.
+const TICK = 0;
+const STOP = 1;
+const HEARTBEAT_NAME = 'vialWatchdogHeartbeat';
+let installed = false;
+
+function threadUrl(): URL {
+  // Run from source (.ts, type-stripped) or from the built dist (.js): the thread file sits beside us.
+  return new URL(import.meta.url.endsWith('.ts') ? './watchdog-thread.ts' : './watchdog-thread.js', import.meta.url);
+}
+
+function toReport(message: Extract<ThreadMessage, { type: 'block' }>): BlockReport {
+  const stack = Object.freeze(message.stack.map((frame) => Object.freeze({ ...frame })));
+  return Object.freeze({
+    route: message.route,
+    durationMs: message.durationMs,
+    stack,
+    userFrame: findUserFrame(stack),
+    at: message.at,
+    stackError: message.stackError,
+  });
+}
+
+/**
+ * Starts the watchdog for this thread (one per thread: a second call throws
+ * VIAL_ERR_WATCHDOG_INSTALLED until the first is stopped). Never keeps the process alive.
+ */
+export function installWatchdog(options: InstallWatchdogOptions = {}): Watchdog {
+  const { getActiveRoute, log, onBlock, ...rest } = options;
+  const config = resolveWatchdogOptions(rest);
+  const blocks: BlockReport[] = [];
+  const recentBlocks = (): readonly BlockReport[] => Object.freeze(blocks.slice());
+  if (!config.enabled) return { recentBlocks, stop: () => Promise.resolve() };
+  if (installed) {
+    throw new ConfigError(
+      'VIAL_ERR_WATCHDOG_INSTALLED',
+      'A watchdog is already running in this thread. Call stop() on it before installing another, ' +
+        'or share the one you have.',
+    );
+  }
+  installed = true;
+  const globals = globalThis as Record<symbol, unknown>;
+  if (getActiveRoute !== undefined) globals[ACTIVE_ROUTE_KEY] = getActiveRoute;
+
+  const sab = new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT);
+  const cells = new Int32Array(sab);
+  // Named so the thread can tell a pause that landed in the heartbeat from a real culprit.
+  const heartbeat = { [HEARTBEAT_NAME]: () => Atomics.add(cells, TICK, 1) }[HEARTBEAT_NAME];
+  const interval = setInterval(heartbeat, config.checkIntervalMs);
+  interval.unref();
+
+  const data: ThreadData = {
+    sab,
+    thresholdMs: config.thresholdMs,
+    checkIntervalMs: config.checkIntervalMs,
+    captureTimeoutMs: config.captureTimeoutMs,
+    maxFrames: config.maxFrames,
+    routeExpression: `(() => { const f = globalThis[Symbol.for(${JSON.stringify(ACTIVE_ROUTE_KEY.description)})]; return typeof f === 'function' ? f() : null; })()`,
+    heartbeatName: HEARTBEAT_NAME,
+  };
+  const worker = new Worker(threadUrl(), { workerData: data, name: 'vial-watchdog' });
+  // An unref'd worker never holds the process open; the thread also needs no event loop turn
+  // from us to detect a block, which is the point.
+  worker.unref();
+
+  const record = (report: BlockReport): void => {
+    blocks.push(report);
+    if (blocks.length > RECENT_BLOCKS_LIMIT) blocks.shift();
+    if (blockChannel.hasSubscribers) blockChannel.publish(report);
+    const where = report.userFrame === null ? (report.stackError ?? 'no user frame') : formatFrame(report.userFrame);
+    log?.warn(
+      { route: report.route, durationMs: report.durationMs, frame: where, stack: report.stack },
+      `event loop blocked for ${report.durationMs} ms by ${report.route ?? 'code outside any route'} at ${where}`,
+    );
+    try {
+      onBlock?.(report);
+    } catch (error) {
+      log?.warn({ err: error }, 'watchdog onBlock callback threw; the block is still recorded');
+    }
+  };
+  worker.on('message', (message: ThreadMessage) => {
+    if (message.type === 'block') record(toReport(message));
+    else if (message.type === 'unavailable') {
+      log?.warn({ reason: message.reason }, `watchdog cannot capture stacks: ${message.reason}; blocks are reported without stack or route`);
+    } else log?.warn({ reason: message.reason }, `watchdog thread failed: ${message.reason}; event-loop blocks are no longer reported`);
+  });
+  // Fail soft: a dead watchdog must never take the application down with it.
+  worker.on('error', (error: Error) => {
+    log?.warn({ err: error }, 'watchdog thread failed; event-loop blocks are no longer reported');
+  });
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= new Promise<void>((resolve) => {
+      clearInterval(interval);
+      if (globals[ACTIVE_ROUTE_KEY] === getActiveRoute) delete globals[ACTIVE_ROUTE_KEY];
+      installed = false;
+      worker.once('exit', () => resolve());
+      if (worker.threadId === -1) resolve();
+      Atomics.store(cells, STOP, 1);
+      Atomics.notify(cells, STOP);
+    });
+    return stopping;
+  };
+  return { recentBlocks, stop };
+}
