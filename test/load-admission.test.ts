@@ -1,0 +1,250 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { ADMITTED, createAdmission } from '../src/load/admission.ts';
+import type { Admitted, Entry, Refusal } from '../src/load/admission.ts';
+
+function isPending(entry: Entry): entry is Promise<Admitted | Refusal> {
+  return entry instanceof Promise;
+}
+
+function pending(entry: Entry): Promise<Admitted | Refusal> {
+  assert.ok(isPending(entry), `expected the request to be queued, got ${JSON.stringify(entry)}`);
+  return entry;
+}
+
+function refusal(entry: Entry): Refusal {
+  assert.ok(entry !== ADMITTED && !isPending(entry), `expected a refusal, got ${JSON.stringify(entry)}`);
+  return entry;
+}
+
+void describe('admission', () => {
+  void it('admits synchronously with a constant while there is room', () => {
+    const admission = createAdmission({ maxInFlight: 4 });
+    const gate = admission.route('GET /a', { concurrency: 4 });
+    for (let i = 0; i < 4; i++) assert.equal(admission.tryEnter(gate), ADMITTED);
+    assert.equal(admission.inFlight, 4);
+    assert.equal(gate.inFlight, 4);
+  });
+
+  void it('queues over the limit and hands a freed slot to the oldest waiter', async () => {
+    const admission = createAdmission({ maxInFlight: 1, maxQueue: 4 });
+    const gate = admission.route('GET /a', { concurrency: 1, maxQueue: 4 });
+    assert.equal(admission.tryEnter(gate), ADMITTED);
+    const first = pending(admission.tryEnter(gate));
+    const second = pending(admission.tryEnter(gate));
+    assert.equal(admission.queued, 2);
+    admission.leave(gate);
+    assert.equal(await first, ADMITTED);
+    assert.equal(admission.queued, 1);
+    assert.equal(admission.inFlight, 1);
+    admission.leave(gate);
+    assert.equal(await second, ADMITTED);
+    admission.leave(gate);
+    assert.equal(admission.inFlight, 0);
+  });
+
+  void it('refuses with queue-full and Retry-After information when the queue is full', () => {
+    const admission = createAdmission({ maxInFlight: 1, maxQueue: 1, retryAfterSec: 2 });
+    const gate = admission.route('GET /a', { concurrency: 1, maxQueue: 1 });
+    const other = admission.route('GET /b', { concurrency: 1, maxQueue: 1 });
+    assert.equal(admission.tryEnter(gate), ADMITTED);
+    void pending(admission.tryEnter(other));
+    const refused = refusal(admission.tryEnter(other));
+    assert.equal(refused.reason, 'queue-full');
+    assert.equal(refused.retryAfterSec, 2);
+    assert.equal(admission.snapshot().shed['queue-full'], 1);
+    admission.close();
+  });
+
+  void it('refuses a waiter whose wait exceeds maxQueueWaitMs', async () => {
+    const admission = createAdmission({ maxInFlight: 1, maxQueue: 2, maxQueueWaitMs: 20 });
+    const gate = admission.route('GET /a', { concurrency: 1, maxQueue: 2 });
+    assert.equal(admission.tryEnter(gate), ADMITTED);
+    const waited = await pending(admission.tryEnter(gate));
+    assert.equal(refusal(waited).reason, 'queue-timeout');
+    assert.equal(admission.queued, 0);
+    assert.equal(admission.snapshot().shed['queue-timeout'], 1);
+  });
+
+  void it('skips expired waiters when a slot frees up', async () => {
+    let now = 0;
+    const admission = createAdmission({ maxInFlight: 1, maxQueue: 4, maxQueueWaitMs: 100 }, { now: () => now });
+    const gate = admission.route('GET /a', { concurrency: 1, maxQueue: 4 });
+    assert.equal(admission.tryEnter(gate), ADMITTED);
+    const stale = pending(admission.tryEnter(gate));
+    now = 60;
+    const fresh = pending(admission.tryEnter(gate));
+    now = 120;
+    admission.leave(gate);
+    assert.equal(refusal(await stale).reason, 'queue-timeout');
+    assert.equal(await fresh, ADMITTED);
+    admission.leave(gate);
+  });
+
+  void it('admits again once load drops after refusing', async () => {
+    const admission = createAdmission({ maxInFlight: 2, maxQueue: 0 });
+    const gate = admission.route('GET /a', { concurrency: 2, maxQueue: 0 });
+    assert.equal(admission.tryEnter(gate), ADMITTED);
+    assert.equal(admission.tryEnter(gate), ADMITTED);
+    assert.equal(refusal(admission.tryEnter(gate)).reason, 'queue-full');
+    admission.leave(gate);
+    admission.leave(gate);
+    assert.equal(admission.tryEnter(gate), ADMITTED);
+    admission.leave(gate);
+    await admission.drained();
+    assert.equal(admission.inFlight, 0);
+  });
+
+  void it('refuses a flooded route while another route still admits', () => {
+    const admission = createAdmission({ maxInFlight: 10, maxQueue: 10 });
+    const slow = admission.route('GET /slow');
+    const fast = admission.route('GET /fast');
+    assert.equal(slow.concurrency, 5, 'default route concurrency is half the process limit');
+    assert.equal(slow.maxQueue, 5);
+    for (let i = 0; i < 5; i++) assert.equal(admission.tryEnter(slow), ADMITTED);
+    for (let i = 0; i < 5; i++) void pending(admission.tryEnter(slow));
+    assert.equal(refusal(admission.tryEnter(slow)).reason, 'route-full');
+    assert.equal(admission.tryEnter(fast), ADMITTED);
+    const snap = admission.snapshot();
+    assert.equal(snap.routes.find((r) => r.route === 'GET /slow')?.shed, 1);
+    assert.equal(snap.routes.find((r) => r.route === 'GET /fast')?.inFlight, 1);
+    admission.close();
+  });
+
+  void it('gives a freed process slot to the oldest waiter whose route has room', async () => {
+    const admission = createAdmission({ maxInFlight: 2, maxQueue: 4 });
+    const a = admission.route('A', { concurrency: 1, maxQueue: 2 });
+    const b = admission.route('B', { concurrency: 2, maxQueue: 2 });
+    assert.equal(admission.tryEnter(a), ADMITTED);
+    assert.equal(admission.tryEnter(b), ADMITTED);
+    const waitingA = pending(admission.tryEnter(a));
+    const waitingB = pending(admission.tryEnter(b));
+    admission.leave(b); // A is still at its route limit, so B's waiter gets the slot.
+    assert.equal(await waitingB, ADMITTED);
+    assert.equal(admission.queued, 1);
+    admission.leave(a);
+    assert.equal(await waitingA, ADMITTED);
+    admission.leave(a);
+    admission.leave(b);
+    assert.equal(admission.inFlight, 0);
+  });
+
+  void it('takes a queued request whose signal aborts out of the queue and gives its slot to the next', async () => {
+    const admission = createAdmission({ maxInFlight: 1, maxQueue: 4 });
+    const gate = admission.route('GET /a', { concurrency: 1, maxQueue: 4 });
+    assert.equal(admission.tryEnter(gate), ADMITTED);
+    const controller = new AbortController();
+    const gone = pending(admission.tryEnter(gate, controller.signal));
+    const next = pending(admission.tryEnter(gate));
+    controller.abort();
+    assert.equal(refusal(await gone).reason, 'aborted');
+    assert.equal(admission.queued, 1);
+    admission.leave(gate);
+    assert.equal(await next, ADMITTED);
+    assert.equal(admission.snapshot().abandoned, 1);
+    admission.leave(gate);
+  });
+
+  void it('withdraws a queued request through its promise', async () => {
+    const admission = createAdmission({ maxInFlight: 1, maxQueue: 4 });
+    const gate = admission.route('GET /a', { concurrency: 1, maxQueue: 4 });
+    assert.equal(admission.tryEnter(gate), ADMITTED);
+    const gone = pending(admission.tryEnter(gate));
+    admission.withdraw(gone);
+    assert.equal(refusal(await gone).reason, 'aborted');
+    assert.equal(admission.queued, 0);
+    admission.leave(gate);
+  });
+
+  void it('sheds everything with reason pressure while the loop is overloaded', () => {
+    const pressure = { overloaded: true };
+    const admission = createAdmission({ maxInFlight: 4 }, { pressure });
+    const gate = admission.route('GET /a');
+    assert.equal(refusal(admission.tryEnter(gate)).reason, 'pressure');
+    pressure.overloaded = false;
+    assert.equal(admission.tryEnter(gate), ADMITTED);
+  });
+
+  void it('limits a penalized route to one request and no queue, then restores it', async () => {
+    let now = 0;
+    const admission = createAdmission({ maxInFlight: 8, maxQueue: 8 }, { now: () => now });
+    const gate = admission.route('GET /block', { concurrency: 4, maxQueue: 4 });
+    const other = admission.route('GET /ok');
+    assert.equal(admission.tryEnter(gate), ADMITTED);
+    assert.equal(admission.tryEnter(gate), ADMITTED);
+    assert.equal(admission.tryEnter(gate), ADMITTED);
+    assert.equal(admission.tryEnter(gate), ADMITTED);
+    const queued = pending(admission.tryEnter(gate));
+    admission.penalize('GET /block', 5000);
+    const dropped = refusal(await queued);
+    assert.equal(dropped.reason, 'route-blocking');
+    const refused = refusal(admission.tryEnter(gate));
+    assert.equal(refused.reason, 'route-blocking');
+    assert.equal(refused.retryAfterSec, 5);
+    assert.equal(admission.tryEnter(other), ADMITTED);
+    for (let i = 0; i < 4; i++) admission.leave(gate);
+    assert.equal(admission.tryEnter(gate), ADMITTED, 'one request at a time may still run');
+    assert.equal(refusal(admission.tryEnter(gate)).reason, 'route-blocking');
+    admission.leave(gate);
+    now = 5001;
+    assert.equal(admission.tryEnter(gate), ADMITTED);
+    assert.equal(admission.tryEnter(gate), ADMITTED);
+    assert.equal(admission.snapshot().routes.find((r) => r.route === 'GET /block')?.penalizedForMs, 0);
+  });
+
+  void it('refuses with closing after close() and resolves drained() when in-flight work ends', async () => {
+    const admission = createAdmission({ maxInFlight: 2, maxQueue: 2 });
+    const gate = admission.route('GET /a', { concurrency: 1, maxQueue: 2 });
+    assert.equal(admission.tryEnter(gate), ADMITTED);
+    const queued = pending(admission.tryEnter(gate));
+    let drained = false;
+    const done = admission.drained().then(() => { drained = true; });
+    admission.close();
+    assert.equal(refusal(await queued).reason, 'closing');
+    assert.equal(refusal(admission.tryEnter(gate)).reason, 'closing');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(drained, false, 'drained() waits for the request still in flight');
+    admission.leave(gate);
+    await done;
+    assert.equal(drained, true);
+  });
+
+  void it('publishes each shed on vial:shed', () => {
+    const events: unknown[] = [];
+    const listener = (message: unknown): void => { events.push(message); };
+    subscribe('vial:shed', listener);
+    try {
+      const admission = createAdmission({ maxInFlight: 1, maxQueue: 0 });
+      const gate = admission.route('GET /x', { concurrency: 1, maxQueue: 0 });
+      assert.equal(admission.tryEnter(gate), ADMITTED);
+      refusal(admission.tryEnter(gate));
+      assert.deepEqual(events, [{ route: 'GET /x', reason: 'queue-full' }]);
+    } finally {
+      unsubscribe('vial:shed', listener);
+    }
+  });
+
+  void it('keeps goodput under a flood: admitted requests complete, the excess is refused', async () => {
+    const admission = createAdmission({ maxInFlight: 8, maxQueue: 8, maxQueueWaitMs: 1000 });
+    const gate = admission.route('GET /work', { concurrency: 8, maxQueue: 8 });
+    let completed = 0;
+    let refused = 0;
+    const work = async (): Promise<void> => {
+      let entry = admission.tryEnter(gate);
+      if (isPending(entry)) entry = await entry;
+      if (entry !== ADMITTED) { refused++; return; }
+      try {
+        await new Promise((resolve) => setImmediate(resolve));
+        completed++;
+      } finally {
+        admission.leave(gate);
+      }
+    };
+    await Promise.all(Array.from({ length: 100 }, work));
+    assert.equal(completed, 16, 'the limit plus the queue were served');
+    assert.equal(refused, 84);
+    assert.equal(admission.inFlight, 0);
+    assert.equal(admission.queued, 0);
+  });
+});

@@ -1,0 +1,77 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { DeadlineTracker } from '../src/load/deadline.ts';
+
+void describe('deadline tracker', () => {
+  void it('expires entries whose deadline passed, once, with their argument', () => {
+    let now = 0;
+    const tracker = new DeadlineTracker({ checkIntervalMs: 50 }, () => now);
+    const expired: string[] = [];
+    const onExpire = (id: string): void => { expired.push(id); };
+    tracker.track(100, onExpire, 'a');
+    tracker.track(200, onExpire, 'b');
+    now = 150;
+    tracker.check();
+    tracker.check();
+    assert.deepEqual(expired, ['a']);
+    now = 250;
+    tracker.check();
+    assert.deepEqual(expired, ['a', 'b']);
+    assert.deepEqual(tracker.stats(), { tracked: 0, expired: 2, lateFinishes: 0 });
+    tracker.close();
+  });
+
+  void it('does not expire an entry untracked in time, and says whether it finished in time', () => {
+    let now = 0;
+    const tracker = new DeadlineTracker({}, () => now);
+    const expired: number[] = [];
+    const onTime = tracker.track(100, (n: number) => { expired.push(n); }, 1);
+    const late = tracker.track(100, (n: number) => { expired.push(n); }, 2);
+    assert.equal(tracker.untrack(onTime), true);
+    now = 101;
+    tracker.check();
+    assert.deepEqual(expired, [2]);
+    assert.equal(tracker.untrack(late), false, 'an expired entry reports that it was late');
+    tracker.lateFinish();
+    assert.equal(tracker.stats().lateFinishes, 1);
+    tracker.close();
+  });
+
+  void it('never lets a stale handle untrack the entry that reused its slot', () => {
+    let now = 0;
+    const tracker = new DeadlineTracker({}, () => now);
+    const expired: string[] = [];
+    const first = tracker.track(100, (s: string) => { expired.push(s); }, 'first');
+    assert.equal(tracker.untrack(first), true);
+    tracker.track(100, (s: string) => { expired.push(s); }, 'second');
+    assert.equal(tracker.untrack(first), false);
+    now = 200;
+    tracker.check();
+    assert.deepEqual(expired, ['second']);
+    tracker.close();
+  });
+
+  void it('grows past its initial capacity and still expires every entry', () => {
+    let now = 0;
+    const tracker = new DeadlineTracker({}, () => now);
+    let count = 0;
+    for (let i = 0; i < 1000; i++) tracker.track(i, () => { count++; }, undefined);
+    now = 1000;
+    tracker.check();
+    assert.equal(count, 1000);
+    tracker.close();
+  });
+
+  void it('fires on its own interval with the default 30 s request timeout available', async () => {
+    const tracker = new DeadlineTracker({ checkIntervalMs: 5 });
+    assert.equal(tracker.requestTimeoutMs, 30_000);
+    const fired = new Promise<string>((resolve) => {
+      tracker.track(tracker.deadlineIn(1), resolve, 'expired');
+    });
+    let guardTimer: NodeJS.Timeout | undefined;
+    const guard = new Promise<string>((resolve) => { guardTimer = setTimeout(resolve, 5000, 'timed out'); });
+    assert.equal(await Promise.race([fired, guard]), 'expired');
+    clearTimeout(guardTimer);
+    tracker.close();
+  });
+});
