@@ -5,6 +5,8 @@
  */
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import net from 'node:net';
+import type { Socket } from 'node:net';
 import diagnostics from 'node:diagnostics_channel';
 import type { ProcessLogger } from './options.ts';
 import { silentLogger } from './options.ts';
@@ -20,32 +22,57 @@ export interface RequestTracker {
   readonly inFlight: number;
   /** `METHOD /path (age)` for each in-flight request. Query strings are left out: they may carry secrets. */
   describe(): string[];
-  /** Resolves once no request is in flight. */
+  /** Resolves once no request is in flight and no connection accepted before closing still owes its first request. */
   idle(): Promise<void>;
   /**
-   * From now on every response carries `Connection: close` (RFC 9112 §9.6), so keep-alive
-   * connections end after their current request. With `refuse`, requests that arrive from now on
-   * get 503 instead of reaching the app.
+   * Starts closing: every response from now on carries `Connection: close` (RFC 9112 §9.6); idle
+   * keep-alive connections are closed; with `refuse`, a further request on a connection that had
+   * already been used gets 503. A connection accepted before closing whose first request arrives
+   * now is served: the listener admitted it, and in a worker the primary handed it over just
+   * before the drain (closing it would fail the request the client is sending).
    */
   startClosing(refuse: boolean): void;
   dispose(): void;
 }
 
+// How long a connection accepted before closing may take to start its first request. Clients
+// write the request right after connecting; anything slower is a preconnect that may never send.
+const FIRST_REQUEST_GRACE_MS = 1000;
+
+interface Conn {
+  started: number;
+  active: number;
+}
+
 export function trackRequests(server: Server, onRequest?: (total: number) => void): RequestTracker {
   const inFlight = new Map<ServerResponse, { method: string; path: string; startedAt: number }>();
+  const conns = new Map<Socket, Conn>();
   let total = 0;
   let closing = false;
   let waiters: (() => void)[] = [];
   let displaced: RequestListener[] | null = null;
+  let freshTimer: NodeJS.Timeout | undefined;
 
-  function onClose(this: ServerResponse): void {
-    inFlight.delete(this);
-    if (inFlight.size === 0 && waiters.length > 0) {
-      const ws = waiters;
-      waiters = [];
-      for (const w of ws) w();
-    }
+  function settled(): boolean {
+    if (inFlight.size > 0) return false;
+    for (const c of conns.values()) if (c.started === 0) return false;
+    return true;
   }
+  function check(): void {
+    if (waiters.length === 0 || !settled()) return;
+    const ws = waiters;
+    waiters = [];
+    for (const w of ws) w();
+  }
+
+  function onConnection(socket: Socket): void {
+    conns.set(socket, { started: 0, active: 0 });
+    socket.once('close', () => {
+      conns.delete(socket);
+      if (closing) check();
+    });
+  }
+  server.on('connection', onConnection);
 
   // Prepended so the count and the Connection header are in place before the app sees the request.
   const track: RequestListener = function trackRequest(req, res) {
@@ -53,20 +80,25 @@ export function trackRequests(server: Server, onRequest?: (total: number) => voi
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     inFlight.set(res, { method: req.method ?? 'GET', path: q === -1 ? url : url.slice(0, q), startedAt: Date.now() });
-    res.once('close', onClose);
+    const conn = conns.get(req.socket);
+    if (conn !== undefined) {
+      conn.started++;
+      conn.active++;
+    }
+    res.once('close', () => {
+      inFlight.delete(res);
+      if (conn !== undefined) conn.active--;
+      if (closing) check();
+    });
     if (closing) res.setHeader('Connection', 'close');
     onRequest?.(total);
   };
   server.prependListener('request', track);
 
-  const refuse: RequestListener = function refuseWhileClosing(_req, res) {
-    res.writeHead(503, {
-      'Content-Type': 'text/plain; charset=utf-8',
-      'Connection': 'close',
-      'Retry-After': '1',
-    });
+  function refuse(res: ServerResponse): void {
+    res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Connection': 'close', 'Retry-After': '1' });
     res.end('Service Unavailable: this server is shutting down. Retry the request on a new connection.\n');
-  };
+  }
 
   return {
     get total() {
@@ -80,25 +112,39 @@ export function trackRequests(server: Server, onRequest?: (total: number) => voi
       return [...inFlight.values()].map((r) => `${r.method} ${r.path} (${now - r.startedAt} ms)`);
     },
     idle() {
-      if (inFlight.size === 0) return Promise.resolve();
+      if (settled()) return Promise.resolve();
       return new Promise<void>((resolve) => waiters.push(resolve));
     },
-    startClosing(refuseNew) {
+    startClosing(refuseReused) {
       if (closing) return;
       closing = true;
+      const before = new Map([...conns].map(([s, c]) => [s, c.started]));
       for (const res of inFlight.keys()) if (!res.headersSent) res.setHeader('Connection', 'close');
-      if (refuseNew) {
-        // Intentionally swaps the app's listeners out rather than wrapping them up front: the
-        // request path costs nothing extra until shutdown starts.
-        displaced = server.listeners('request').filter((l) => l !== track) as RequestListener[];
-        for (const l of displaced) server.removeListener('request', l);
-        server.on('request', refuse);
+      for (const [socket, c] of conns) if (c.started > 0 && c.active === 0) socket.destroy();
+      freshTimer = setTimeout(() => {
+        for (const [socket, c] of conns) if (c.started === 0) socket.destroy();
+      }, FIRST_REQUEST_GRACE_MS);
+      freshTimer.unref();
+      if (refuseReused) {
+        // Intentionally swaps the app's listeners out at this point rather than wrapping them up
+        // front: the request path costs nothing extra until shutdown starts.
+        const apps = server.listeners('request').filter((l) => l !== track) as RequestListener[];
+        displaced = apps;
+        for (const l of apps) server.removeListener('request', l);
+        server.on('request', dispatchWhileClosing);
+        function dispatchWhileClosing(req: IncomingMessage, res: ServerResponse): void {
+          if ((before.get(req.socket) ?? 1) > 0) refuse(res);
+          else for (const l of apps) l.call(server, req, res);
+        }
       }
+      check();
     },
     dispose() {
+      clearTimeout(freshTimer);
       server.removeListener('request', track);
+      server.removeListener('connection', onConnection);
       if (displaced !== null) {
-        server.removeListener('request', refuse);
+        server.removeAllListeners('request');
         for (const l of displaced) server.on('request', l);
         displaced = null;
       }
@@ -158,10 +204,10 @@ export function installGracefulShutdown(server: Server, options: GracefulShutdow
     shutdownChannel.publish({ event: 'start', reason, inFlight: tracker.inFlight });
     log.info({ reason, inFlight: tracker.inFlight, gracefulTimeoutMs }, 'shutting down: draining in-flight requests');
     tracker.startClosing(options.refuseNewRequests ?? true);
-    // Since Node 19, close() also closes idle keep-alive connections; called explicitly for clarity
-    // and for servers that were handed connections without listen().
-    server.close();
-    server.closeIdleConnections();
+    // Stops accepting through net.Server's close: since Node 19, http.Server's close() also calls
+    // closeIdleConnections(), which would close connections accepted a moment ago whose request is
+    // still on its way. The tracker closes only idle keep-alive connections instead.
+    net.Server.prototype.close.call(server);
 
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<'forced'>((resolve) => {
@@ -179,6 +225,7 @@ export function installGracefulShutdown(server: Server, options: GracefulShutdow
       log.warn({ inFlight: tracker.describe(), gracefulTimeoutMs }, 'grace period over: closing connections with requests still in flight');
     }
     server.closeAllConnections();
+    server.close(); // clears http.Server's connection-check interval
     const code = outcome === 'clean' ? 0 : 1;
     shutdownChannel.publish({ event: 'end', reason, outcome, durationMs: Date.now() - started });
     log.info({ outcome, durationMs: Date.now() - started }, 'shutdown complete');

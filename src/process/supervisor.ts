@@ -73,6 +73,7 @@ interface Slot {
   /** When the oldest unanswered ping was sent; null when all were answered. */
   awaitingSince: number | null;
   status: WorkerStatus;
+  statusAt: number;
   handedSinceStatus: number;
   connections: number;
   /** Set once the primary decided this worker goes: it will not be restarted as a crash. */
@@ -120,7 +121,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
     const worker = cluster.fork({ ...options.env, [MAX_REQUESTS_ENV]: String(budget) });
     const slot: Slot = {
       worker, id: worker.id, pid: worker.process.pid, state: 'starting', startedAt: Date.now(),
-      awaitingSince: null, status: { seq: null, requests: 0, inFlightCount: 0, inFlight: [], rssBytes: 0 },
+      awaitingSince: null, status: { seq: null, requests: 0, inFlightCount: 0, inFlight: [], rssBytes: 0 }, statusAt: Date.now(),
       handedSinceStatus: 0, connections: 0, leaving: null, replaces, graceTimer: null,
     };
     slots.set(slot.id, slot);
@@ -221,6 +222,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
       case 'vial:status': {
         const status = msg[1];
         slot.status = status;
+        slot.statusAt = Date.now();
         slot.handedSinceStatus = 0;
         if (status.seq !== null) slot.awaitingSince = null;
         const { maxRssBytes } = config.recycle;
@@ -278,9 +280,10 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
       }
       restarts.unresponsive++;
       slot.leaving = 'unresponsive';
-      log.error({ workerId: slot.id, pid: slot.pid, silentMs, inFlight: slot.status.inFlight },
+      const reportAgeMs = now - slot.statusAt;
+      log.error({ workerId: slot.id, pid: slot.pid, silentMs, inFlight: slot.status.inFlight, reportAgeMs },
         `worker ${slot.id} (pid ${slot.pid}) has not answered heartbeats for ${silentMs} ms; killing it. ` +
-          `In flight at its last report: ${slot.status.inFlight.join(', ') || 'nothing'}`);
+          `In flight at its last report (${reportAgeMs} ms ago): ${slot.status.inFlight.join(', ') || 'nothing'}`);
       publish('unresponsive', slot, { silentMs, inFlight: slot.status.inFlight });
       slot.worker.process.kill('SIGKILL');
       slots.delete(slot.id);

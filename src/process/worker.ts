@@ -88,7 +88,7 @@ export function runWorker(options: WorkerOptions): WorkerRuntime {
   const maxRequests = Number.isInteger(budget) && budget > 0 ? budget : 0;
   let draining = false;
   let drainPromise: Promise<void> | null = null;
-  let lastStatusAt = 0;
+  let lastUnsolicitedAt = 0;
 
   function post(msg: WorkerMessage): void {
     if (process.connected) send!(msg);
@@ -101,8 +101,8 @@ export function runWorker(options: WorkerOptions): WorkerRuntime {
   const tracker = trackRequests(server, function onRequest(total) {
     if (maxRequests > 0 && total === maxRequests) post(['vial:recycle', { requests: total }]);
     const now = Date.now();
-    if (now - lastStatusAt >= UNSOLICITED_STATUS_GAP_MS) {
-      lastStatusAt = now;
+    if (now - lastUnsolicitedAt >= UNSOLICITED_STATUS_GAP_MS) {
+      lastUnsolicitedAt = now;
       // Intentionally the tracker's own description: the app's describer has not seen this request yet.
       post(['vial:status', status(null, tracker.describe())]);
     }
@@ -127,7 +127,6 @@ export function runWorker(options: WorkerOptions): WorkerRuntime {
         return;
       }
       case 'vial:ping': {
-        lastStatusAt = Date.now();
         post(['vial:status', status(msg[1], options.describeInFlight?.() ?? tracker.describe())]);
         return;
       }
@@ -151,13 +150,14 @@ export function runWorker(options: WorkerOptions): WorkerRuntime {
     draining = true;
     log.info({ pid: process.pid, reason, inFlight: tracker.inFlight }, 'worker draining');
     tracker.startClosing(options.refuseNewRequests ?? true);
-    server.close();
-    server.closeIdleConnections();
+    // Intentionally no server.close(): the worker never listened, and http.Server's close() would
+    // close connections the primary handed over just before the drain (see trackRequests).
     await Promise.all([
       options.onDrain?.().catch((err: unknown) => log.error({ err }, 'onDrain failed during worker drain')),
       tracker.idle(),
     ]);
     server.closeAllConnections();
+    server.close();
     log.info({ pid: process.pid, requests: tracker.total }, 'worker drained; exiting');
     api.dispose();
     exit(0);
