@@ -47,6 +47,8 @@ export interface SessionManager {
   load(cookieValue: string | undefined, duplicated: boolean): Promise<Session>;
   /** Persists what the request changed; returns the Set-Cookie to send, if any. */
   commit(session: Session): Promise<SetCookie | undefined>;
+  /** Ends every session of the user ("log out everywhere", after a password change); returns how many. */
+  destroyAllForUser(userId: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -230,6 +232,17 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
       s.rejectedCookie = false;
       if (!fresh) return undefined;
       return sessionCookie(settings, id, Math.ceil(settings.absoluteTimeoutMs / 1000));
+    },
+
+    async destroyAllForUser(userId) {
+      if (store.destroyAllForUser === undefined) {
+        throw new ConfigError('VIAL_ERR_SESSION_UNSUPPORTED', 'This session store cannot end all sessions of a user. Use the sqlite, redis or memory store.');
+      }
+      try {
+        return await store.destroyAllForUser(userId);
+      } catch (error) {
+        throw storeFailure('end the sessions of a user', error);
+      }
     },
 
     close() {

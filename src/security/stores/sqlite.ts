@@ -42,14 +42,15 @@ let sqliteModule: SqliteModule | undefined;
 function loadSqlite(): SqliteModule {
   if (sqliteModule !== undefined) return sqliteModule;
   const require = createRequire(import.meta.url);
-  const original = process.emitWarning;
-  process.emitWarning = function filtered(this: NodeJS.Process, warning: string | Error, ...rest: unknown[]): void {
-    const message = typeof warning === 'string' ? warning : warning.message;
-    const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: unknown } | undefined)?.type;
-    const name = typeof warning === 'string' ? type : warning.name;
-    if (name === 'ExperimentalWarning' && message.startsWith('SQLite')) return;
+  const original = Reflect.get(process, 'emitWarning') as (...args: unknown[]) => void;
+  function filtered(this: unknown, warning: unknown, ...rest: unknown[]): void {
+    const message = warning instanceof Error ? warning.message : String(warning);
+    const option = rest[0];
+    const type = warning instanceof Error ? warning.name : typeof option === 'string' ? option : (option as { type?: unknown } | undefined)?.type;
+    if (type === 'ExperimentalWarning' && message.startsWith('SQLite')) return;
     Reflect.apply(original, this, [warning, ...rest]);
-  } as typeof process.emitWarning;
+  }
+  Reflect.set(process, 'emitWarning', filtered);
   try {
     sqliteModule = require('node:sqlite') as SqliteModule;
   } catch (cause) {
@@ -58,7 +59,7 @@ function loadSqlite(): SqliteModule {
       `node:sqlite could not be loaded (${(cause as Error).message}). Use Node 22.13+ or 24, or choose the 'memory' or 'redis' session store.`,
     );
   } finally {
-    process.emitWarning = original;
+    Reflect.set(process, 'emitWarning', original);
   }
   return sqliteModule;
 }
