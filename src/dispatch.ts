@@ -104,7 +104,7 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
         if (reply instanceof Promise) reply = await reply;
         if (reply === undefined) reply = null;
       }
-      response = reply instanceof VialResponse ? reply : await toResponse(reply);
+      response = reply instanceof VialResponse ? reply : toResponse(reply);
       // 6. after hooks may change or replace the response.
       for (let i = 0; i < route.after.length; i++) {
         const hook = route.after[i] as (typeof route.after)[number];
@@ -116,7 +116,8 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
       response = await renderError(error, ctx, route.errorScopes);
     }
     try {
-      await send(ctx, res, response);
+      const sending = send(ctx, res, response);
+      if (sending !== undefined) await sending;
     } catch (error) {
       failure ??= error;
       if (!res.headersSent) await send(ctx, res, await renderError(error, ctx, route.errorScopes));
@@ -152,13 +153,13 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     await send(ctx, res, await renderError(error, ctx, NO_ROUTE_SCOPES));
   }
 
-  async function send(ctx: Context, res: ServerResponse, response: VialResponse): Promise<void> {
+  function send(ctx: Context, res: ServerResponse, response: VialResponse): Promise<void> | undefined {
     // 6b. session save and security headers (security/ plugs the session cookie in here).
     const headers = response.headers;
     for (const name in baseHeaders) if (headers[name] === undefined) headers[name] = baseHeaders[name] as string;
     for (const name in ctx.responseHeaders) headers[name] = ctx.responseHeaders[name] as string;
     headers['x-request-id'] ??= ctx.id;
-    await writeResponse(res, response, ctx.request.method === 'HEAD', ctx.aborted ? ctx.signal : undefined);
+    return writeResponse(res, response, ctx.request.method === 'HEAD', ctx.aborted ? ctx.signal : undefined);
   }
 
   /**
@@ -174,7 +175,7 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     if (handler !== undefined) {
       try {
         const reply: Reply = await handler(error, ctx);
-        const response = await toResponse(reply);
+        const response = toResponse(reply);
         if (!(reply instanceof VialResponse) && response.status === 200) response.status = status;
         return response;
       } catch (handlerError) {

@@ -168,7 +168,7 @@ function isAsyncIterable(value: object): value is AsyncIterable<string | Uint8Ar
 }
 
 /** Normalises whatever a handler returned into a VialResponse. */
-export async function toResponse(reply: unknown): Promise<VialResponse> {
+export function toResponse(reply: unknown): VialResponse {
   if (reply instanceof VialResponse) return reply;
   if (typeof reply === 'string') return new VialResponse(reply, 200, { 'content-type': HTML_TYPE });
   if (reply === null || reply === undefined) return new VialResponse(null, 204);
@@ -200,17 +200,28 @@ function fromFetchResponse(reply: Response): VialResponse {
  * Writes a response. Streams honour backpressure and stop when the client leaves or `signal` aborts.
  * Resolves when the response is finished (or abandoned).
  */
-export async function writeResponse(res: ServerResponse, response: VialResponse, headOnly: boolean, signal: AbortSignal | undefined): Promise<void> {
+export function writeResponse(res: ServerResponse, response: VialResponse, headOnly: boolean, signal: AbortSignal | undefined): Promise<void> | undefined {
   const body = response.body;
   if (body === null || typeof body === 'string' || body instanceof Uint8Array) {
+    // Synchronous on purpose: the common case costs no promise.
     if (body !== null && response.headers['content-length'] === undefined) {
       response.headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
     }
     res.writeHead(response.status, response.headers);
     if (headOnly || body === null) res.end();
     else res.end(body);
-    return;
+    return undefined;
   }
+  return writeStream(res, response, body, headOnly, signal);
+}
+
+async function writeStream(
+  res: ServerResponse,
+  response: VialResponse,
+  body: AsyncIterable<string | Uint8Array>,
+  headOnly: boolean,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   res.writeHead(response.status, response.headers);
   if (headOnly) {
     res.end();
