@@ -44,8 +44,8 @@ async function until(check: () => boolean, what: string): Promise<void> {
   assert.ok(check(), `timed out waiting for ${what}`);
 }
 
-describe('installGracefulShutdown', () => {
-  it('finishes in-flight requests, stops accepting, then exits 0', async () => {
+void describe('installGracefulShutdown', () => {
+  void it('finishes in-flight requests, stops accepting, then exits 0', async () => {
     const { server, port, started, release } = await slowServer();
     const codes: number[] = [];
     const handle = installGracefulShutdown(server, { signals: [], exit: (c) => codes.push(c), gracefulTimeoutMs: 10_000 });
@@ -61,7 +61,7 @@ describe('installGracefulShutdown', () => {
     assert.deepEqual(codes, [0]);
   });
 
-  it('refuses a new request on an already used connection with 503 and Connection: close', async () => {
+  void it('refuses a new request on an already used connection with 503 and Connection: close', async () => {
     const { server, port, release } = await slowServer();
     const codes: number[] = [];
     const handle = installGracefulShutdown(server, { signals: [], exit: (c) => codes.push(c), gracefulTimeoutMs: 10_000 });
@@ -88,7 +88,7 @@ describe('installGracefulShutdown', () => {
     assert.equal(await done, 0);
   });
 
-  it('serves the first request of a connection accepted before shutdown', async () => {
+  void it('serves the first request of a connection accepted before shutdown', async () => {
     const { server, port } = await slowServer();
     const codes: number[] = [];
     const handle = installGracefulShutdown(server, { signals: [], exit: (c) => codes.push(c), gracefulTimeoutMs: 10_000 });
@@ -107,22 +107,24 @@ describe('installGracefulShutdown', () => {
     assert.equal(await done, 0);
   });
 
-  it('closes idle keep-alive connections at once', async () => {
+  void it('closes idle keep-alive connections at once', async () => {
     const { server, port } = await slowServer();
     const handle = installGracefulShutdown(server, { signals: [], exit: () => {}, gracefulTimeoutMs: 10_000 });
+    let serverSide: net.Socket | undefined;
+    server.on('connection', (s: net.Socket) => (serverSide = s));
     const agent = new http.Agent({ keepAlive: true });
     const first = await new Promise<http.IncomingMessage>((resolve) => http.get({ port, host: '127.0.0.1', path: '/fast', agent }, resolve));
-    const socket = first.socket;
     first.resume();
     await new Promise((r) => first.on('end', r));
-    const closed = new Promise<void>((r) => socket.once('close', () => r()));
+    assert.equal(serverSide?.destroyed, false);
     assert.equal(await handle.shutdown('test'), 0);
-    await closed;
-    assert.equal(socket.destroyed, true);
+    // Checked on the server's side: the agent's idle socket is unref'd, so waiting for the
+    // client to notice would not keep the test's event loop alive.
+    assert.equal(serverSide.destroyed, true);
     agent.destroy();
   });
 
-  it('forces connections closed after the grace period and exits 1', async () => {
+  void it('forces connections closed after the grace period and exits 1', async () => {
     const { server, port, started } = await slowServer();
     const codes: number[] = [];
     const handle = installGracefulShutdown(server, { signals: [], exit: (c) => codes.push(c), gracefulTimeoutMs: 50 });
