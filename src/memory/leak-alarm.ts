@@ -154,9 +154,8 @@ export function createLeakAlarm(options: LeakAlarmOptions = {}): LeakAlarm {
     let topSites: readonly AllocationGrowth[] = [];
     let routes: readonly RouteCount[] = [];
     if (sampler !== undefined) {
-      if (baseline === undefined) await takeBaseline();
       const now = await sampler.snapshot();
-      const diff = sampler.diff(baseline!, now);
+      const diff = sampler.diff(baseline ?? now, now);
       topSites = diff.sites.slice(0, 10);
       routes = diff.routes;
       baseline = now;
@@ -181,6 +180,7 @@ export function createLeakAlarm(options: LeakAlarmOptions = {}): LeakAlarm {
 
   const check = async (): Promise<LeakAlarmEvent | undefined> => {
     sample();
+    if (baseline === undefined) await takeBaseline(); // growth is measured from the first sample
     if (samples.length < windowSamples) return undefined;
     const verdict = evaluateWindow(samples, minGrowthBytes);
     if (!verdict.growing) {
