@@ -14,6 +14,7 @@ export interface BlueprintOptions {
 export class Blueprint extends Scaffold {
   readonly name: string;
   readonly prefix: string;
+  #frozen = false;
 
   constructor(name: string, options: BlueprintOptions = {}) {
     super();
@@ -22,6 +23,23 @@ export class Blueprint extends Scaffold {
     }
     this.name = name;
     this.prefix = normalizePrefix(options.prefix ?? '');
+  }
+
+  /**
+   * Called when an app that registered this blueprint builds its route table. Routes and hooks
+   * added later would be silently ignored, so they are refused instead (as the app does).
+   */
+  freeze(): void {
+    this.#frozen = true;
+  }
+
+  protected override assertMutable(what: string): void {
+    if (this.#frozen) {
+      throw new ConfigError(
+        'VIAL_ERR_APP_FROZEN',
+        `Cannot ${what} on blueprint "${this.name}": an app that registered it has started handling requests. Do all registration at startup.`,
+      );
+    }
   }
 }
 

@@ -54,6 +54,7 @@ export function buildRouteTable(app: Scaffold, mounts: readonly Mount[], convert
     { scaffold: app, blueprint: undefined, prefix: '' },
     ...mounts.map((m) => ({ scaffold: m.blueprint, blueprint: m.blueprint, prefix: m.prefix })),
   ];
+  for (const mount of mounts) mount.blueprint.freeze();
   for (const { scaffold, blueprint, prefix } of scopes) {
     const before = blueprint === undefined ? [...app.hooks.before] : [...app.hooks.before, ...blueprint.hooks.before];
     const after = [...(blueprint?.hooks.after ?? []).toReversed(), ...app.hooks.after.toReversed()];
