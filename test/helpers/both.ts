@@ -1,0 +1,145 @@
+/**
+ * Runs an integration suite twice, as h3 does: once through the in-process test client
+ * (src/testing.ts, no socket) and once against a real `node:http` server on 127.0.0.1. Both modes
+ * answer through one small interface, so a test is written once and proves the same behaviour
+ * with and without a socket in between.
+ *
+ * The real-server mode uses `node:http.request` rather than fetch: fetch normalises paths, hides
+ * repeated headers and cannot send a body without its own framing, which these tests need to see.
+ */
+import { describe } from 'node:test';
+import type { TestContext } from 'node:test';
+import { Agent, request as httpRequest } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Vial } from '../../src/index.ts';
+import type { VialOptions } from '../../src/index.ts';
+import { TestClient } from '../../src/testing.ts';
+import type { TestRequest } from '../../src/testing.ts';
+
+export type Mode = 'client' | 'server';
+export const MODES: readonly Mode[] = ['client', 'server'];
+
+export interface Reply {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly text: string;
+  /** One header's value; repeated headers (Set-Cookie) are joined with ", ". */
+  header(name: string): string | undefined;
+  json<T = unknown>(): T;
+}
+
+export interface Conn {
+  readonly mode: Mode;
+  request(method: string, path: string, init?: TestRequest): Promise<Reply>;
+  get(path: string, init?: TestRequest): Promise<Reply>;
+  head(path: string, init?: TestRequest): Promise<Reply>;
+  post(path: string, init?: TestRequest): Promise<Reply>;
+  options(path: string, init?: TestRequest): Promise<Reply>;
+  /** The server's base URL (real-server mode only; undefined for the test client). */
+  readonly url: string | undefined;
+  readonly port: number | undefined;
+}
+
+/** `describe(title)` once per mode; the body gets the mode to pass to `connect`. */
+export function both(title: string, body: (mode: Mode) => void): void {
+  for (const mode of MODES) {
+    describe(`${title} (${mode === 'client' ? 'test client' : 'real server'})`, () => body(mode));
+  }
+}
+
+/** An app that does not print: tests assert on responses, not on log lines. */
+export function makeApp(options: VialOptions = {}): Vial {
+  return new Vial({ log: { level: 'silent' }, ...options });
+}
+
+/**
+ * Connects to `app` in the given mode. The server (if any) is closed when the test ends, through
+ * `t.after`, so a failing assertion never leaves a listening socket behind.
+ */
+export async function connect(t: TestContext, mode: Mode, app: Vial): Promise<Conn> {
+  if (mode === 'client') {
+    const client = new TestClient(app);
+    const request = async (method: string, path: string, init: TestRequest = {}): Promise<Reply> => {
+      const res = await client.request(method, path, init);
+      return toReply(res.status, res.headers as IncomingHttpHeaders, res.text);
+    };
+    return makeConn('client', request, undefined, undefined);
+  }
+  const running = await app.listen({ port: 0, host: '127.0.0.1' });
+  // keepAlive off: every request closes its socket, so close() never waits on an idle client.
+  const agent = new Agent({ keepAlive: false });
+  t.after(async () => {
+    agent.destroy();
+    await running.close();
+  });
+  const request = (method: string, path: string, init: TestRequest = {}): Promise<Reply> =>
+    sendOverHttp(running.port, agent, method, path, init);
+  return makeConn('server', request, running.url, running.port);
+}
+
+function makeConn(
+  mode: Mode,
+  request: (method: string, path: string, init?: TestRequest) => Promise<Reply>,
+  url: string | undefined,
+  port: number | undefined,
+): Conn {
+  return {
+    mode,
+    url,
+    port,
+    request,
+    get: (path, init) => request('GET', path, init),
+    head: (path, init) => request('HEAD', path, init),
+    post: (path, init) => request('POST', path, init),
+    options: (path, init) => request('OPTIONS', path, init),
+  };
+}
+
+/** Mirrors what TestClient sends (same-origin browser headers, JSON and form encodings). */
+function sendOverHttp(port: number, agent: Agent, method: string, path: string, init: TestRequest): Promise<Reply> {
+  const headers: Record<string, string> = { 'sec-fetch-site': 'same-origin' };
+  if (init.crossSite === true) {
+    headers['sec-fetch-site'] = 'cross-site';
+    headers['origin'] = 'https://evil.example';
+  }
+  let payload: string | Buffer | undefined = init.body;
+  if (init.json !== undefined) {
+    payload = JSON.stringify(init.json);
+    headers['content-type'] = 'application/json';
+  } else if (init.form !== undefined) {
+    payload = new URLSearchParams(init.form).toString();
+    headers['content-type'] = 'application/x-www-form-urlencoded';
+  }
+  for (const [k, v] of Object.entries(init.headers ?? {})) headers[k.toLowerCase()] = v;
+  if (payload !== undefined) headers['content-length'] = String(Buffer.byteLength(payload));
+  const url = init.query === undefined ? path : `${path}${path.includes('?') ? '&' : '?'}${new URLSearchParams(init.query).toString()}`;
+  return new Promise<Reply>((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, method, path: url, headers, agent, timeout: 10_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve(toReply(res.statusCode ?? 0, res.headers, Buffer.concat(chunks).toString('utf8'))));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path} got no answer within 10 s`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+function toReply(status: number, headers: IncomingHttpHeaders, text: string): Reply {
+  return {
+    status,
+    headers,
+    text,
+    header: (name) => {
+      const value = headers[name.toLowerCase()];
+      return Array.isArray(value) ? value.join(', ') : value === undefined ? undefined : String(value);
+    },
+    json: <T>() => JSON.parse(text) as T,
+  };
+}
+
+/** The JSON error body every refusal carries. */
+export interface ErrorBody {
+  error: { status: number; code: string; message: string; requestId: string };
+}
