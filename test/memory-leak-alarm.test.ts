@@ -6,7 +6,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import { createAllocationSampler, createLeakAlarm } from '../src/memory/index.ts';
-import type { AllocationSampler, LeakAlarm, LeakAlarmEvent } from '../src/memory/index.ts';
+import type { AllocationSampler, LeakAlarmEvent } from '../src/memory/index.ts';
 import { evaluateWindow } from '../src/memory/leak-alarm.ts';
 import { serve } from './fixtures/memory/leaky-app.ts';
 
@@ -26,12 +26,12 @@ function recorder() {
   return { warnings, events, log: { warn: (_obj: object, msg: string) => void warnings.push(msg) }, close: () => diagnostics.unsubscribe('vial:leak', onLeak) };
 }
 
-describe('leak alarm', () => {
+void describe('leak alarm', () => {
   let sampler: AllocationSampler;
   before(() => (sampler = createAllocationSampler({ samplingIntervalBytes: 8192 })).start());
   after(() => sampler.stop());
 
-  it('does not fire for a bounded cache under the same traffic', async () => {
+  void it('does not fire for a bounded cache under the same traffic', async () => {
     const rec = recorder();
     const alarm = createLeakAlarm({ ...options, sampler, log: rec.log, gc });
     try {
@@ -48,7 +48,7 @@ describe('leak alarm', () => {
     }
   });
 
-  it('fires once on a growing map, names the fixture file:line, and re-arms after the growth stops', async () => {
+  void it('fires once on a growing map, names the fixture file:line, and re-arms after the growth stops', async () => {
     const rec = recorder();
     const alarm = createLeakAlarm({ ...options, sampler, log: rec.log, gc });
     try {
@@ -88,7 +88,7 @@ describe('leak alarm', () => {
     }
   });
 
-  it('takes its samples from major GCs it observes when it may not force one', async () => {
+  void it('takes its samples from major GCs it observes when it may not force one', async () => {
     const rec = recorder();
     // A long warm-up keeps the timer out of the way; check() samples the observed floor.
     const alarm = createLeakAlarm({ ...options, warmupMs: 600_000, log: rec.log });
@@ -100,13 +100,13 @@ describe('leak alarm', () => {
       for (let round = 0; round < 4; round++) {
         serve('leaky', ROUND);
         gc();
-        const before = alarm.state.samples;
+        const seen: number = alarm.state.samples;
         // The gc entry reaches the observer on a later tick; wait for it, boundedly.
-        for (let i = 0; i < 200 && alarm.state.samples === before; i++) {
+        for (let i = 0; i < 200 && alarm.state.samples === seen; i++) {
           await sleep(5);
           fired = (await alarm.check()) ?? fired;
         }
-        assert.equal(alarm.state.samples, before + 1);
+        assert.equal(alarm.state.samples, seen + 1);
       }
       assert.ok(fired, 'alarm did not fire');
       assert.deepEqual(fired.topSites, []);
@@ -118,22 +118,22 @@ describe('leak alarm', () => {
   });
 });
 
-describe('evaluateWindow', () => {
+void describe('evaluateWindow', () => {
   const mb = 1024 * 1024;
   const win = (...bytes: number[]) => bytes.map((b, i) => ({ atMs: i * 1000, bytes: b * mb }));
 
-  it('calls a steadily rising floor growing', () => {
+  void it('calls a steadily rising floor growing', () => {
     const v = evaluateWindow(win(10, 12, 14, 16, 18, 20), 4 * mb);
     assert.equal(v.growing, true);
     assert.equal(v.floorGrowthBytes, 8 * mb);
     assert.equal(Math.round(v.slope * 1000), 2 * mb);
   });
 
-  it('does not call a single spike growing', () => {
+  void it('does not call a single spike growing', () => {
     assert.equal(evaluateWindow(win(10, 10, 10, 10, 40, 10), 4 * mb).growing, false);
   });
 
-  it('does not call a flat, noisy floor growing', () => {
+  void it('does not call a flat, noisy floor growing', () => {
     assert.equal(evaluateWindow(win(10, 11, 10, 12, 10, 11), 4 * mb).growing, false);
   });
 });
