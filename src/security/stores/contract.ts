@@ -36,3 +36,12 @@ export function assertTtl(ttlMs: number): void {
     throw new RangeError(`Session store ttlMs must be a positive integer, got ${ttlMs}.`);
   }
 }
+
+/** Runs synchronous store work so that a throw becomes a rejection, like the network stores. */
+export function settle<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}

@@ -9,7 +9,7 @@
 
 import { LRUCache } from 'lru-cache';
 import { ConfigError } from '../../errors.ts';
-import { assertTtl, type SessionRecord, type SessionStore } from './contract.ts';
+import { assertTtl, settle, type SessionRecord, type SessionStore } from './contract.ts';
 
 export interface MemoryStoreOptions {
   /** Sessions kept before the least recently used is evicted. Default 10,000. */
@@ -47,16 +47,22 @@ export class MemorySessionStore implements SessionStore {
   }
 
   get(key: string): Promise<SessionRecord | undefined> {
-    const entry = this.#cache.get(key);
-    if (entry === undefined) return Promise.resolve(undefined);
-    if (entry.expiresAt <= this.#now()) {
-      this.#cache.delete(key);
-      return Promise.resolve(undefined);
-    }
-    return Promise.resolve(JSON.parse(entry.json) as SessionRecord);
+    return settle(() => {
+      const entry = this.#cache.get(key);
+      if (entry === undefined) return undefined;
+      if (entry.expiresAt <= this.#now()) {
+        this.#cache.delete(key);
+        return undefined;
+      }
+      return JSON.parse(entry.json) as SessionRecord;
+    });
   }
 
   set(key: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    return settle(() => this.#set(key, record, ttlMs));
+  }
+
+  #set(key: string, record: SessionRecord, ttlMs: number): void {
     assertTtl(ttlMs);
     // Serialized like the other stores, so non-JSON data fails here too and copies never alias.
     const entry: Entry = { json: JSON.stringify(record), userId: record.userId, expiresAt: this.#now() + ttlMs };
@@ -66,7 +72,6 @@ export class MemorySessionStore implements SessionStore {
       if (keys === undefined) this.#byUser.set(entry.userId, (keys = new Set()));
       keys.add(key);
     }
-    return Promise.resolve();
   }
 
   destroy(key: string): Promise<void> {

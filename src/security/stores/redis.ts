@@ -73,14 +73,17 @@ export class RedisSessionStore implements SessionStore {
     const userKey = this.#userKey(userId);
     const keys = await this.#redis.smembers(userKey);
     if (keys.length === 0) return 0;
-    const results = throwOnFailedStep(
-      await this.#redis
-        .multi()
-        .del(...keys.map((key) => this.#key(key)))
-        .srem(userKey, ...keys)
-        .exec(),
-    );
-    return Number(results[0]?.[1] ?? 0);
+    // Only keys that still belong to the user: the set may hold members that expired or moved on.
+    const records = await this.#redis.mget(...keys.map((key) => this.#key(key)));
+    const owned = keys.filter((_, i) => {
+      const json = records[i];
+      return typeof json === 'string' && (JSON.parse(json) as SessionRecord).userId === userId;
+    });
+    const tx = this.#redis.multi();
+    if (owned.length > 0) tx.del(...owned.map((key) => this.#key(key)));
+    tx.srem(userKey, ...keys);
+    const results = throwOnFailedStep(await tx.exec());
+    return owned.length > 0 ? Number(results[0]?.[1] ?? 0) : 0;
   }
 
   async close(): Promise<void> {

@@ -8,12 +8,13 @@
  * DatabaseSync runs on the calling thread: each call is a short indexed lookup on a local file.
  */
 
+import diagnostics from 'node:diagnostics_channel';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { ConfigError } from '../../errors.ts';
-import { assertTtl, type SessionRecord, type SessionStore } from './contract.ts';
+import { assertTtl, settle, type SessionRecord, type SessionStore } from './contract.ts';
 
 export interface SqliteStoreOptions {
   /** Database file; its directory is created if missing. ':memory:' for a private in-process database. */
@@ -27,6 +28,9 @@ export interface SqliteStoreOptions {
   /** Clock in epoch milliseconds; tests inject one to expire rows without waiting. */
   readonly now?: () => number;
 }
+
+// The same channel as session-manager.ts (channels are shared by name); not imported to keep stores leaf modules.
+const sessionChannel = diagnostics.channel('vial:session');
 
 type SqliteModule = typeof import('node:sqlite');
 
@@ -133,7 +137,7 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   get(key: string): Promise<SessionRecord | undefined> {
-    return this.#run(() => {
+    return settle(() => {
       const row = this.#get.get(key) as Row | undefined;
       if (row === undefined) return undefined;
       if (row.expires_at <= this.#now()) {
@@ -150,7 +154,7 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   set(key: string, record: SessionRecord, ttlMs: number): Promise<void> {
-    return this.#run(() => {
+    return settle(() => {
       assertTtl(ttlMs);
       const json = JSON.stringify(record.data);
       this.#set.run(key, record.userId ?? null, json, record.createdAt, record.lastSeenAt, this.#now() + ttlMs);
@@ -158,13 +162,13 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   destroy(key: string): Promise<void> {
-    return this.#run(() => {
+    return settle(() => {
       this.#destroy.run(key);
     });
   }
 
   destroyAllForUser(userId: string): Promise<number> {
-    return this.#run(() => {
+    return settle(() => {
       const live = Number(this.#destroyUser.run(userId, this.#now()).changes);
       this.sweep();
       return live;
@@ -193,17 +197,9 @@ export class SqliteSessionStore implements SessionStore {
   #sweepSafely(): void {
     try {
       this.sweep();
-    } catch {
-      // Intentionally ignored: a locked database (another worker sweeping) just means the next tick sweeps.
-    }
-  }
-
-  // Sync SQLite calls surface errors as rejections, like the network stores.
-  #run<T>(fn: () => T): Promise<T> {
-    try {
-      return Promise.resolve(fn());
     } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      // A locked database (another worker sweeping) only delays the sweep to the next tick: report, carry on.
+      if (sessionChannel.hasSubscribers) sessionChannel.publish({ event: 'store-error', operation: 'sweep', error });
     }
   }
 }
