@@ -36,7 +36,8 @@ export class DeadlineTracker {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
-  constructor(options: Partial<DeadlineOptions> = {}, now: () => number = performance.now.bind(performance)) {
+  // Date.now by default so deadlines read like ctx.deadlineAt (epoch ms); tests inject a clock.
+  constructor(options: Partial<DeadlineOptions> = {}, now: () => number = Date.now) {
     const o = resolveDeadlineOptions(options);
     this.requestTimeoutMs = o.requestTimeoutMs;
     this.#intervalMs = o.checkIntervalMs;

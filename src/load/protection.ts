@@ -1,0 +1,46 @@
+/**
+ * One call that builds every load-protection piece from the resolved `config.load` slice and
+ * wires pressure into admission, so the app holds one object with one start and one close.
+ */
+import { createAdmission } from './admission.ts';
+import type { Admission } from './admission.ts';
+import { DeadlineTracker } from './deadline.ts';
+import { createOffloadPool } from './offload.ts';
+import type { OffloadPool } from './offload.ts';
+import type { LoadOptions } from './options.ts';
+import { PressureMonitor } from './pressure.ts';
+import type { PressureSource } from './pressure.ts';
+
+export interface LoadProtection {
+  readonly admission: Admission;
+  readonly deadlines: DeadlineTracker;
+  readonly pressure: PressureMonitor;
+  readonly offload: OffloadPool;
+  /** Starts pressure sampling (call when the server starts listening). */
+  start(): void;
+  /** Refuses new work with 'closing', waits for in-flight requests, then stops timers and threads. */
+  close(): Promise<void>;
+}
+
+export function createLoadProtection(load: Readonly<LoadOptions>, source?: PressureSource): LoadProtection {
+  const pressure = new PressureMonitor(load.pressure, source);
+  const admission = createAdmission(load.admission, load.pressure.enabled ? { pressure } : {});
+  const deadlines = new DeadlineTracker(load.deadlines);
+  const offload = createOffloadPool(load.offload);
+  return {
+    admission,
+    deadlines,
+    pressure,
+    offload,
+    start() {
+      pressure.start();
+    },
+    async close() {
+      admission.close();
+      pressure.stop();
+      await admission.drained();
+      deadlines.close();
+      await offload.close();
+    },
+  };
+}
