@@ -141,7 +141,10 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
 
   function pick(): Slot | null {
     const now = Date.now();
-    const ready = [...slots.values()].filter((s) => s.state === 'ready' && responsive(s, now));
+    const healthy = [...slots.values()].filter((s) => s.state === 'ready' && responsive(s, now));
+    // A worker being recycled serves only until its replacement is ready.
+    const staying = healthy.filter((s) => s.leaving === null);
+    const ready = staying.length > 0 ? staying : healthy;
     if (ready.length === 0) return null;
     rr = (rr + 1) % ready.length;
     let best: Slot | null = null;

@@ -110,8 +110,8 @@ export function runWorker(options: WorkerOptions): WorkerRuntime {
 
   // http.Server sets up its connection list (used by closeIdleConnections, closeAllConnections and
   // the headersTimeout/requestTimeout checks) in a 'listening' listener installed by its
-  // constructor. A worker never listens, so it raises the event itself; test/process-worker.test.ts
-  // checks that idle connections still close.
+  // constructor. A worker never listens, so it raises the event itself; test/process-supervisor.test.ts
+  // checks that a worker still answers a slow client with 408.
   server.emit('listening');
 
   function onMessage(msg: unknown, handle: unknown): void {
