@@ -290,7 +290,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
       publish('unresponsive', slot, { silentMs, inFlight: slot.status.inFlight });
       slot.worker.process.kill('SIGKILL');
       slots.delete(slot.id);
-      fork(null);
+      fork(slot.replaces !== null && slots.has(slot.replaces.id) ? slot.replaces : null);
     }
   }
 
