@@ -156,7 +156,9 @@ export class VialRequest {
     try {
       value = sjson.parse(text, null, { protoAction: 'error', constructorAction: 'error' });
     } catch (error) {
-      if (error instanceof SyntaxError && /prototype|__proto__|constructor/i.test(error.message)) {
+      // secure-json-parse's own message; V8's JSON.parse messages quote the input, so a looser match
+      // would report malformed JSON that merely mentions "constructor" as a forbidden key.
+      if (error instanceof SyntaxError && error.message === 'Object contains forbidden prototype property') {
         throw new BadRequestError('VIAL_ERR_JSON_FORBIDDEN_KEY', 'The JSON body contains a forbidden key (__proto__ or constructor.prototype).');
       }
       throw new BadRequestError('VIAL_ERR_MALFORMED_JSON', 'The request body is not valid JSON.');
