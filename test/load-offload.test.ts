@@ -1,5 +1,6 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
 import { VialError } from '../src/errors.ts';
 import { createOffloadPool } from '../src/load/offload.ts';
 import type { OffloadPool } from '../src/load/offload.ts';
@@ -79,12 +80,17 @@ void describe('offloaded handler', () => {
     assert.deepEqual(JSON.parse(res.body as string), { method: 'POST', query: [['a', '1'], ['a', '2']], bytes: 3 });
   });
 
-  void it('passes a { status, headers, body } result through', async () => {
+  void it('passes a { status, headers, body } result through, given the module as a file path', async () => {
     const p = pool({ maxThreads: 1, maxQueue: 4 });
-    const res = await runOffloadedHandler(p, handlerModule, request('/full'));
+    const res = await runOffloadedHandler(p, fileURLToPath(handlerModule), request('/full'));
     assert.equal(res.status, 201);
     assert.equal(res.headers['x-made-in'], 'worker');
     assert.deepEqual(JSON.parse(res.body as string), { ok: true });
+  });
+
+  void it('rejects with AbortError when the request was aborted before the handler ran', async () => {
+    const p = pool({ maxThreads: 1, maxQueue: 4 });
+    await assert.rejects(runOffloadedHandler(p, handlerModule, request('/text'), AbortSignal.abort()), { name: 'AbortError' });
   });
 
   void it('turns a handler error or an unusable result into VIAL_ERR_OFFLOAD_HANDLER_FAILED (500, not exposed)', async () => {

@@ -4,6 +4,7 @@
  * CPU work from start to end. The handler sees a structured-clone-safe snapshot of the
  * request, never the socket or ctx.
  */
+import { pathToFileURL } from 'node:url';
 import { VialError } from '../errors.ts';
 import type { OffloadPool } from './offload.ts';
 import type { OffloadHandlerJob } from './offload-worker.ts';
@@ -38,7 +39,7 @@ export async function runOffloadedHandler(
   snapshot: OffloadRequest,
   signal?: AbortSignal,
 ): Promise<OffloadResponse> {
-  const job: OffloadHandlerJob = { moduleUrl: moduleUrl instanceof URL ? moduleUrl.href : moduleUrl, request: snapshot };
+  const job: OffloadHandlerJob = { moduleUrl: toModuleUrl(moduleUrl), request: snapshot };
   try {
     return await pool.run<OffloadResponse>({ filename: WORKER }, job, signal === undefined ? {} : { signal });
   } catch (error) {
@@ -49,4 +50,10 @@ export async function runOffloadedHandler(
       { status: 500, expose: false, cause: error },
     );
   }
+}
+
+// A bare path would be resolved against the worker's own URL by import(); make it absolute here.
+function toModuleUrl(module: string | URL): string {
+  if (module instanceof URL) return module.href;
+  return /^(file|data):/.test(module) ? module : pathToFileURL(module).href;
 }
