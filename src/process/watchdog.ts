@@ -218,9 +218,6 @@ export function installWatchdog(options: InstallWatchdogOptions = {}): Watchdog 
     heartbeatName: HEARTBEAT_NAME,
   };
   const worker = new Worker(threadUrl(), { workerData: data, name: 'vial-watchdog' });
-  // An unref'd worker never holds the process open; the thread also needs no event loop turn
-  // from us to detect a block, which is the point.
-  worker.unref();
 
   const record = (report: BlockReport): void => {
     blocks.push(report);
@@ -247,18 +244,22 @@ export function installWatchdog(options: InstallWatchdogOptions = {}): Watchdog 
   worker.on('error', (error: Error) => {
     log?.warn({ err: error }, 'watchdog thread failed; event-loop blocks are no longer reported');
   });
+  // An unref'd worker never holds the process open. Intentionally after the listeners: adding a
+  // 'message' listener refs the worker's port again (Node 22/24), which would keep the app alive.
+  worker.unref();
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
-    stopping ??= new Promise<void>((resolve) => {
-      clearInterval(interval);
-      if (globals[ACTIVE_ROUTE_KEY] === getActiveRoute) delete globals[ACTIVE_ROUTE_KEY];
-      installed = false;
-      worker.once('exit', () => resolve());
-      if (worker.threadId === -1) resolve();
-      Atomics.store(cells, STOP, 1);
-      Atomics.notify(cells, STOP);
-    });
+    if (stopping !== undefined) return stopping;
+    clearInterval(interval);
+    if (globals[ACTIVE_ROUTE_KEY] === getActiveRoute) delete globals[ACTIVE_ROUTE_KEY];
+    installed = false;
+    // Wakes the thread's Atomics.wait so it leaves its loop; terminate() covers a thread that is
+    // mid-capture (its inspector session, and any pause it requested, go with it).
+    Atomics.store(cells, STOP, 1);
+    Atomics.notify(cells, STOP);
+    worker.ref(); // so the caller's await sees the exit even when nothing else keeps the loop alive
+    stopping = worker.terminate().then(() => undefined);
     return stopping;
   };
   return { recentBlocks, stop };

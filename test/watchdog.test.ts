@@ -1,0 +1,168 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import {
+  findUserFrame,
+  formatFrame,
+  installWatchdog,
+  resolveWatchdogOptions,
+} from '../src/process/watchdog.ts';
+import type { BlockFrame, BlockReport } from '../src/process/watchdog.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const fixtures = new URL('./fixtures/watchdog/', import.meta.url);
+const busyFile = fileURLToPath(new URL('busy.ts', fixtures));
+const busyLine = readFileSync(busyFile, 'utf8').split('\n').findIndex((line) => line.includes('// BUSY-LINE')) + 1;
+
+const runtimes = [
+  { name: 'Node 24', bin: `${root}node_modules/.bin/node` },
+  { name: 'Node 22', bin: `${root}node_modules/node22/bin/node` },
+];
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a fixture as a child process; SIGKILLed after 20 s so a hang fails instead of stalling the suite. */
+function run(bin: string, fixture: string, args: string[] = []): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      bin,
+      [fileURLToPath(new URL(fixture, fixtures)), ...args],
+      { timeout: 20_000, killSignal: 'SIGKILL', cwd: root },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+function lastJson<T>(result: Run): T {
+  const line = result.stdout.trim().split('\n').at(-1) ?? '';
+  assert.notEqual(line, '', `fixture printed nothing (exit ${String(result.code)}): ${result.stderr}`);
+  return JSON.parse(line) as T;
+}
+
+interface BusyOutput {
+  reports: BlockReport[];
+  recent: BlockReport[];
+  published: BlockReport[];
+  warnings: string[];
+}
+
+void describe('resolveWatchdogOptions', () => {
+  void it('fills defaults and freezes the result', () => {
+    const options = resolveWatchdogOptions({});
+    assert.deepEqual(options, { enabled: true, thresholdMs: 200, checkIntervalMs: 50, captureTimeoutMs: 2000, maxFrames: 32 });
+    assert.ok(Object.isFrozen(options));
+  });
+
+  void it('keeps values given within bounds', () => {
+    assert.equal(resolveWatchdogOptions({ thresholdMs: 1000, checkIntervalMs: 100 }).thresholdMs, 1000);
+  });
+
+  void it('refuses out-of-bounds, non-integer and unknown options with VIAL_ERR_WATCHDOG_OPTION', () => {
+    for (const bad of [{ thresholdMs: 0 }, { checkIntervalMs: 1.5 }, { maxFrames: 1000 }, { nope: 1 }]) {
+      assert.throws(() => resolveWatchdogOptions(bad), { code: 'VIAL_ERR_WATCHDOG_OPTION' });
+    }
+  });
+
+  void it('refuses a threshold under twice the heartbeat interval', () => {
+    assert.throws(() => resolveWatchdogOptions({ thresholdMs: 60, checkIntervalMs: 50 }), /at least twice/);
+  });
+});
+
+void describe('findUserFrame and formatFrame', () => {
+  const frame = (url: string, line = 1): BlockFrame => ({ functionName: 'f', url, line, column: 1 });
+
+  void it('skips Node internals, node_modules and native frames', () => {
+    const user = frame('file:///srv/app/routes.ts', 42);
+    const stack = [frame(''), frame('node:internal/timers'), frame('file:///srv/app/node_modules/x/index.js'), user];
+    assert.equal(findUserFrame(stack), user);
+    assert.equal(findUserFrame([frame('node:fs')]), null);
+  });
+
+  void it('prints file URLs as path:line', () => {
+    assert.equal(formatFrame(frame('file:///srv/app/routes.ts', 42)), '/srv/app/routes.ts:42');
+    assert.equal(formatFrame(frame('node:internal/timers', 7)), 'node:internal/timers:7');
+  });
+});
+
+void describe('installWatchdog in this process', () => {
+  void it('refuses a second watchdog in the same thread until the first is stopped', async () => {
+    const first = installWatchdog({ thresholdMs: 1000 });
+    try {
+      assert.throws(() => installWatchdog(), { code: 'VIAL_ERR_WATCHDOG_INSTALLED' });
+    } finally {
+      await first.stop();
+    }
+    const second = installWatchdog({ thresholdMs: 1000 });
+    await second.stop();
+    assert.deepEqual(second.recentBlocks(), []);
+  });
+
+  void it('starts nothing when disabled', async () => {
+    const off = installWatchdog({ enabled: false });
+    const again = installWatchdog({ enabled: false });
+    assert.deepEqual(off.recentBlocks(), []);
+    await Promise.all([off.stop(), again.stop()]);
+  });
+});
+
+for (const runtime of runtimes) {
+  void describe(`the watchdog on ${runtime.name}`, () => {
+
+    void it('reports one block naming the route and the busy-loop line, while it was blocked', async () => {
+      const result = await run(runtime.bin, 'busy.ts', ['100']);
+      const output = lastJson<BusyOutput>(result);
+      assert.equal(output.reports.length, 1, JSON.stringify(output.reports));
+      const [report] = output.reports;
+      assert.ok(report !== undefined);
+      assert.equal(report.route, 'GET /busy');
+      assert.equal(report.stackError, null);
+      assert.ok(report.durationMs > 0);
+      assert.deepEqual(report.userFrame, report.stack[0]);
+      assert.equal(report.userFrame?.functionName, 'burnCpu');
+      assert.equal(report.userFrame.url, pathToFileURL(busyFile).href);
+      assert.equal(report.userFrame.line, busyLine);
+      assert.deepEqual(output.recent, output.reports);
+      assert.deepEqual(output.published, output.reports);
+      assert.equal(output.warnings.length, 1);
+      assert.match(output.warnings[0] ?? '', new RegExp(`by GET /busy at .*busy\\.ts:${busyLine}$`));
+    });
+
+    void it('reports a block outside any request with a null route', async () => {
+      const output = lastJson<BusyOutput>(await run(runtime.bin, 'busy.ts', ['100', 'outside']));
+      assert.equal(output.reports.length, 1);
+      assert.equal(output.reports[0]?.route, null);
+      assert.equal(output.reports[0]?.userFrame?.line, busyLine);
+    });
+
+    void it('reports nothing for a loop that is busy but never blocked', async () => {
+      const output = lastJson<{ tasks: number; recent: BlockReport[] }>(await run(runtime.bin, 'idle.ts'));
+      assert.ok(output.tasks > 0);
+      assert.deepEqual(output.recent, []);
+    });
+
+    void it('never keeps the process alive, and leaves no handle after stop()', async () => {
+      const idle = await run(runtime.bin, 'lifecycle.ts');
+      assert.equal(idle.code, 0, idle.stderr);
+      const stopped = await run(runtime.bin, 'lifecycle.ts', ['stop']);
+      assert.equal(stopped.code, 0, stopped.stderr);
+      assert.deepEqual(lastJson<{ resources: string[] }>(stopped).resources, []);
+    });
+
+    void it('neither resumes nor reports a pause held by another debugger session', async () => {
+      const output = lastJson<{ seen: { pausedSeen: boolean; resumedByOthers: boolean }; recent: BlockReport[] }>(
+        await run(runtime.bin, 'foreign-pause.ts'),
+      );
+      assert.deepEqual(output.seen, { pausedSeen: true, resumedByOthers: false });
+      assert.deepEqual(output.recent, []);
+    });
+  });
+}
