@@ -85,6 +85,8 @@ export function createCookieSessionManager(options: CookieSessionOptions): Sessi
   function open(value: string): Payload | undefined {
     if (value.length > maxValueChars || !BASE64URL.test(value)) return undefined;
     const raw = Buffer.from(value, 'base64url');
+    // Node's decoder skips trailing partial characters; only the canonical encoding is ours.
+    if (raw.toString('base64url') !== value) return undefined;
     if (raw.length < HEADER_BYTES + TAG_BYTES || raw[0] !== VERSION) return undefined;
     const hint = raw.subarray(1, 1 + HINT_BYTES);
     const iv = raw.subarray(1 + HINT_BYTES, HEADER_BYTES);
