@@ -236,7 +236,9 @@ async function writeStream(
         res.end();
         return;
       }
-      if (!res.write(next.value)) {
+      // A write after the client left returns false and never drains, and 'close' has already
+      // fired: waiting for either would hang here forever, so check `destroyed` first.
+      if (!res.write(next.value) && !res.destroyed) {
         await Promise.race([once(res, 'drain'), once(res, 'close')]);
       }
     }
