@@ -175,6 +175,7 @@ void describe('session manager', () => {
     const spy: SessionStore = {
       get: (k) => inner.get(k),
       set: (k, r: SessionRecord, ttl) => (writes.push(k), inner.set(k, r, ttl)),
+      update: (k, r: SessionRecord, ttl) => (writes.push(k), inner.update(k, r, ttl)),
       destroy: (k) => inner.destroy(k),
       close: () => inner.close(),
     };
@@ -186,6 +187,28 @@ void describe('session manager', () => {
     await request(m, id);
     assert.equal(writes.length, 2);
     await manager.close();
+  });
+
+  void it('does not bring back a session a concurrent request logged out', async () => {
+    const { store, manager } = setup();
+    const id = (await request(manager, undefined, (s) => s.login('alice'))).setCookie?.value ?? '';
+    const slow = await manager.load(id, false);
+    await request(manager, id, (s) => s.logout());
+    slow.set('late', true);
+    // No Set-Cookie at all: the browser may already hold a newer id from a concurrent login.
+    assert.equal(await manager.commit(slow), undefined);
+    assert.equal(store.size, 0);
+    assert.equal((await request(manager, id)).session.userId, undefined);
+  });
+
+  void it('does not bring back a session ended by destroyAllForUser while a request ran', async () => {
+    const { store, manager } = setup();
+    const id = (await request(manager, undefined, (s) => s.login('alice'))).setCookie?.value ?? '';
+    const inFlight = await manager.load(id, false);
+    assert.equal(await manager.destroyAllForUser('alice'), 1);
+    inFlight.set('x', 1);
+    await manager.commit(inFlight);
+    assert.equal(store.size, 0);
   });
 
   void it('deletes the session and clears the cookie when clear() empties it', async () => {
@@ -200,6 +223,7 @@ void describe('session manager', () => {
     const failing: SessionStore = {
       get: () => Promise.reject(new Error('disk on fire')),
       set: () => Promise.resolve(),
+      update: () => Promise.resolve(false),
       destroy: () => Promise.resolve(),
       close: () => Promise.resolve(),
     };
@@ -222,6 +246,7 @@ void describe('session manager', () => {
     const failing: SessionStore = {
       get: () => Promise.resolve(undefined),
       set: () => Promise.reject(new Error('read-only')),
+      update: () => Promise.reject(new Error('read-only')),
       destroy: () => Promise.resolve(),
       close: () => Promise.resolve(),
     };

@@ -57,6 +57,24 @@ export function runStoreContract(name: string, make: () => Promise<StoreHarness>
       assert.deepEqual(await h.store.get('k1'), record({ data: { v: 2 }, lastSeenAt: 3_000 }));
     });
 
+    void it('updates an existing record but never creates one through update', async () => {
+      assert.equal(await h.store.update('k1', record(), 60_000), false);
+      assert.equal(await h.store.get('k1'), undefined);
+      await h.store.set('k1', record({ data: { v: 1 } }), 60_000);
+      assert.equal(await h.store.update('k1', record({ data: { v: 2 } }), 60_000), true);
+      assert.deepEqual((await h.store.get('k1'))?.data, { v: 2 });
+      await h.store.destroy('k1');
+      assert.equal(await h.store.update('k1', record({ data: { v: 3 } }), 60_000), false);
+      assert.equal(await h.store.get('k1'), undefined);
+    });
+
+    void it('does not update a record whose ttl ran out', async () => {
+      await h.store.set('k1', record(), 200);
+      await h.advance(300);
+      assert.equal(await h.store.update('k1', record(), 60_000), false);
+      assert.equal(await h.store.get('k1'), undefined);
+    });
+
     void it('destroys a record, and destroying an absent one is not an error', async () => {
       await h.store.set('k1', record(), 60_000);
       await h.store.destroy('k1');

@@ -220,10 +220,22 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
       const id = fresh ? randomBytes(32).toString('base64url') : (s.id as string);
       const ttlMs = Math.max(1, Math.min(settings.idleTimeoutMs, createdAt + settings.absoluteTimeoutMs - t));
       const record = { data: { ...s.data }, createdAt, lastSeenAt: t, ...(s.userId === undefined ? {} : { userId: s.userId }) };
+      let saved = true;
       try {
-        await store.set(storeKey(id), record, ttlMs);
+        if (fresh) await store.set(storeKey(id), record, ttlMs);
+        else saved = await store.update(storeKey(id), record, ttlMs);
       } catch (error) {
         throw storeFailure('save the session', error);
+      }
+      if (!saved) {
+        // Destroyed while this request ran (logout in another tab, "log out everywhere", a login
+        // rotation, expiry): intentionally not recreated, or a logged-out session would come back.
+        // No clearing cookie either: the browser may already hold the id a concurrent login issued.
+        reportRejection('unknown');
+        s.id = undefined;
+        s.modified = false;
+        s.rejectedCookie = false;
+        return undefined;
       }
       s.id = id;
       s.createdAt = createdAt;

@@ -22,6 +22,12 @@ export interface SessionStore {
   get(key: string): Promise<SessionRecord | undefined>;
   /** Creates or replaces the record; it expires `ttlMs` from now (a positive integer). */
   set(key: string, record: SessionRecord, ttlMs: number): Promise<void>;
+  /**
+   * Replaces the record only if it still exists (and has not expired); returns whether it did.
+   * The manager saves existing sessions this way, so a request that loaded a session before a
+   * concurrent logout (or "log out everywhere") cannot bring it back by saving it afterwards.
+   */
+  update(key: string, record: SessionRecord, ttlMs: number): Promise<boolean>;
   /** Removes the record; removing an absent one is not an error. */
   destroy(key: string): Promise<void>;
   /** Removes every session of the user ("log out everywhere"); returns how many were removed. */

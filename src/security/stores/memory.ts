@@ -74,6 +74,15 @@ export class MemorySessionStore implements SessionStore {
     }
   }
 
+  update(key: string, record: SessionRecord, ttlMs: number): Promise<boolean> {
+    return settle(() => {
+      const entry = this.#cache.peek(key);
+      if (entry === undefined || entry.expiresAt <= this.#now()) return false;
+      this.#set(key, record, ttlMs);
+      return true;
+    });
+  }
+
   destroy(key: string): Promise<void> {
     this.#cache.delete(key);
     return Promise.resolve();

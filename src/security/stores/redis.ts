@@ -61,6 +61,18 @@ export class RedisSessionStore implements SessionStore {
       .then(throwOnFailedStep);
   }
 
+  async update(key: string, record: SessionRecord, ttlMs: number): Promise<boolean> {
+    assertTtl(ttlMs);
+    // XX: only an existing key is replaced, atomically, so a destroyed session stays destroyed.
+    const written = await this.#redis.set(this.#key(key), JSON.stringify(record), 'PX', ttlMs, 'XX');
+    if (written === null) return false;
+    if (record.userId !== undefined) {
+      const userKey = this.#userKey(record.userId);
+      throwOnFailedStep(await this.#redis.multi().sadd(userKey, key).pexpire(userKey, ttlMs, 'NX').pexpire(userKey, ttlMs, 'GT').exec());
+    }
+    return true;
+  }
+
   async destroy(key: string): Promise<void> {
     const json = await this.#redis.get(this.#key(key));
     const userId = json === null ? undefined : (JSON.parse(json) as SessionRecord).userId;

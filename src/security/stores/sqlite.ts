@@ -82,6 +82,7 @@ export class SqliteSessionStore implements SessionStore {
   readonly #timer: NodeJS.Timeout | undefined;
   readonly #get: StatementSync;
   readonly #set: StatementSync;
+  readonly #update: StatementSync;
   readonly #destroy: StatementSync;
   readonly #destroyUser: StatementSync;
   readonly #sweep: StatementSync;
@@ -124,6 +125,9 @@ export class SqliteSessionStore implements SessionStore {
     this.#set = this.#db.prepare(
       'INSERT OR REPLACE INTO vial_sessions (key, user_id, data, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
     );
+    this.#update = this.#db.prepare(
+      'UPDATE vial_sessions SET user_id = ?, data = ?, created_at = ?, last_seen_at = ?, expires_at = ? WHERE key = ? AND expires_at > ?',
+    );
     this.#destroy = this.#db.prepare('DELETE FROM vial_sessions WHERE key = ?');
     this.#destroyUser = this.#db.prepare('DELETE FROM vial_sessions WHERE user_id = ? AND expires_at > ?');
     // DELETE ... LIMIT needs a compile-time option; a keyed subquery bounds the batch portably.
@@ -158,6 +162,16 @@ export class SqliteSessionStore implements SessionStore {
       assertTtl(ttlMs);
       const json = JSON.stringify(record.data);
       this.#set.run(key, record.userId ?? null, json, record.createdAt, record.lastSeenAt, this.#now() + ttlMs);
+    });
+  }
+
+  update(key: string, record: SessionRecord, ttlMs: number): Promise<boolean> {
+    return settle(() => {
+      assertTtl(ttlMs);
+      const json = JSON.stringify(record.data);
+      const now = this.#now();
+      const result = this.#update.run(record.userId ?? null, json, record.createdAt, record.lastSeenAt, now + ttlMs, key, now);
+      return Number(result.changes) > 0;
     });
   }
 

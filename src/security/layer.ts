@@ -1,0 +1,134 @@
+/**
+ * The security layer as the dispatcher uses it: session load/commit around a request, the CSRF
+ * guard for unsafe methods, and the response rules that go with sessions. Built once from the
+ * resolved `config.security`; the session store opens on first use, so an app that never touches
+ * sessions never creates a store.
+ */
+import { channel } from 'node:diagnostics_channel';
+import type { Logger } from 'pino';
+import type { Context } from '../context.ts';
+import type { VialResponse } from '../response.ts';
+import { checkCsrf, createCsrfExemption, csrfError, CSRF_FORM_FIELD, CSRF_HEADER } from './csrf.ts';
+import type { CsrfReason } from './csrf.ts';
+import { createSessionManagerFromOptions } from './factory.ts';
+import { SESSION_CACHE_CONTROL, varyWithCookie } from './headers.ts';
+import type { ResolvedSecurityOptions } from './options.ts';
+import { Session } from './session.ts';
+import type { SessionManager } from './session-manager.ts';
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+const csrfChannel = channel('vial:csrf');
+
+export interface SecurityLayer {
+  /** Loads the session when the request carries the session cookie; otherwise nothing (lazy). */
+  loadSession(ctx: Context): Promise<void> | undefined;
+  /** The session for a request without one yet (created on first use, persisted on first write). */
+  newSession(): Session;
+  /** Refuses cross-site unsafe requests; throws the 403. May read the form for the `_csrf` field. */
+  guard(ctx: Context, routeCsrf: boolean | undefined): Promise<void> | undefined;
+  /** Saves the session and adds its cookie and cache rules to the response. */
+  commit(ctx: Context, response: VialResponse): Promise<void> | undefined;
+  readonly csrfRefusals: Readonly<Record<CsrfReason, number>>;
+  sessionManager(): SessionManager;
+  close(): Promise<void>;
+}
+
+export function createSecurityLayer(options: ResolvedSecurityOptions, log: Logger): SecurityLayer {
+  let manager: SessionManager | undefined;
+  const getManager = (): SessionManager => (manager ??= createSessionManagerFromOptions(options, { logger: log }));
+  const cookieName = options.session.cookieName;
+  const isExempt = createCsrfExemption(options.csrf.exemptPaths);
+  const csrfRefusals: Record<CsrfReason, number> = {
+    'cross-site': 0,
+    'same-site': 0,
+    'origin-mismatch': 0,
+    'origin-null': 0,
+    'token-missing': 0,
+    'token-invalid': 0,
+  };
+
+  function refuse(ctx: Context, reason: CsrfReason): never {
+    csrfRefusals[reason]++;
+    if (csrfChannel.hasSubscribers) csrfChannel.publish({ route: ctx.route?.key, reason, reqId: ctx.id });
+    throw csrfError(reason);
+  }
+
+  async function guardWithForm(ctx: Context, hasSessionCookie: boolean): Promise<void> {
+    // Only reached for a request with the session cookie and neither Sec-Fetch-Site nor Origin:
+    // an old browser or a non-browser client. The token may sit in the form body.
+    let submitted: string | undefined;
+    const type = ctx.request.contentType;
+    if (type === 'application/x-www-form-urlencoded' || type === 'multipart/form-data') {
+      submitted = (await ctx.request.form()).get(CSRF_FORM_FIELD) ?? undefined;
+    }
+    const decision = checkCsrf({
+      method: ctx.request.method,
+      headers: {},
+      hasSessionCookie,
+      sessionToken: (ctx.sessionState as Session | undefined)?.peekCsrfToken(),
+      submittedToken: submitted,
+    });
+    if (!decision.ok) refuse(ctx, decision.reason);
+  }
+
+  return {
+    csrfRefusals,
+    sessionManager: getManager,
+
+    loadSession(ctx) {
+      const request = ctx.request;
+      if (request.raw.headers.cookie === undefined) return undefined;
+      const value = request.cookies[cookieName];
+      const duplicated = request.duplicateCookies.has(cookieName);
+      if (value === undefined && !duplicated) return undefined;
+      return getManager()
+        .load(value, duplicated)
+        .then((session) => {
+          ctx.sessionState = session;
+        });
+    },
+
+    newSession() {
+      return new Session();
+    },
+
+    guard(ctx, routeCsrf) {
+      const request = ctx.request;
+      if (SAFE_METHODS.has(request.method) || !options.csrf.enabled || routeCsrf === false || isExempt(request.path)) return undefined;
+      const headers = request.raw.headers;
+      const hasSessionCookie = headers.cookie !== undefined && request.cookies[cookieName] !== undefined;
+      const session = ctx.sessionState as Session | undefined;
+      const headerToken = headers[CSRF_HEADER];
+      const decision = checkCsrf({
+        method: request.method,
+        headers: { secFetchSite: headers['sec-fetch-site'], origin: headers.origin, host: headers.host },
+        appOrigin: options.csrf.appOrigin,
+        trustedOrigins: options.csrf.trustedOrigins,
+        hasSessionCookie,
+        sessionToken: session?.peekCsrfToken(),
+        submittedToken: typeof headerToken === 'string' ? headerToken : undefined,
+      });
+      if (decision.ok) return undefined;
+      if (decision.reason === 'token-missing') return guardWithForm(ctx, hasSessionCookie);
+      refuse(ctx, decision.reason);
+    },
+
+    commit(ctx, response) {
+      const session = ctx.sessionState as Session | undefined;
+      if (session === undefined) return undefined;
+      // A response that read or set a session is personal (RFC 9111 §5.2.2.5, RFC 9110 §12.5.5).
+      response.headers['cache-control'] = SESSION_CACHE_CONTROL;
+      const vary = response.headers['vary'];
+      response.headers['vary'] = varyWithCookie(typeof vary === 'string' ? vary : undefined);
+      return getManager()
+        .commit(session)
+        .then((cookie) => {
+          if (cookie !== undefined) response.appendHeader('set-cookie', cookie.header);
+        });
+    },
+
+    async close() {
+      await manager?.close();
+    },
+  };
+}
