@@ -1,0 +1,122 @@
+/**
+ * Watching a process from outside through Linux /proc: CPU time (utime + stime, in clock ticks,
+ * proc(5)) and resident memory, and CPU pinning with taskset(1). /proc/<pid>/stat counts all of a
+ * process's threads, which matters for wrk and for Node (libuv and GC threads).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import type { Pinning } from './types.ts';
+
+export interface ProcSample {
+  /** utime + stime, in clock ticks. */
+  readonly cpuTicks: number;
+  readonly rssBytes: number;
+}
+
+/**
+ * Parses /proc/<pid>/stat. The command name (field 2) is in parentheses and may itself contain
+ * spaces and parentheses, so fields are counted from the last ')'. Pure.
+ */
+export function parseProcStat(text: string, pageSize = 4096): ProcSample | undefined {
+  const end = text.lastIndexOf(')');
+  if (end === -1) return undefined;
+  // After ')' the fields start at 3 (state); utime is 14, stime 15, rss (pages) 24.
+  const fields = text.slice(end + 2).trim().split(/\s+/);
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  const rssPages = Number(fields[21]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime) || !Number.isFinite(rssPages)) return undefined;
+  return { cpuTicks: utime + stime, rssBytes: rssPages * pageSize };
+}
+
+let ticksPerSec: number | undefined;
+let pageSize: number | undefined;
+
+/** `getconf CLK_TCK` (almost always 100 on Linux), read once. */
+export function clockTicksPerSec(): number {
+  ticksPerSec ??= getconf('CLK_TCK', 100);
+  return ticksPerSec;
+}
+
+function getconf(name: string, fallback: number): number {
+  try {
+    const value = Number(execFileSync('getconf', [name], { encoding: 'utf8', timeout: 2000 }).trim());
+    return Number.isInteger(value) && value > 0 ? value : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+/** One reading; undefined once the process is gone (or off Linux). */
+export function readProc(pid: number): ProcSample | undefined {
+  pageSize ??= getconf('PAGESIZE', 4096);
+  try {
+    return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'), pageSize);
+  } catch {
+    return undefined;
+  }
+}
+
+export interface ProcUsage {
+  /** Average share of one core over the sampled wall time: 1 = one core fully busy. NaN if unreadable. */
+  readonly cpu: number;
+  readonly wallMs: number;
+  readonly peakRssBytes: number;
+  readonly lastRssBytes: number;
+}
+
+export interface ProcSampler {
+  /** Stops sampling (one last reading first) and returns the usage since the sampler started. */
+  stop(): ProcUsage;
+}
+
+/**
+ * Samples a process every `intervalMs`. Polling, not a reading at exit, because /proc/<pid> goes away
+ * as soon as libuv reaps a child: the CPU share is computed over the span actually observed, so the
+ * final, unobserved fraction of an interval does not bias it.
+ */
+export function sampleProcess(pid: number, intervalMs = 200): ProcSampler {
+  const first = readProc(pid);
+  const startedAt = performance.now();
+  let last = first;
+  let lastAt = startedAt;
+  let peakRss = first?.rssBytes ?? 0;
+  const read = (): void => {
+    const sample = readProc(pid);
+    if (sample === undefined) return;
+    last = sample;
+    lastAt = performance.now();
+    peakRss = Math.max(peakRss, sample.rssBytes);
+  };
+  const timer = setInterval(read, intervalMs);
+  // Intentionally unref'd: a forgotten sampler must never keep the harness alive.
+  timer.unref();
+  return {
+    stop(): ProcUsage {
+      clearInterval(timer);
+      read();
+      const wallMs = lastAt - startedAt;
+      const cpu =
+        first === undefined || last === undefined || wallMs <= 0
+          ? Number.NaN
+          : (last.cpuTicks - first.cpuTicks) / clockTicksPerSec() / (wallMs / 1000);
+      return { cpu, wallMs, peakRssBytes: peakRss, lastRssBytes: last?.rssBytes ?? 0 };
+    },
+  };
+}
+
+/**
+ * Server on one core, load generator on the other, so they do not steal each other's cycles. Other
+ * processes on the machine still can: numbers are only comparable within one run.
+ */
+export function detectPinning(serverCpu = 0, loadCpu = 1): Pinning {
+  const taskset = ['/usr/bin/taskset', '/bin/taskset'].find((p) => existsSync(p));
+  const enough = availableParallelism() > Math.max(serverCpu, loadCpu);
+  return { taskset: enough ? taskset : undefined, serverCpu, loadCpu };
+}
+
+/** `[file, args]` that run `command` pinned to `cpu` (taskset execs it, so the pid is the command's). */
+export function pinned(pinning: Pinning, cpu: number, command: string, args: readonly string[]): [string, string[]] {
+  return pinning.taskset === undefined ? [command, [...args]] : [pinning.taskset, ['-c', String(cpu), command, ...args]];
+}

@@ -1,0 +1,10 @@
+/** Fastify with its default config, as its own benchmarks run it: `Fastify()` and one route. */
+import Fastify from 'fastify';
+import { announce, benchPort, HOST } from './port.ts';
+
+const app = Fastify();
+app.get('/hello', () => ({ hello: 'world' }));
+
+await app.listen({ port: benchPort(), host: HOST });
+const address = app.server.address();
+announce(typeof address === 'object' && address !== null ? address.port : 0, () => app.close());

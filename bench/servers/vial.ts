@@ -1,0 +1,13 @@
+/**
+ * vial as a user would ship it: production env, default options (so every protection that is on by
+ * default is on), logging at the default level. vial writes no per-request log lines at the default
+ * level, so nothing needs redirecting; if that changes, set `log.level` here and say so in the README.
+ */
+import { Vial } from '../../src/index.ts';
+import { announce, benchPort, HOST } from './port.ts';
+
+const app = new Vial({ env: 'production' });
+app.get('/hello', () => ({ hello: 'world' }));
+
+const running = await app.listen({ port: benchPort(), host: HOST });
+announce(running.port, () => running.close());
