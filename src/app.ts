@@ -8,19 +8,32 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import type { Logger } from 'pino';
 import { Blueprint, normalizePrefix } from './blueprint.ts';
-import { resolveCoreOptions } from './config.ts';
-import type { CoreConfig, CoreOptions } from './config.ts';
+import { resolveConfig } from './config.ts';
+import type { VialConfig, VialOptions } from './config.ts';
 import type { Context, ContextServices } from './context.ts';
 import { createDispatcher } from './dispatch.ts';
 import type { Dispatcher } from './dispatch.ts';
-import { ConfigError } from './errors.ts';
+import { ConfigError, VialError } from './errors.ts';
+import type { RouteGate } from './load/admission.ts';
+import { createLoadProtection } from './load/protection.ts';
+import type { LoadProtection } from './load/protection.ts';
+import { applyServerLimits, serverOptions } from './load/server-limits.ts';
+import { createAllocationSampler } from './memory/allocation.ts';
+import type { AllocationSampler } from './memory/allocation.ts';
+import { createLeakAlarm } from './memory/leak-alarm.ts';
+import type { LeakAlarm } from './memory/leak-alarm.ts';
+import { installWatchdog } from './process/watchdog.ts';
+import type { Watchdog } from './process/watchdog.ts';
+import { createSecurityLayer } from './security/layer.ts';
+import type { SecurityLayer } from './security/layer.ts';
+import type { Session } from './security/session.ts';
 import { BUILTIN_CONVERTERS } from './router.ts';
 import type { Converter } from './router.ts';
 import { buildRouteTable, urlFor } from './route-table.ts';
 import type { Mount, RouteRecord, RouteTable } from './route-table.ts';
 import { Scaffold } from './scaffold.ts';
 
-export type VialOptions = CoreOptions;
+export type { VialOptions } from './config.ts';
 
 export type LifecycleHook = (app: Vial) => void | Promise<void>;
 
@@ -38,17 +51,18 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Security headers on every response (see security/ for the full policy). */
-const BASE_HEADERS = Object.freeze({
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'strict-origin-when-cross-origin',
-  'x-frame-options': 'DENY',
-  'content-security-policy': "frame-ancestors 'none'",
-});
+/** How long a route the watchdog caught blocking the event loop stays limited (concurrency 1, no queue). */
+const BLOCKING_ROUTE_PENALTY_MS = 60_000;
 
 export class Vial extends Scaffold {
-  readonly config: CoreConfig;
+  readonly config: VialConfig;
   readonly log: Logger;
+  /** Admission, deadlines, event-loop pressure and the offload pool (docs/load.md). */
+  readonly load: LoadProtection;
+  readonly security: SecurityLayer;
+  #watchdog: Watchdog | undefined;
+  #sampler: AllocationSampler | undefined;
+  #leakAlarm: LeakAlarm | undefined;
   readonly #mounts: Mount[] = [];
   readonly #converters: Record<string, Converter> = { ...BUILTIN_CONVERTERS };
   readonly #startup: LifecycleHook[] = [];
@@ -59,8 +73,11 @@ export class Vial extends Scaffold {
 
   constructor(options: VialOptions = {}) {
     super();
-    this.config = resolveCoreOptions(options);
+    this.config = resolveConfig(options);
     this.log = pino({ name: this.config.name, level: this.config.log.level });
+    this.load = createLoadProtection(this.config.load);
+    this.security = createSecurityLayer(this.config.security, this.log);
+    if (this.config.security.secretWarning !== undefined) this.log.warn(this.config.security.secretWarning);
   }
 
   /** Registers a blueprint's routes, hooks and error handlers under its prefix (or `options.prefix`). */
@@ -104,13 +121,27 @@ export class Vial extends Scaffold {
 
   /** The Node request listener: `http.createServer(app.handler)`. Freezes registration. */
   get handler(): (req: IncomingMessage, res: ServerResponse) => void {
-    this.#dispatcher ??= createDispatcher({
-      config: this.config,
-      table: this.#routeTable(),
-      log: this.log,
-      services: this.#services(),
-      baseHeaders: BASE_HEADERS,
-    });
+    if (this.#dispatcher === undefined) {
+      const table = this.#routeTable();
+      const gates = new Map<RouteRecord, RouteGate>();
+      for (const record of table.records) {
+        const { concurrency, maxQueue } = record.options;
+        gates.set(record, this.load.admission.route(record.info.key, { ...(concurrency === undefined ? {} : { concurrency }), ...(maxQueue === undefined ? {} : { maxQueue }) }));
+      }
+      this.#dispatcher = createDispatcher({
+        config: this.config,
+        table,
+        log: this.log,
+        services: this.#services(),
+        admission: this.load.admission,
+        deadlines: this.load.deadlines,
+        offload: this.load.offload,
+        security: this.security,
+        baseHeaders: this.config.security.headers,
+        maxHeadersCount: this.config.load.server.maxHeadersCount,
+        gates,
+      });
+    }
     return this.#dispatcher;
   }
 
@@ -123,9 +154,59 @@ export class Vial extends Scaffold {
     return this.#started;
   }
 
+  /**
+   * Creates the app's http.Server with the slow-client and abuse limits applied, without
+   * listening (the worker supervisor hands it connections itself).
+   */
+  createServer(): Server {
+    const server = createServer(serverOptions(this.config.load.server), this.handler);
+    applyServerLimits(server, this.config.load.server);
+    return server;
+  }
+
+  /**
+   * Starts the process-wide monitors: event-loop pressure, the blocked-loop watchdog, allocation
+   * sampling and the leak alarm. `listen()` calls it; the test client does not (monitors are
+   * per process, and tests create many apps).
+   */
+  async startMonitors(): Promise<void> {
+    this.load.start();
+    if (this.config.watchdog.enabled && this.#watchdog === undefined) {
+      this.#watchdog = installWatchdog({
+        ...this.config.watchdog,
+        log: this.log,
+        onBlock: (report) => {
+          if (report.route !== null) this.load.admission.penalize(report.route, BLOCKING_ROUTE_PENALTY_MS);
+        },
+      });
+    }
+    const memory = this.config.memory;
+    if (memory.allocationSampling.enabled && this.#sampler === undefined) {
+      const sampler = createAllocationSampler(memory.allocationSampling);
+      try {
+        await sampler.start();
+        this.#sampler = sampler;
+      } catch (error) {
+        // V8 allows one sampling profiler per thread: a second app in this process shares nothing.
+        if (!(error instanceof VialError && error.code === 'VIAL_ERR_ALLOCATION_SAMPLER_BUSY')) throw error;
+        this.log.debug('vial: allocation sampling already runs in this process (another app started it)');
+      }
+    }
+    if (memory.leakAlarm.enabled && this.#leakAlarm === undefined) {
+      this.#leakAlarm = createLeakAlarm({ ...memory.leakAlarm, ...(this.#sampler === undefined ? {} : { sampler: this.#sampler }), log: this.log });
+      this.#leakAlarm.start();
+    }
+  }
+
+  /** The watchdog's recent blocks, the allocation sampler and the leak alarm, for the admin surface. */
+  get monitors(): { readonly watchdog: Watchdog | undefined; readonly sampler: AllocationSampler | undefined; readonly leakAlarm: LeakAlarm | undefined } {
+    return { watchdog: this.#watchdog, sampler: this.#sampler, leakAlarm: this.#leakAlarm };
+  }
+
   async listen(options: ListenOptions = {}): Promise<RunningServer> {
     await this.start();
-    const server = createServer({ maxHeaderSize: 16 * 1024 }, this.handler);
+    await this.startMonitors();
+    const server = this.createServer();
     const host = options.host ?? this.config.host;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -155,8 +236,16 @@ export class Vial extends Scaffold {
     };
   }
 
-  /** Runs shutdown hooks (newest first). Errors are logged, not thrown: every hook gets its turn. */
+  /**
+   * Refuses new work (503 'closing'), waits for admitted requests, stops the monitors, closes the
+   * session store, then runs shutdown hooks (newest first). Errors are logged, not thrown.
+   */
   async shutdown(): Promise<void> {
+    await this.load.close();
+    this.#leakAlarm?.stop();
+    await this.#sampler?.stop();
+    await this.#watchdog?.stop();
+    await this.security.close();
     for (const hook of this.#shutdown.toReversed()) {
       try {
         await hook(this);
@@ -189,10 +278,9 @@ export class Vial extends Scaffold {
     return {
       log: this.log,
       urlFor: (name, params, query) => this.urlFor(name, params, query),
-      session: (_ctx: Context) => undefined,
-      csrfToken: (_ctx: Context) => {
-        throw new ConfigError('VIAL_ERR_NO_SESSION', 'CSRF tokens need sessions; configure security.session.');
-      },
+      session: (ctx: Context) => (ctx.sessionState ??= this.security.newSession()),
+      csrfToken: (ctx: Context) => (ctx.session as Session).csrfToken(),
+      offload: <T>(task: { filename: string | URL; name?: string }, payload: unknown, ctx: Context) => this.load.offload.run<T>(task, payload, { signal: ctx.signal }),
     };
   }
 }

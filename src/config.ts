@@ -4,6 +4,16 @@
  * code never re-reads options. Pure: reads only the `env` object it is given.
  */
 import { ConfigError } from './errors.ts';
+import { resolveLoadOptions } from './load/options.ts';
+import type { LoadOptions, LoadOptionsInput } from './load/options.ts';
+import { resolveMemoryOptions } from './memory/options.ts';
+import type { MemoryOptions, ResolvedMemoryOptions } from './memory/options.ts';
+import { resolveProcessOptions } from './process/options.ts';
+import type { ProcessOptions, ResolvedProcessOptions } from './process/options.ts';
+import { resolveWatchdogOptions } from './process/watchdog.ts';
+import type { WatchdogOptions } from './process/watchdog.ts';
+import { resolveSecurityOptions } from './security/options.ts';
+import type { ResolvedSecurityOptions, SecurityOptions } from './security/options.ts';
 
 export type VialEnv = 'production' | 'development' | 'test';
 
@@ -127,4 +137,60 @@ export function deepFreeze<T>(value: T): T {
     for (const inner of Object.values(value)) deepFreeze(inner);
   }
   return value;
+}
+
+/** Everything `new Vial(options)` accepts. Each group has its own defaults; see the docs of each folder. */
+export interface VialOptions extends CoreOptions {
+  /** Admission, bulkheads, deadlines, event-loop pressure, offload pool, server limits (docs/load.md). */
+  load?: LoadOptionsInput;
+  /** Allocation sampling, leak alarm, heap snapshots (docs/memory.md). */
+  memory?: MemoryOptions;
+  /** Sessions, CSRF, security headers, secrets (docs/sessions.md, docs/csrf.md). */
+  security?: SecurityOptions;
+  /** Workers, recycling, heartbeats, graceful shutdown (docs/process.md). */
+  process?: ProcessOptions;
+  /** The blocked-event-loop watchdog (docs/watchdog.md). */
+  watchdog?: Partial<WatchdogOptions>;
+}
+
+export interface VialConfig extends CoreConfig {
+  readonly load: Readonly<LoadOptions>;
+  readonly memory: ResolvedMemoryOptions;
+  readonly security: ResolvedSecurityOptions;
+  readonly process: ResolvedProcessOptions;
+  readonly watchdog: Readonly<WatchdogOptions>;
+}
+
+/**
+ * Resolves every slice once. `VIAL_*` variables cover what operators change at deploy time:
+ * VIAL_ENV, VIAL_PORT, VIAL_HOST, VIAL_ORIGIN, VIAL_SECRET_KEY, VIAL_MAX_BODY_BYTES,
+ * VIAL_MAX_IN_FLIGHT, VIAL_REQUEST_TIMEOUT_MS, VIAL_WORKERS, VIAL_LOG_LEVEL.
+ */
+export function resolveConfig(options: VialOptions = {}, env: Env = process.env): VialConfig {
+  const core = resolveCoreOptions(options, env);
+  const load: LoadOptionsInput = { ...options.load };
+  if (options.load?.admission?.maxInFlight === undefined && env['VIAL_MAX_IN_FLIGHT'] !== undefined) {
+    load.admission = { ...options.load?.admission, maxInFlight: intFromEnv('VIAL_MAX_IN_FLIGHT', env['VIAL_MAX_IN_FLIGHT']) };
+  }
+  if (options.load?.deadlines?.requestTimeoutMs === undefined && env['VIAL_REQUEST_TIMEOUT_MS'] !== undefined) {
+    load.deadlines = { ...options.load?.deadlines, requestTimeoutMs: intFromEnv('VIAL_REQUEST_TIMEOUT_MS', env['VIAL_REQUEST_TIMEOUT_MS']) };
+  }
+  const security: SecurityOptions = { ...options.security };
+  const envSecret = env['VIAL_SECRET_KEY'];
+  if (security.secretKey === undefined && security.secretKeys === undefined && envSecret !== undefined && envSecret !== '') {
+    (security as { secretKey?: string }).secretKey = envSecret;
+  }
+  const processOptions: ProcessOptions = { ...options.process };
+  if (processOptions.workers === undefined && env['VIAL_WORKERS'] !== undefined) {
+    (processOptions as { workers?: number }).workers = intFromEnv('VIAL_WORKERS', env['VIAL_WORKERS']);
+  }
+  const https = core.origin?.startsWith('https:') ?? core.production;
+  return deepFreeze({
+    ...core,
+    load: resolveLoadOptions(load),
+    memory: resolveMemoryOptions(options.memory),
+    security: resolveSecurityOptions(security, { production: core.production, https }),
+    process: resolveProcessOptions(processOptions),
+    watchdog: resolveWatchdogOptions(options.watchdog),
+  });
 }

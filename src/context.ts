@@ -42,6 +42,7 @@ export interface ContextServices {
   /** Loads or creates the request's session; undefined when sessions are off. */
   session(ctx: Context): SessionLike | undefined;
   csrfToken(ctx: Context): string;
+  offload<T>(task: { filename: string | URL; name?: string }, payload: unknown, ctx: Context): Promise<T>;
 }
 
 let nextId = 0;
@@ -121,6 +122,15 @@ export class Context {
   /** The CSRF token to embed in forms (`<input type="hidden" name="_csrf">`). */
   csrfToken(): string {
     return this.#services.csrfToken(this);
+  }
+
+  /**
+   * Runs CPU-heavy work in the bounded worker-thread pool (password hashing, report rendering)
+   * so the event loop stays free. `filename` is a module (path or URL, .ts works); its default
+   * export (or `name`) receives `payload`. Cancelled with this request's signal.
+   */
+  offload<T = unknown>(filename: string | URL, payload: unknown, options: { name?: string } = {}): Promise<T> {
+    return this.#services.offload<T>(options.name === undefined ? { filename } : { filename, name: options.name }, payload, this);
   }
 
   /** Adds a response header to whatever response this request ends with. */

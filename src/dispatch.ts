@@ -2,26 +2,41 @@
  * The request lifecycle, top to bottom:
  *
  *   0. target   parse the request target; hostile paths and hosts get 400 here
- *   1. admit    (see load/) capacity check before any body is read or context built; 503 + Retry-After
+ *   1. admit    in-flight limit, bounded queue, route bulkhead, event-loop pressure; refusal is
+ *               503 + Retry-After before any body is read or context built (load/)
  *   2. context  ctx with id, deadline and signal; enter the AsyncLocalStorage scope
- *   3. guard    CSRF for unsafe methods, session load (see security/)
+ *   3. guard    session load (when the cookie is there), CSRF for unsafe methods (security/)
  *   4. before   app hooks, then blueprint hooks; a returned value short-circuits
  *   5. handler  raced against the deadline; disconnect or deadline aborts ctx.signal
  *   6. after    after hooks, then session save and security headers; write the response
  *   7. teardown always runs; the admission slot is released; diagnostics published
+ *
+ * The common case (no hooks, a synchronous handler, a string or JSON reply) goes through without
+ * a single extra promise: each step awaits only what really is a promise.
  */
+import { channel } from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { CoreConfig } from './config.ts';
-import { Context, runInContext } from './context.ts';
+import { Context, peekContext, runInContext } from './context.ts';
 import type { ContextServices } from './context.ts';
 import { BadRequestError, HttpError, VialError, statusText } from './errors.ts';
 import { escapeHtml } from './html.ts';
+import { ADMITTED } from './load/admission.ts';
+import type { Admission, Refusal, RouteGate } from './load/admission.ts';
+import type { DeadlineTracker } from './load/deadline.ts';
+import { runOffloadedHandler } from './load/offload-handler.ts';
+import type { OffloadPool } from './load/offload.ts';
+import { hasTooManyHeaders } from './load/server-limits.ts';
+import { recordRoute } from './memory/route-activity.ts';
+import { ACTIVE_ROUTE_KEY } from './process/watchdog.ts';
 import { VialRequest } from './request.ts';
 import { toResponse, VialResponse, writeResponse } from './response.ts';
 import type { HeaderMap } from './response.ts';
-import type { RouteRecord, RouteTable, ErrorScope } from './route-table.ts';
+import type { ErrorScope, RouteRecord, RouteTable } from './route-table.ts';
 import type { Reply } from './scaffold.ts';
+import type { SecurityLayer } from './security/layer.ts';
+import type { HeaderList } from './security/headers.ts';
 
 export interface Dispatcher {
   (req: IncomingMessage, res: ServerResponse): void;
@@ -32,18 +47,33 @@ export interface DispatchDeps {
   readonly table: RouteTable;
   readonly log: Logger;
   readonly services: ContextServices;
+  readonly admission: Admission;
+  readonly deadlines: DeadlineTracker;
+  readonly offload: OffloadPool;
+  readonly security: SecurityLayer;
   /** Headers every response carries (security headers), precomputed once. */
-  readonly baseHeaders: Readonly<HeaderMap>;
+  readonly baseHeaders: HeaderList;
+  readonly maxHeadersCount: number;
+  /** The route bulkhead of each record (created once at startup). */
+  readonly gates: ReadonlyMap<RouteRecord, RouteGate>;
 }
+
+/** Published once per finished request; the admin surface and metrics subscribe. */
+export const requestChannel = channel('vial:request');
 
 const NO_ROUTE_SCOPES: readonly ErrorScope[] = [];
 
 export function createDispatcher(deps: DispatchDeps): Dispatcher {
-  const { config, table, log, services, baseHeaders } = deps;
+  const { config, table, log, services, admission, deadlines, offload, security, baseHeaders, maxHeadersCount, gates } = deps;
   const router = table.router;
   const appScopes = [table.appErrorScope];
 
+  // The blocked-loop watchdog evaluates this on the paused main thread, so it names the route
+  // whose code is on the stack (AsyncLocalStorage still holds that request's context).
+  (globalThis as Record<symbol, unknown>)[ACTIVE_ROUTE_KEY] = () => peekContext()?.route?.key;
+
   return function dispatch(req: IncomingMessage, res: ServerResponse): void {
+    const startedAt = performance.now();
     // 0. target: origin-form is the norm; anything else is checked before routing.
     const target = req.url ?? '/';
     const q = target.indexOf('?');
@@ -56,59 +86,117 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
       if (typeof checked === 'string') path = checked;
       else early = checked;
     }
-    if (early === undefined) early = checkPath(path) ?? checkHost(req);
+    early ??= checkPath(path) ?? checkHost(req);
+    if (early === undefined && hasTooManyHeaders(req, maxHeadersCount)) {
+      early = new BadRequestError('VIAL_ERR_TOO_MANY_HEADERS', `The request has more than ${maxHeadersCount} headers.`, 431, { connection: 'close' });
+    }
     const match = early === undefined ? router.find(method, path) : undefined;
     const route = match?.route;
-
-    // 1. admit: (load protection plugs in here; refusal answers 503 before the body is read)
-
-    // 2. context
     const request = new VialRequest(req, path, search, config.body);
     const ctx = new Context(request, services);
-    if (match !== undefined) {
-      request.params = match.params;
-      ctx.route = match.route.info;
-      if (match.route.options.maxBodyBytes !== undefined) request.maxBodyBytes = match.route.options.maxBodyBytes;
+
+    if (route === undefined) {
+      runInContext(ctx, () => guardedFinish(ctx, res, finishUnmatched(ctx, res, early, method, path), undefined, startedAt));
+      return;
     }
+    request.params = (match as { params: Record<string, unknown> }).params;
+    ctx.route = route.info;
+    if (route.options.maxBodyBytes !== undefined) request.maxBodyBytes = route.options.maxBodyBytes;
+    recordRoute(route.info.key);
+
+    // 1. admit: synchronous when there is room; queued requests wait here, before any body is read.
+    const gate = gates.get(route) as RouteGate;
+    const entry = admission.tryEnter(gate);
+    if (entry === ADMITTED) {
+      admitted(ctx, route, gate, res, startedAt);
+    } else if (entry instanceof Promise) {
+      const withdraw = (): void => admission.withdraw(entry);
+      res.once('close', withdraw);
+      entry.then(
+        (result) => {
+          res.off('close', withdraw);
+          if (result === ADMITTED) admitted(ctx, route, gate, res, startedAt);
+          else if (result.reason !== 'aborted') refuse(ctx, res, result, startedAt);
+        },
+        (error: unknown) => refuse(ctx, res, { reason: 'queue-full', retryAfterSec: 1 }, startedAt, error),
+      );
+    } else {
+      refuse(ctx, res, entry, startedAt);
+    }
+  };
+
+  /** A refused request gets 503 + Retry-After and runs no hook: it never reached the app. */
+  function refuse(ctx: Context, res: ServerResponse, refusal: Refusal, startedAt: number, cause?: unknown): void {
+    if (cause !== undefined) log.error({ err: cause }, 'vial: admission queue failed');
+    const error = new VialError(
+      'VIAL_ERR_OVERLOADED',
+      `The server is at capacity (${refusal.reason}); retry after ${refusal.retryAfterSec} s.`,
+      { status: 503, expose: true, headers: { 'retry-after': String(refusal.retryAfterSec) } },
+    );
+    runInContext(ctx, () => guardedFinish(ctx, res, send(ctx, res, defaultErrorResponse(error, ctx)), undefined, startedAt));
+  }
+
+  function admitted(ctx: Context, route: RouteRecord, gate: RouteGate, res: ServerResponse, startedAt: number): void {
+    // 2. context: deadline and disconnect both abort ctx.signal (one shared timer, no setTimeout per request).
+    ctx.deadlineAt = deadlines.deadlineIn(route.options.timeoutMs);
+    const deadline = deadlines.track(ctx.deadlineAt, expire, ctx);
     const onClose = (): void => {
       if (!res.writableFinished) ctx.abort(new ClientGoneError());
     };
     res.once('close', onClose);
     runInContext(ctx, () => {
-      const done = route === undefined ? finishUnmatched(ctx, res, early, method, path) : run(ctx, route, res);
-      done.catch((error: unknown) => {
-        // Only reached if writing the error response itself failed; the socket is all that is left.
-        log.error({ err: error, reqId: ctx.id }, 'vial: failed to send a response');
-        res.destroy();
+      const done = run(ctx, route, res).finally(() => {
+        // 7b. the slot goes back however the request ended; late handlers are counted.
+        res.off('close', onClose);
+        deadlines.untrack(deadline);
+        admission.leave(gate);
       });
+      guardedFinish(ctx, res, done, route, startedAt);
     });
-  };
+  }
+
+  function guardedFinish(ctx: Context, res: ServerResponse, done: Promise<void> | undefined, route: RouteRecord | undefined, startedAt: number): void {
+    const published = (): void => {
+      if (requestChannel.hasSubscribers) {
+        requestChannel.publish({ ctx, route: route?.info.key, status: res.statusCode, durationMs: performance.now() - startedAt });
+      }
+    };
+    if (done === undefined) {
+      published();
+      return;
+    }
+    done.then(published, (error: unknown) => {
+      // Only reached if writing the error response itself failed; the socket is all that is left.
+      log.error({ err: error, reqId: ctx.id }, 'vial: failed to send a response');
+      res.destroy();
+    });
+  }
 
   async function run(ctx: Context, route: RouteRecord, res: ServerResponse): Promise<void> {
     let response: VialResponse;
     let failure: unknown;
     try {
-      // 3. guard: (CSRF and session load plug in here)
+      // 3. guard: the session first (the CSRF token lives in it), then CSRF for unsafe methods.
+      const loading = security.loadSession(ctx);
+      if (loading !== undefined) await loading;
+      const guarding = security.guard(ctx, route.options.csrf);
+      if (guarding !== undefined) await guarding;
 
       // 4. before hooks; the first that returns a value short-circuits.
       let reply: unknown;
       for (let i = 0; i < route.before.length && reply === undefined; i++) {
-        const hook = route.before[i] as (typeof route.before)[number];
-        reply = await hook(ctx);
+        reply = await raceDeadline(ctx, (route.before[i] as (typeof route.before)[number])(ctx));
       }
-      // 5. handler
+      // 5. handler, raced against the deadline and the client.
       if (reply === undefined) {
-        const handler = route.handler;
-        if (handler === undefined) throw new HttpError(501, 'This route has no in-process handler.');
-        reply = handler(ctx);
-        if (reply instanceof Promise) reply = await reply;
+        reply = route.handler !== undefined ? route.handler(ctx) : runInWorker(ctx, route);
+        if (reply instanceof Promise) reply = await raceDeadline(ctx, reply);
         if (reply === undefined) reply = null;
       }
       response = reply instanceof VialResponse ? reply : toResponse(reply);
       // 6. after hooks may change or replace the response.
       for (let i = 0; i < route.after.length; i++) {
-        const hook = route.after[i] as (typeof route.after)[number];
-        const replaced = await hook(ctx, response);
+        const replaced = await (route.after[i] as (typeof route.after)[number])(ctx, response);
         if (replaced instanceof VialResponse) response = replaced;
       }
     } catch (error) {
@@ -116,6 +204,9 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
       response = await renderError(error, ctx, route.errorScopes);
     }
     try {
+      // 6b. session save (a new id and cookie after login/logout), then write.
+      const committing = security.commit(ctx, response);
+      if (committing !== undefined) await committing;
       const sending = send(ctx, res, response);
       if (sending !== undefined) await sending;
     } catch (error) {
@@ -125,14 +216,36 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     } finally {
       // 7. teardown always runs, newest first, and one failing never skips the rest.
       for (let i = 0; i < route.teardown.length; i++) {
-        const hook = route.teardown[i] as (typeof route.teardown)[number];
         try {
-          await hook(ctx, failure);
+          await (route.teardown[i] as (typeof route.teardown)[number])(ctx, failure);
         } catch (error) {
           ctx.log.error({ err: error }, 'vial: a teardown hook failed');
         }
       }
     }
+  }
+
+  /** A route with `worker:` runs in the offload pool on a snapshot of the request. */
+  async function runInWorker(ctx: Context, route: RouteRecord): Promise<VialResponse> {
+    const request = ctx.request;
+    const hasBody = request.raw.headers['content-length'] !== undefined || request.raw.headers['transfer-encoding'] !== undefined;
+    const body = hasBody ? new Uint8Array(await request.bytes()) : undefined;
+    const headers: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(request.headers)) if (value !== undefined && name !== 'cookie') headers[name] = value;
+    const result = await runOffloadedHandler(
+      offload,
+      route.options.worker as string | URL,
+      {
+        method: request.method,
+        path: request.path,
+        params: Object.fromEntries(Object.entries(request.params).map(([k, v]) => [k, String(v)])),
+        query: [...request.query],
+        headers,
+        ...(body === undefined ? {} : { body }),
+      },
+      ctx.signal,
+    );
+    return new VialResponse(result.body, result.status, { ...result.headers });
   }
 
   /** 400 for a hostile target, 405 with Allow, automatic OPTIONS, or 404. */
@@ -154,9 +267,11 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
   }
 
   function send(ctx: Context, res: ServerResponse, response: VialResponse): Promise<void> | undefined {
-    // 6b. session save and security headers (security/ plugs the session cookie in here).
     const headers = response.headers;
-    for (const name in baseHeaders) if (headers[name] === undefined) headers[name] = baseHeaders[name] as string;
+    for (let i = 0; i < baseHeaders.length; i++) {
+      const [name, value] = baseHeaders[i] as readonly [string, string];
+      if (headers[name] === undefined) headers[name] = value;
+    }
     for (const name in ctx.responseHeaders) headers[name] = ctx.responseHeaders[name] as string;
     headers['x-request-id'] ??= ctx.id;
     return writeResponse(res, response, ctx.request.method === 'HEAD', ctx.aborted ? ctx.signal : undefined);
@@ -177,6 +292,7 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
         const reply: Reply = await handler(error, ctx);
         const response = toResponse(reply);
         if (!(reply instanceof VialResponse) && response.status === 200) response.status = status;
+        if (error instanceof VialError) for (const [k, v] of Object.entries(error.headers)) response.headers[k.toLowerCase()] ??= v;
         return response;
       } catch (handlerError) {
         ctx.log.error({ err: handlerError, original: error }, 'vial: an error handler failed');
@@ -195,13 +311,14 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     }
     const code = expose ? error.code : status >= 500 ? 'VIAL_ERR_INTERNAL' : `VIAL_ERR_HTTP_${status}`;
     const message = expose ? error.message : statusText(status);
-    const headers: HeaderMap = known ? { ...error.headers } : {};
+    const headers: HeaderMap = {};
+    if (known) for (const [k, v] of Object.entries(error.headers)) headers[k.toLowerCase()] = v;
     if (prefersHtml(ctx.request.header('accept'))) {
       headers['content-type'] = 'text/html; charset=utf-8';
+      const title = `${status} ${escapeHtml(statusText(status))}`;
       const body =
-        `<!doctype html><html><head><meta charset="utf-8"><title>${status} ${escapeHtml(statusText(status))}</title></head>` +
-        `<body><h1>${status} ${escapeHtml(statusText(status))}</h1><p>${escapeHtml(message)}</p>` +
-        `<p><small>Request id: ${escapeHtml(ctx.id)}</small></p></body></html>`;
+        `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head>` +
+        `<body><h1>${title}</h1><p>${escapeHtml(message)}</p><p><small>Request id: ${escapeHtml(ctx.id)}</small></p></body></html>`;
       return new VialResponse(body, status, headers);
     }
     headers['content-type'] = 'application/json; charset=utf-8';
@@ -209,11 +326,59 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
   }
 }
 
+/** Deadline expiry: abort the signal; the racing handler await then answers 504. Must not throw. */
+function expire(ctx: Context): void {
+  ctx.abort(new DeadlineError(ctx.deadlineAt));
+}
+
+/**
+ * Settles with the value, or rejects as soon as ctx aborts (deadline or disconnect), so a handler
+ * that ignores its signal cannot hold the response. Only allocates for real promises.
+ */
+function raceDeadline<T>(ctx: Context, value: T | Promise<T>): T | Promise<T> {
+  if (!(value instanceof Promise)) return value;
+  return new Promise<T>((resolve, reject) => {
+    const signal = ctx.signal;
+    if (signal.aborted) {
+      countLate(ctx, value);
+      reject(signal.reason as Error);
+      return;
+    }
+    const onAbort = (): void => {
+      countLate(ctx, value);
+      reject(signal.reason as Error);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    value.then(
+      (result) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(result);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error as Error);
+      },
+    );
+  });
+}
+
+/** Handlers still running after their deadline are counted (they hold memory and downstream slots). */
+export const lateHandlers = { running: 0, finished: 0 };
+function countLate(ctx: Context, pending: Promise<unknown>): void {
+  if (!(ctx.signal.reason instanceof DeadlineError)) return;
+  lateHandlers.running++;
+  const done = (): void => {
+    lateHandlers.running--;
+    lateHandlers.finished++;
+  };
+  pending.then(done, done);
+}
+
 function findByClass(error: unknown, scopes: readonly ErrorScope[]): ((e: unknown, ctx: Context) => Reply | Promise<Reply>) | undefined {
   if (!(error instanceof Error)) return undefined;
   for (const scope of scopes) {
     if (scope.byClass.size === 0) continue;
-    for (let proto: object | null = Object.getPrototypeOf(error) as object | null; proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+    for (let proto = Object.getPrototypeOf(error) as object | null; proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
       const handler = scope.byClass.get((proto as { constructor: new () => Error }).constructor);
       if (handler !== undefined) return handler;
     }
@@ -237,13 +402,25 @@ export class ClientGoneError extends VialError {
   }
 }
 
+/** The request ran past its deadline (`timeoutMs`, default load.deadlines.requestTimeoutMs). */
+export class DeadlineError extends VialError {
+  constructor(deadlineAt: number) {
+    super(
+      'VIAL_ERR_DEADLINE',
+      `The request did not finish before its deadline (${new Date(deadlineAt).toISOString()}). Try again later; ` +
+        'if this route is slow by design, raise its timeoutMs.',
+      { status: 504, expose: true },
+    );
+  }
+}
+
 const SUSPICIOUS_PATH = /[%\\]|\/\.\.?(?:\/|$)/;
 const BAD_DECODED = /\\|\0|(?:^|\/)\.\.?(?:\/|$)/;
 
 /**
  * Refuses paths that only make sense as an attack: dot segments, backslashes, NUL, encoded
  * slashes, invalid or overlong percent-encoded UTF-8 (decodeURIComponent throws on overlong forms).
- * Cheap on the common path: the regex only runs the decode when a '%', '\\' or dot segment is there.
+ * Cheap on the common path: the decode only runs when a '%', '\\' or dot segment is there.
  */
 function checkPath(path: string): VialError | undefined {
   if (!SUSPICIOUS_PATH.test(path)) return undefined;
