@@ -356,7 +356,7 @@ function raceDeadline<T>(ctx: Context, value: T | Promise<T>): T | Promise<T> {
       },
       (error: unknown) => {
         signal.removeEventListener('abort', onAbort);
-        reject(error as Error);
+        reject(error);
       },
     );
   });

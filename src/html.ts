@@ -25,7 +25,8 @@ function render(value: unknown): string {
   if (value === null || value === undefined || value === false) return '';
   if (value instanceof SafeHtml) return value.value;
   if (Array.isArray(value)) return value.map(render).join('');
-  return escapeHtml(String(value));
+  // Intentionally String(): numbers, bigints and objects with their own toString() render as text.
+  return escapeHtml(String(value as string));
 }
 
 export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeHtml {

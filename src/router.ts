@@ -140,7 +140,7 @@ export function buildPath(pattern: CompiledPattern, params: Readonly<Record<stri
       out += String(value as string).split('/').map(encodeURIComponent).join('/');
       continue;
     }
-    const text = segment.converter?.format !== undefined ? segment.converter.format(value) : String(value as string);
+    const text = segment.converter?.format !== undefined ? segment.converter.format(value) : String(value);
     if (segment.converter?.regex !== undefined && !new RegExp(`^(?:${segment.converter.regex})$`).test(text)) {
       throw new ConfigError('VIAL_ERR_URL_FOR', `urlFor("${pattern.source}"): "${text}" is not a valid "${segment.text}".`);
     }
