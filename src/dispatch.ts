@@ -356,6 +356,7 @@ function raceDeadline<T>(ctx: Context, value: T | Promise<T>): T | Promise<T> {
       },
       (error: unknown) => {
         signal.removeEventListener('abort', onAbort);
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the handler's own rejection, passed on unchanged
         reject(error);
       },
     );

@@ -26,7 +26,8 @@ function render(value: unknown): string {
   if (value instanceof SafeHtml) return value.value;
   if (Array.isArray(value)) return value.map(render).join('');
   // Intentionally String(): numbers, bigints and objects with their own toString() render as text.
-  return escapeHtml(String(value as string));
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string
+  return escapeHtml(String(value));
 }
 
 export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeHtml {

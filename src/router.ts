@@ -140,6 +140,7 @@ export function buildPath(pattern: CompiledPattern, params: Readonly<Record<stri
       out += String(value as string).split('/').map(encodeURIComponent).join('/');
       continue;
     }
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- params are numbers or strings unless a converter formats them
     const text = segment.converter?.format !== undefined ? segment.converter.format(value) : String(value);
     if (segment.converter?.regex !== undefined && !new RegExp(`^(?:${segment.converter.regex})$`).test(text)) {
       throw new ConfigError('VIAL_ERR_URL_FOR', `urlFor("${pattern.source}"): "${text}" is not a valid "${segment.text}".`);
