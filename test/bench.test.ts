@@ -20,6 +20,7 @@ import { loadScenario, validateScenario } from '../bench/lib/scenarios.ts';
 import { probe, startServer } from '../bench/lib/server.ts';
 import { runLoad, WRK_PATH } from '../bench/lib/load.ts';
 import type { Pinning } from '../bench/lib/types.ts';
+import { area, selfTimes } from '../bench/profile.ts';
 
 const benchDir = join(import.meta.dirname, '..', 'bench');
 const hasCode = (code: string) => (error: unknown) => (error as { code?: unknown }).code === code;
@@ -219,6 +220,37 @@ void describe('bench summary', () => {
   });
 });
 
+void describe('bench profile summary', () => {
+  void it('sums self time per function over busy samples, leaving idle out', () => {
+    const frame = (functionName: string, url = '', lineNumber = 0) => ({ functionName, url, lineNumber });
+    const profile = {
+      nodes: [
+        { id: 1, callFrame: frame('(idle)') },
+        { id: 2, callFrame: frame('send', 'file:///app/src/dispatch.ts', 268) },
+        { id: 3, callFrame: frame('writeHead', 'node:_http_server', 407) },
+      ],
+      samples: [1, 2, 3, 2, 1],
+      timeDeltas: [5000, 300, 100, 300, 5000],
+    };
+    const rows = selfTimes(profile, '/app');
+    assert.deepEqual(
+      rows.map((r) => [r.name, r.where, r.selfMs, r.share]),
+      [
+        ['send', 'src/dispatch.ts:269', 0.6, 600 / 700],
+        ['writeHead', 'node:_http_server:408', 0.1, 100 / 700],
+      ],
+    );
+  });
+
+  void it('groups locations into vial files, packages and Node internals', () => {
+    assert.equal(area('src/dispatch.ts:269', 'send'), 'src/dispatch.ts');
+    assert.equal(area('node_modules/@fastify/ajv-compiler/index.js:3', 'x'), '@fastify/ajv-compiler');
+    assert.equal(area('node:_http_server:408', 'writeHead'), 'node:internal');
+    assert.equal(area('', '(garbage collector)'), '(garbage collector)');
+    assert.equal(area('', 'writeUtf8String'), '(native)');
+  });
+});
+
 void describe('bench scenarios', () => {
   void it('loads the hello scenario with all three systems', async () => {
     const hello = await loadScenario(join(benchDir, 'scenarios'), 'hello');
@@ -274,6 +306,28 @@ void describe('bench processes', { timeout: 60_000 }, () => {
     }
     assert.equal(server.alive(), false);
     assert.equal(readProc(server.pid), undefined);
+  });
+
+  void it('waits for the whole ready line when the port arrives in pieces', async () => {
+    const slow = join(tmp, 'slow-ready.ts');
+    await writeFile(
+      slow,
+      [
+        "import { createServer } from 'node:http';",
+        "const server = createServer((_req, res) => res.end('ok')).listen(0, '127.0.0.1', () => {",
+        '  const port = String((server.address() as { port: number }).port);',
+        "  process.stdout.write(`ready ${port.slice(0, 1)}`);",
+        "  setTimeout(() => process.stdout.write(`${port.slice(1)}\\n`), 100);",
+        '});',
+        "process.once('SIGTERM', () => process.exit(0));",
+      ].join('\n'),
+    );
+    const server = await startServer({ name: 'slow', server: slow }, { benchDir, pinning });
+    try {
+      assert.equal((await probe(server.url, { path: '/', expect: { status: 200, body: 'ok' } })).status, 200);
+    } finally {
+      await server.stop();
+    }
   });
 
   void it('reports a server that exits before it is ready, with its output', async () => {

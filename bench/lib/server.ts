@@ -55,7 +55,8 @@ export async function startServer(system: SystemSpec, options: StartOptions): Pr
   // Both pipes are always drained: a server that logs per request must never block on a full pipe.
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // 'close', not 'exit': it fires after stdout/stderr are drained, so output() holds the last words.
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
 
   const stop = stopper(child, exited);
   const server = { system, pid: child.pid ?? -1, port: 0, url: '', output: () => tail, alive: () => child.exitCode === null && child.signalCode === null, stop };
@@ -80,7 +81,7 @@ function readyPort(child: ChildProcess, output: () => string, timeoutMs: number)
       fn();
     };
     const onData = (): void => {
-      const match = /^ready (\d+)\s*$/m.exec(output());
+      const match = /^ready (\d+)\r?\n/m.exec(output()); // whole line only: a chunk may end mid-number
       if (match !== null) done(() => resolve(Number(match[1])));
     };
     const onExit = (code: number | null, signal: string | null): void =>

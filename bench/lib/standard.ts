@@ -48,7 +48,15 @@ export async function measureSystem(ctx: RunContext, system: SystemSpec, load: L
       : {}),
   });
   try {
-    await probe(server.url, load);
+    await probe(server.url, load).catch(async (error: unknown) => {
+      if (error instanceof VialError) throw error;
+      await server.stop();
+      throw new VialError(
+        'VIAL_ERR_BENCH_SERVER',
+        `bench: ${system.name} did not answer ${load.method ?? 'GET'} ${load.path} (${String(error)}).\n--- its output ---\n${server.output()}`,
+        { cause: error },
+      );
+    });
     const base = {
       url: server.url,
       load,
