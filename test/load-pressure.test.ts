@@ -6,7 +6,8 @@ import type { PressureSample, PressureSource } from '../src/load/pressure.ts';
 
 const calm: PressureSample = { delayP99Ms: 5, utilization: 0.3 };
 const busy: PressureSample = { delayP99Ms: 500, utilization: 0.5 };
-const saturated: PressureSample = { delayP99Ms: 5, utilization: 0.999 };
+const saturated: PressureSample = { delayP99Ms: 60, utilization: 0.999 };
+const busyButPrompt: PressureSample = { delayP99Ms: 5, utilization: 0.999 };
 const between: PressureSample = { delayP99Ms: 90, utilization: 0.5 };
 
 function monitor(): PressureMonitor {
@@ -26,10 +27,16 @@ void describe('event-loop pressure', () => {
     assert.equal(p.overloaded, true);
   });
 
-  void it('turns on when utilisation stays above its limit', () => {
+  void it('turns on when utilisation stays above its limit while delay climbs past half its limit', () => {
     const p = monitor();
     for (let i = 0; i < 3; i++) p.observe(saturated);
     assert.equal(p.overloaded, true);
+  });
+
+  void it('does not shed a loop that is fully busy but still answers promptly', () => {
+    const p = monitor();
+    for (let i = 0; i < 10; i++) p.observe(busyButPrompt);
+    assert.equal(p.overloaded, false);
   });
 
   void it('turns off only after M consecutive samples under the lower threshold (no flapping)', () => {
