@@ -34,7 +34,7 @@ function get(target: string, extraHeaders = 'Host: 127.0.0.1\r\n'): string {
   return `GET ${target} HTTP/1.1\r\n${extraHeaders}Connection: close\r\n\r\n`;
 }
 
-describe('hostile request targets over a raw socket', () => {
+void describe('hostile request targets over a raw socket', () => {
   const targets: ReadonlyArray<readonly [string, string]> = [
     ['/a/../b', 'a dot-dot segment'],
     ['/a/./b', 'a dot segment'],
@@ -54,7 +54,7 @@ describe('hostile request targets over a raw socket', () => {
     ['http://evil.example/b', 'absolute-form naming another host'],
   ];
   for (const [target, what] of targets) {
-    it(`answers 400 with a JSON body, never 500, to ${what} (${target})`, async (t) => {
+    void it(`answers 400 with a JSON body, never 500, to ${what} (${target})`, async (t) => {
       const c = await connect(t, 'server', hostileApp());
       const res = await rawRequest(c.port ?? 0, get(target));
       assert.equal(res.status, 400, res.raw);
@@ -74,14 +74,14 @@ describe('hostile request targets over a raw socket', () => {
     ['GET /b c HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n', 'a space in the target'],
   ];
   for (const [request, what] of parserRefused) {
-    it(`answers 400, never 500, to ${what}`, async (t) => {
+    void it(`answers 400, never 500, to ${what}`, async (t) => {
       const c = await connect(t, 'server', hostileApp());
       const res = await rawRequest(c.port ?? 0, request);
       assert.equal(res.status, 400, res.raw);
     });
   }
 
-  it('answers parser-level refusals with a JSON body and security headers too', { todo: "app.ts: needs a server 'clientError' handler; Node's default writes a bare 400" }, async (t) => {
+  void it('answers parser-level refusals with a JSON body and security headers too', { todo: "app.ts: needs a server 'clientError' handler; Node's default writes a bare 400" }, async (t) => {
     const c = await connect(t, 'server', hostileApp());
     const res = await rawRequest(c.port ?? 0, get('b'));
     assert.equal(res.status, 400);
@@ -89,7 +89,7 @@ describe('hostile request targets over a raw socket', () => {
     assertSecurityHeaders(res, 'parser refusal');
   });
 
-  it('answers 400 with a JSON body to two Host headers', async (t) => {
+  void it('answers 400 with a JSON body to two Host headers', async (t) => {
     const c = await connect(t, 'server', hostileApp());
     const res = await rawRequest(c.port ?? 0, get('/b', 'Host: 127.0.0.1\r\nHost: evil.example\r\n'));
     assert.equal(res.status, 400);
@@ -97,14 +97,14 @@ describe('hostile request targets over a raw socket', () => {
     assertSecurityHeaders(res, 'two hosts');
   });
 
-  it('routes an absolute-form target that names its own Host', async (t) => {
+  void it('routes an absolute-form target that names its own Host', async (t) => {
     const c = await connect(t, 'server', hostileApp());
     const res = await rawRequest(c.port ?? 0, get('http://127.0.0.1/a/b'));
     assert.equal(res.status, 200);
     assert.equal(res.body, 'a/b');
   });
 
-  it('still serves ordinary paths that contain dots and encoded characters', async (t) => {
+  void it('still serves ordinary paths that contain dots and encoded characters', async (t) => {
     const c = await connect(t, 'server', hostileApp());
     for (const [target, name] of [['/x/file.txt', 'file.txt'], ['/x/...', '...'], ['/x/a%20b', 'a b'], ['/x/%C3%A9', 'é'], ['/x/.hidden', '.hidden']] as const) {
       const res = await rawRequest(c.port ?? 0, get(target));
@@ -115,7 +115,7 @@ describe('hostile request targets over a raw socket', () => {
 });
 
 both('security headers and request ids', (mode) => {
-  it('are on every response: success, 204, redirect, 404, 405, 413, handled and unhandled errors', async (t) => {
+  void it('are on every response: success, 204, redirect, 404, 405, 413, handled and unhandled errors', async (t) => {
     const app = makeApp();
     app.get('/ok', () => 'ok');
     app.get('/none', () => null);
@@ -146,7 +146,7 @@ both('security headers and request ids', (mode) => {
     }
   });
 
-  it('lets a handler override a security header on purpose', async (t) => {
+  void it('lets a handler override a security header on purpose', async (t) => {
     const app = makeApp();
     app.get('/embed', () => new Response('embeddable', { headers: { 'x-frame-options': 'SAMEORIGIN', 'content-type': 'text/plain' } }));
     const c = await connect(t, mode, app);

@@ -43,13 +43,28 @@ export interface Conn {
 /** `describe(title)` once per mode; the body gets the mode to pass to `connect`. */
 export function both(title: string, body: (mode: Mode) => void): void {
   for (const mode of MODES) {
-    describe(`${title} (${mode === 'client' ? 'test client' : 'real server'})`, () => body(mode));
+    void describe(`${title} (${mode === 'client' ? 'test client' : 'real server'})`, () => body(mode));
   }
 }
 
-/** An app that does not print: tests assert on responses, not on log lines. */
+/**
+ * An app for core tests: silent (tests assert on responses, not log lines), and without the
+ * process-wide monitors `listen()` would start (watchdog thread, allocation sampler, leak alarm)
+ * or event-loop pressure shedding, which on a shared, noisy machine would turn a slow moment into
+ * a 503. Those have their own suites; here they would only add weight and flakiness.
+ */
 export function makeApp(options: VialOptions = {}): Vial {
-  return new Vial({ log: { level: 'silent' }, ...options });
+  return new Vial({
+    ...options,
+    log: { level: 'silent', ...options.log },
+    watchdog: { enabled: false, ...options.watchdog },
+    memory: {
+      ...options.memory,
+      allocationSampling: { enabled: false, ...options.memory?.allocationSampling },
+      leakAlarm: { enabled: false, ...options.memory?.leakAlarm },
+    },
+    load: { ...options.load, pressure: { enabled: false, ...options.load?.pressure } },
+  });
 }
 
 /**
