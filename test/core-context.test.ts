@@ -4,7 +4,6 @@ import { connect as netConnect } from 'node:net';
 import { ContextError, g, request, session } from '../src/index.ts';
 import type { Context } from '../src/index.ts';
 import { both, connect, makeApp } from './helpers/both.ts';
-import type { ErrorBody } from './helpers/both.ts';
 
 function isContextError(what: string) {
   return (e: unknown): boolean =>
