@@ -157,12 +157,19 @@ for (const runtime of runtimes) {
       assert.deepEqual(lastJson<{ resources: string[] }>(stopped).resources, []);
     });
 
-    void it('neither resumes nor reports a pause held by another debugger session', async () => {
+    void it('reports a pause held by another debugger session as a block, without resuming it', async () => {
       const output = lastJson<{ seen: { pausedSeen: boolean; resumedByOthers: boolean }; recent: BlockReport[] }>(
         await run(runtime.bin, 'foreign-pause.ts'),
       );
       assert.deepEqual(output.seen, { pausedSeen: true, resumedByOthers: false });
-      assert.deepEqual(output.recent, []);
+      assert.equal(output.recent.length, 1, JSON.stringify(output.recent));
+      assert.equal(output.recent[0]?.route, null);
+    });
+
+    void it('restores Error.prepareStackTrace and Error.stackTraceLimit after reading the stack', async () => {
+      const output = lastJson<BusyOutput & { errorSettings: unknown }>(await run(runtime.bin, 'busy.ts', ['100']));
+      assert.equal(output.reports.length, 1);
+      assert.deepEqual(output.errorSettings, { sameLimit: true, samePrepare: true, stackIsString: true });
     });
   });
 }

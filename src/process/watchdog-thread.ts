@@ -1,26 +1,32 @@
 /**
  * The watchdog's worker thread (started by watchdog.ts, never imported). It watches the main
  * thread's heartbeat counter in a SharedArrayBuffer; when the counter stops moving for longer
- * than `thresholdMs`, it pauses the main thread through the inspector (a session opened with
- * `connectToMainThread()`), reads the call frames and the active route *while the loop is still
- * blocked*, resumes it, waits for the heartbeat to move again and posts one `BlockMessage`.
+ * than `thresholdMs`, it asks the main thread for its stack and active route through the
+ * inspector *while the loop is still blocked*, waits for the heartbeat to move again and posts
+ * one `BlockMessage`.
+ *
+ * How the main thread answers while it is busy: Node hands inspector messages from a
+ * `connectToMainThread()` session to the main isolate with a V8 interrupt, which runs at the
+ * next safe point of whatever JavaScript is executing. `Runtime.evaluate` therefore runs the
+ * probe on top of the blocked stack, inside the blocked request's async context, so both
+ * `Error.captureStackTrace` and AsyncLocalStorage see the culprit (checked on Node 22 and 24).
+ * Intentionally not Debugger.enable + Debugger.pause: enabling the Debugger domain makes V8
+ * announce (and hash) every loaded script first, which added 75-430 ms to each block in our
+ * measurements, and pausing could resume a breakpoint someone is sitting on.
  *
  * Time is measured with this thread's own monotonic clock only: the main thread publishes a
  * counter, not a timestamp, so the two threads' `performance.timeOrigin` never need to agree.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Debugger, Session as SessionType } from 'node:inspector/promises';
+import type { Session as SessionType } from 'node:inspector/promises';
 
 export interface ThreadData {
   sab: SharedArrayBuffer;
   thresholdMs: number;
   checkIntervalMs: number;
   captureTimeoutMs: number;
-  maxFrames: number;
-  /** Evaluated on the paused top frame; returns the route key of the request that is running. */
-  routeExpression: string;
-  /** Name of the main thread's heartbeat function, to recognise a pause that landed too late. */
-  heartbeatName: string;
+  /** Evaluated on the main thread; returns a `ProbeResult`. */
+  probeExpression: string;
 }
 
 export interface ThreadFrame {
@@ -28,6 +34,14 @@ export interface ThreadFrame {
   url: string;
   line: number;
   column: number;
+}
+
+/** What the main thread's probe returns (see watchdog.ts). */
+export interface ProbeResult {
+  /** Heartbeat counter when the probe ran: unchanged means the probe ran inside the block. */
+  tick: number;
+  route: string | null;
+  stack: ThreadFrame[];
 }
 
 export type ThreadMessage =
@@ -49,8 +63,6 @@ interface Capture {
   route: string | null;
   stack: ThreadFrame[];
   stackError: string | null;
-  /** The main thread was already paused by another debugger session: not a block, not ours. */
-  foreignPause: boolean;
 }
 
 const data = workerData as ThreadData;
@@ -70,7 +82,7 @@ function deadline(): { within: <T>(promise: Promise<T>) => Promise<T>; clear: ()
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => {
-      reject(new Error(`the inspector gave no answer within ${data.captureTimeoutMs} ms`));
+      reject(new Error(`the main thread gave no answer within ${data.captureTimeoutMs} ms`));
     }, data.captureTimeoutMs);
   });
   // Intentionally observed here: the race below reports it; an unobserved rejection would not.
@@ -83,79 +95,33 @@ function deadline(): { within: <T>(promise: Promise<T>) => Promise<T>; clear: ()
   };
 }
 
-function toFrames(callFrames: Debugger.CallFrame[], urls: ReadonlyMap<string, string>): ThreadFrame[] {
-  return callFrames.slice(0, data.maxFrames).map((frame) => ({
-    functionName: frame.functionName,
-    // CallFrame.url is deprecated and empty on Node 22/24; scriptParsed carries the real URL.
-    url: urls.get(frame.location.scriptId) ?? frame.url,
-    // CDP positions are 0-based; people and editors count from 1.
-    line: frame.location.lineNumber + 1,
-    column: (frame.location.columnNumber ?? 0) + 1,
-  }));
-}
-
-async function readRoute(
-  session: SessionType,
-  frame: Debugger.CallFrame,
-  within: <T>(promise: Promise<T>) => Promise<T>,
-): Promise<string | null> {
-  // Evaluated inside the paused execution context, so AsyncLocalStorage.getStore() sees the
-  // blocked request's store (checked on Node 22's async_hooks ALS and Node 24's AsyncContextFrame).
-  const result = await within(
-    session.post('Debugger.evaluateOnCallFrame', {
-      callFrameId: frame.callFrameId,
-      expression: data.routeExpression,
-      returnByValue: true,
-      silent: true,
-    }),
-  );
-  const value: unknown = result.result.value;
-  return result.exceptionDetails === undefined && typeof value === 'string' ? value : null;
+function isProbeResult(value: unknown): value is ProbeResult {
+  return typeof value === 'object' && value !== null && 'tick' in value && 'stack' in value && Array.isArray(value.stack);
 }
 
 async function capture(Session: typeof SessionType, tick: number): Promise<Capture> {
-  const out: Capture = { route: null, stack: [], stackError: null, foreignPause: false };
+  const out: Capture = { route: null, stack: [], stackError: null };
   const session = new Session();
   const { within, clear } = deadline();
-  const urls = new Map<string, string>();
-  let pausedBeforeAsking = false;
-  let asked = false;
-  let resolvePaused: (params: Debugger.PausedEventDataType) => void = () => undefined;
-  const paused = new Promise<Debugger.PausedEventDataType>((resolve) => (resolvePaused = resolve));
-  session.on('Debugger.scriptParsed', ({ params }) => urls.set(params.scriptId, params.url));
-  session.on('Debugger.paused', ({ params }) => {
-    // V8 tells a newly enabled agent at once when the isolate is already paused: that pause
-    // belongs to a debugger someone is driving, and resuming it would steal their breakpoint.
-    if (!asked) pausedBeforeAsking = true;
-    resolvePaused(params);
-  });
   try {
     session.connectToMainThread();
-    await within(session.post('Debugger.enable'));
-    if (pausedBeforeAsking) {
-      out.foreignPause = true;
-      return out;
-    }
-    asked = true;
-    await within(session.post('Debugger.pause'));
-    const params = await within(paused);
-    try {
-      const top = params.callFrames[0];
-      // The loop may have unblocked between detection and the pause landing; the pause then
-      // hits whatever runs next (often our own heartbeat), which is not the culprit.
-      if (top === undefined || Atomics.load(cells, TICK) !== tick || top.functionName === data.heartbeatName) {
-        out.stackError = 'the event loop unblocked before the watchdog could pause it';
-      } else {
-        out.stack = toFrames(params.callFrames, urls);
-        out.route = await readRoute(session, top, within).catch(() => null);
-      }
-    } finally {
-      await within(session.post('Debugger.resume'));
+    const { result, exceptionDetails } = await within(
+      session.post('Runtime.evaluate', { expression: data.probeExpression, returnByValue: true, silent: true }),
+    );
+    const value: unknown = result.value;
+    if (exceptionDetails !== undefined || !isProbeResult(value)) {
+      out.stackError = `the stack probe failed: ${exceptionDetails?.exception?.description ?? 'no probe is registered'}`;
+    } else if (value.tick !== tick || value.stack.length === 0) {
+      // The loop unblocked before the interrupt ran; the probe then ran from the event loop or
+      // in a later task, and that stack is not the culprit's.
+      out.stackError = 'the event loop unblocked before the watchdog could read its stack';
+    } else {
+      out.stack = value.stack;
+      out.route = value.route;
     }
   } catch (error) {
     out.stackError = `stack capture failed: ${message(error)}`;
   } finally {
-    // Disconnecting also disables the agent; if our pause is still pending, V8 drops it.
     session.disconnect();
     clear();
   }
@@ -198,17 +164,12 @@ async function watch(): Promise<void> {
     if (now - lastTickAt <= data.thresholdMs) continue;
     const at = Math.round(Date.now() - (now - lastTickAt));
     const result: Capture =
-      typeof Session === 'string'
-        ? { route: null, stack: [], stackError: Session, foreignPause: false }
-        : await capture(Session, tick);
+      typeof Session === 'string' ? { route: null, stack: [], stackError: Session } : await capture(Session, tick);
     waitWhile(tick);
     if (Atomics.load(cells, STOP) !== 0) break;
     const end = performance.now();
-    if (!result.foreignPause) {
-      const { route, stack, stackError } = result;
-      const durationMs = Math.round(end - lastTickAt);
-      port?.postMessage({ type: 'block', route, durationMs, at, stack, stackError } satisfies ThreadMessage);
-    }
+    const durationMs = Math.round(end - lastTickAt);
+    port?.postMessage({ type: 'block', durationMs, at, ...result } satisfies ThreadMessage);
     lastTick = Atomics.load(cells, TICK);
     lastTickAt = end;
   }

@@ -3,16 +3,16 @@
  * event loop, captured while it was still blocked.
  *
  * The main thread only bumps a counter in a SharedArrayBuffer on an unref'd interval; a worker
- * thread (watchdog-thread.ts) watches the counter and, when it stalls past `thresholdMs`, pauses
- * the main thread through the inspector to read its stack and active route. Nothing runs per
- * request: the route comes from a getter (backed by the dispatcher's AsyncLocalStorage) that is
- * only called by the inspector while the loop is paused. See docs/watchdog.md.
+ * thread (watchdog-thread.ts) watches the counter and, when it stalls past `thresholdMs`, has
+ * the inspector run this module's probe on top of the blocked stack to read the stack and the
+ * active route. Nothing runs per request: the route comes from a getter (backed by the
+ * dispatcher's AsyncLocalStorage) that only the probe calls, during a block. See docs/watchdog.md.
  */
 import { channel } from 'node:diagnostics_channel';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ConfigError } from '../errors.ts';
-import type { ThreadData, ThreadMessage } from './watchdog-thread.ts';
+import type { ProbeResult, ThreadData, ThreadFrame, ThreadMessage } from './watchdog-thread.ts';
 
 export interface WatchdogOptions {
   /** Start the watchdog at all. Default true. */
@@ -21,7 +21,7 @@ export interface WatchdogOptions {
   thresholdMs: number;
   /** Heartbeat period on the main thread, and how often the watchdog thread looks. Default 50. */
   checkIntervalMs: number;
-  /** How long the watchdog thread waits for each inspector reply before giving up. Default 2000. */
+  /** How long the watchdog thread waits for the main thread's stack before giving up. Default 2000. */
   captureTimeoutMs: number;
   /** Frames kept per report, innermost first. Default 32. */
   maxFrames: number;
@@ -38,7 +38,7 @@ export interface BlockFrame {
 }
 
 export interface BlockReport {
-  /** Route key of the request that was running when the loop was paused, or null. */
+  /** Route key of the request that was running while the loop was blocked, or null. */
   readonly route: string | null;
   /** How long the heartbeat stalled; accurate to about `checkIntervalMs`. */
   readonly durationMs: number;
@@ -73,11 +73,12 @@ export interface Watchdog {
 }
 
 /**
- * Where the route getter lives on the main thread. A global is intentionally used (not a
- * #private field): the inspector evaluates an expression on the paused frame, and a
- * registry-wide symbol is the only handle that expression can reach from any module scope.
+ * Where the route getter lives on the main thread. Globals are intentionally used (not #private
+ * fields): the inspector evaluates an expression in the global scope, and a registry-wide symbol
+ * is the only handle that expression can reach.
  */
 export const ACTIVE_ROUTE_KEY = Symbol.for('vial.watchdog.active');
+const PROBE_KEY = Symbol.for('vial.watchdog.probe');
 
 export const RECENT_BLOCKS_LIMIT = 50;
 
@@ -163,6 +164,59 @@ const STOP = 1;
 const HEARTBEAT_NAME = 'vialWatchdogHeartbeat';
 let installed = false;
 
+function toFrame(site: NodeJS.CallSite): ThreadFrame {
+  return {
+    functionName: site.getFunctionName() ?? site.getMethodName() ?? '',
+    url: site.getFileName() ?? site.getScriptNameOrSourceURL() ?? '',
+    // CallSite positions are 1-based already; for type-stripped .ts they are the .ts positions
+    // because stripping replaces types with whitespace.
+    line: site.getLineNumber() ?? 0,
+    column: site.getColumnNumber() ?? 0,
+  };
+}
+
+function activeRoute(): string | null {
+  const getter = (globalThis as Record<symbol, unknown>)[ACTIVE_ROUTE_KEY];
+  if (typeof getter !== 'function') return null;
+  try {
+    const route: unknown = (getter as () => unknown)();
+    return typeof route === 'string' ? route : null;
+  } catch {
+    // Intentionally silent: a failing getter must not cost us the stack; the route is just unknown.
+    return null;
+  }
+}
+
+/**
+ * Runs on the main thread, inside the block, when the watchdog thread asks through the inspector
+ * (never on the request path). It restores Error's stack settings before returning.
+ */
+function makeProbe(cells: Int32Array, maxFrames: number): () => ProbeResult {
+  return function vialWatchdogProbe(): ProbeResult {
+    const tick = Atomics.load(cells, TICK);
+    const stackTraceLimit = Error.stackTraceLimit;
+    // Saved as a descriptor so that "not set" is restored as "not set", not as undefined.
+    const prepareStackTrace = Object.getOwnPropertyDescriptor(Error, 'prepareStackTrace');
+    let stack: ThreadFrame[];
+    try {
+      // +1: the frame right below the probe is the inspector's evaluated expression.
+      Error.stackTraceLimit = maxFrames + 1;
+      Error.prepareStackTrace = (_error, sites) => sites.map(toFrame);
+      const holder: { stack?: ThreadFrame[] } = {};
+      Error.captureStackTrace(holder, vialWatchdogProbe);
+      // V8 formats `stack` lazily on first read, so read it before restoring prepareStackTrace.
+      stack = (holder.stack ?? []).slice(1);
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+      if (prepareStackTrace === undefined) Reflect.deleteProperty(Error, 'prepareStackTrace');
+      else Object.defineProperty(Error, 'prepareStackTrace', prepareStackTrace);
+    }
+    // A probe that lands in the heartbeat ran after the block ended: not the culprit's stack.
+    if (stack[0]?.functionName === HEARTBEAT_NAME) stack = [];
+    return { tick, route: activeRoute(), stack };
+  };
+}
+
 function threadUrl(): URL {
   // Run from source (.ts, type-stripped) or from the built dist (.js): the thread file sits beside us.
   return new URL(import.meta.url.endsWith('.ts') ? './watchdog-thread.ts' : './watchdog-thread.js', import.meta.url);
@@ -203,8 +257,9 @@ export function installWatchdog(options: InstallWatchdogOptions = {}): Watchdog 
 
   const sab = new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT);
   const cells = new Int32Array(sab);
-  // Named so the thread can tell a pause that landed in the heartbeat from a real culprit.
+  // Named so the probe can tell that it landed in the heartbeat (after the block) from a culprit.
   const heartbeat = { [HEARTBEAT_NAME]: () => Atomics.add(cells, TICK, 1) }[HEARTBEAT_NAME];
+  globals[PROBE_KEY] = makeProbe(cells, config.maxFrames);
   const interval = setInterval(heartbeat, config.checkIntervalMs);
   interval.unref();
 
@@ -213,9 +268,7 @@ export function installWatchdog(options: InstallWatchdogOptions = {}): Watchdog 
     thresholdMs: config.thresholdMs,
     checkIntervalMs: config.checkIntervalMs,
     captureTimeoutMs: config.captureTimeoutMs,
-    maxFrames: config.maxFrames,
-    routeExpression: `(() => { const f = globalThis[Symbol.for(${JSON.stringify(ACTIVE_ROUTE_KEY.description)})]; return typeof f === 'function' ? f() : null; })()`,
-    heartbeatName: HEARTBEAT_NAME,
+    probeExpression: `globalThis[Symbol.for(${JSON.stringify(PROBE_KEY.description)})]?.()`,
   };
   const worker = new Worker(threadUrl(), { workerData: data, name: 'vial-watchdog' });
 
@@ -223,7 +276,8 @@ export function installWatchdog(options: InstallWatchdogOptions = {}): Watchdog 
     blocks.push(report);
     if (blocks.length > RECENT_BLOCKS_LIMIT) blocks.shift();
     if (blockChannel.hasSubscribers) blockChannel.publish(report);
-    const where = report.userFrame === null ? (report.stackError ?? 'no user frame') : formatFrame(report.userFrame);
+    const frame = report.userFrame ?? report.stack[0];
+    const where = frame === undefined ? `an unknown place (${report.stackError ?? 'no stack'})` : formatFrame(frame);
     log?.warn(
       { route: report.route, durationMs: report.durationMs, frame: where, stack: report.stack },
       `event loop blocked for ${report.durationMs} ms by ${report.route ?? 'code outside any route'} at ${where}`,
@@ -253,9 +307,10 @@ export function installWatchdog(options: InstallWatchdogOptions = {}): Watchdog 
     if (stopping !== undefined) return stopping;
     clearInterval(interval);
     if (globals[ACTIVE_ROUTE_KEY] === getActiveRoute) delete globals[ACTIVE_ROUTE_KEY];
+    delete globals[PROBE_KEY];
     installed = false;
     // Wakes the thread's Atomics.wait so it leaves its loop; terminate() covers a thread that is
-    // mid-capture (its inspector session, and any pause it requested, go with it).
+    // mid-capture (its inspector session goes with it).
     Atomics.store(cells, STOP, 1);
     Atomics.notify(cells, STOP);
     worker.ref(); // so the caller's await sees the exit even when nothing else keeps the loop alive
