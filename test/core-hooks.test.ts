@@ -7,7 +7,7 @@ import type { ErrorBody } from './helpers/both.ts';
 
 /** Teardown runs after the response is written; give it a bounded moment to finish. */
 async function eventually(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  for (let i = 0; i < 1000 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
   assert.ok(check(), `timed out waiting for ${what}`);
 }
 
