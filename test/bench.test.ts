@@ -185,6 +185,13 @@ void describe('bench summary', () => {
     assert.equal(vial?.p99Ms, 5);
   });
 
+  void it('divides req/s by the server\'s CPU share so a starved run still compares', () => {
+    const starved = [record('vial', 0, 25, 1, { serverCpu: 0.25 }), record('vial', 1, 100, 1, { serverCpu: 1 }), record('vial', 2, 45, 1, { serverCpu: 0.5 })];
+    const [vial] = summarise(['vial'], starved);
+    assert.equal(vial?.rps, 45);
+    assert.equal(vial?.rpsPerCpu, 100);
+  });
+
   void it('checks the framework targets against the medians', () => {
     const checks = checkTargets(summarise(['vial', 'fastify', 'node:http'], records), FRAMEWORK_TARGETS);
     assert.deepEqual(
@@ -204,19 +211,20 @@ void describe('bench summary', () => {
   void it('prints the table and the first system against each other', () => {
     const lines = renderSummary(summarise(['vial', 'fastify'], records));
     assert.match(lines[0] ?? '', /^system\s+req\/s/);
-    assert.equal(lines.at(-1), 'vial/fastify: req/s 1.00x, p50 1.00x, p99 1.25x');
+    assert.equal(lines.at(-1), 'vial/fastify: req/s 1.00x, req/cpu-s 1.00x, p50 1.00x, p99 1.25x');
   });
 
   void it('warns when the generator is CPU-bound, the server idles, or requests fail', () => {
     const warnings = findWarnings([
       record('vial', 0, 1, 1, { generatorCpu: 0.95 }),
       record('vial', 1, 1, 1, { serverCpu: 0.5 }),
-      record('vial', 2, 1, 1, { errors: { connect: 0, read: 0, write: 0, timeout: 0, status: 7 } }),
+      record('vial', 2, 1, 1, { serverCpu: 0.3 }),
+      record('vial', 3, 1, 1, { errors: { connect: 0, read: 0, write: 0, timeout: 0, status: 7 } }),
     ]);
     assert.equal(warnings.length, 3);
-    assert.match(warnings[0] ?? '', /generator-bound/);
-    assert.match(warnings[1] ?? '', /not saturated/);
-    assert.match(warnings[2] ?? '', /7 failed requests/);
+    assert.match(warnings[0] ?? '', /round 1 vial: wrk used 95% of its core: the numbers are generator-bound/);
+    assert.match(warnings[1] ?? '', /round 4 vial: 7 failed requests/);
+    assert.match(warnings[2] ?? '', /^2\/4 runs: the server used only 30%\.\.50% of its core, so it was not saturated/);
   });
 });
 

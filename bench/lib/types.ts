@@ -36,7 +36,7 @@ export interface LoadSpec {
   readonly expect?: { readonly status?: number; readonly body?: string };
 }
 
-export type Metric = 'rps' | 'p50Ms' | 'p99Ms';
+export type Metric = 'rps' | 'rpsPerCpu' | 'p50Ms' | 'p99Ms';
 
 /** `system.metric op factor * of.metric`, e.g. vial rps >= 1.05 x fastify rps. */
 export interface TargetSpec {
