@@ -24,6 +24,7 @@ import { createLeakAlarm } from './memory/leak-alarm.ts';
 import type { LeakAlarm } from './memory/leak-alarm.ts';
 import { installWatchdog } from './process/watchdog.ts';
 import type { Watchdog } from './process/watchdog.ts';
+import { installClientErrorHandler } from './internal/client-error.ts';
 import { createSecurityLayer } from './security/layer.ts';
 import type { SecurityLayer } from './security/layer.ts';
 import type { Session } from './security/session.ts';
@@ -161,6 +162,7 @@ export class Vial extends Scaffold {
   createServer(): Server {
     const server = createServer(serverOptions(this.config.load.server), this.handler);
     applyServerLimits(server, this.config.load.server);
+    installClientErrorHandler(server, this.config.security.headers);
     return server;
   }
 

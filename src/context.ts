@@ -49,6 +49,11 @@ let nextId = 0;
 // A per-process prefix keeps ids unique across workers and restarts without a random call per request.
 const ID_PREFIX = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
 
+/** A request id unique in this process and across its siblings: `<pid><time>-<counter>`. */
+export function nextRequestId(): string {
+  return `${ID_PREFIX}-${(nextId++).toString(36)}`;
+}
+
 export class Context {
   readonly id: string;
   readonly request: VialRequest;
@@ -67,7 +72,7 @@ export class Context {
   readonly #services: ContextServices;
 
   constructor(request: VialRequest, services: ContextServices) {
-    this.id = `${ID_PREFIX}-${(nextId++).toString(36)}`;
+    this.id = nextRequestId();
     this.request = request;
     this.#services = services;
   }
