@@ -87,8 +87,11 @@ if (import.meta.main ?? process.argv[1] === fileURLToPath(import.meta.url)) {
       { title: 'function', value: (r: SelfTime) => r.name, align: 'left' as const },
       { title: 'where', value: (r: SelfTime) => r.where, align: 'left' as const },
     ];
-    for (const line of formatTable(columns, rows)) process.stdout.write(`${line}\n`);
-    process.stdout.write('\n');
-    for (const line of formatTable(columns.slice(0, 3), byArea(all).slice(0, top))) process.stdout.write(`${line}\n`);
+    // `| head` closes the pipe early; that is the reader's choice, not an error worth a stack trace.
+    process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+    });
+    const text = [...formatTable(columns, rows), '', ...formatTable(columns.slice(0, 3), byArea(all).slice(0, top))].join('\n');
+    process.stdout.write(`${text}\n`);
   }
 }
