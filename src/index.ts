@@ -5,7 +5,7 @@
 
 // App and registration
 export { Vial } from './app.ts';
-export type { VialOptions, ListenOptions, RunningServer, LifecycleHook } from './app.ts';
+export type { ListenOptions, RunningServer, LifecycleHook } from './app.ts';
 export { Blueprint } from './blueprint.ts';
 export type { BlueprintOptions } from './blueprint.ts';
 export type { Handler, BeforeHook, AfterHook, TeardownHook, ErrorHandler, RouteOptions, Reply } from './scaffold.ts';
@@ -26,4 +26,24 @@ export { html, raw, escapeHtml, SafeHtml } from './html.ts';
 export { VialError, HttpError, ConfigError, ContextError, BadRequestError, abort } from './errors.ts';
 
 // Config
-export type { CoreOptions, BodyOptions, LogOptions, VialEnv } from './config.ts';
+export type { VialOptions, VialConfig, CoreOptions, BodyOptions, LogOptions, VialEnv } from './config.ts';
+
+// Memory: bounded caches and what shows a leak
+export { BoundedCache, cacheRegistry, createAllocationSampler, diffAllocationSnapshots, createLeakAlarm, takeHeapSnapshot } from './memory/index.ts';
+export type {
+  BoundedCacheOptions, CacheStats, AllocationSampler, AllocationSite, AllocationSnapshot, AllocationDiff, LeakAlarm, LeakAlarmEvent,
+  MemoryOptions, HeapSnapshotOptions, HeapSnapshotResult,
+} from './memory/index.ts';
+
+// Load: admission, bulkheads, deadlines, offload
+export { Bulkhead, BulkheadFullError, OffloadQueueFullError } from './load/index.ts';
+export type { BulkheadOptions, BulkheadStats, LoadOptionsInput as LoadOptions, AdmissionSnapshot, OffloadRequest, OffloadResponse, ShedReason } from './load/index.ts';
+export { ClientGoneError, DeadlineError, lateHandlers, requestChannel } from './dispatch.ts';
+
+// Security: sessions, CSRF, secrets
+export { MemorySessionStore, SqliteSessionStore, RedisSessionStore, checkSecret, CSRF_FORM_FIELD, CSRF_HEADER } from './security/index.ts';
+export type { SecurityOptions, SessionOptions, CsrfOptions, SessionStore, SessionRecord, CsrfReason } from './security/index.ts';
+
+// Process model
+export type { ProcessOptions } from './process/index.ts';
+export type { WatchdogOptions, BlockReport, BlockFrame } from './process/watchdog.ts';

@@ -1,0 +1,15 @@
+/** The public surface is explicit: this snapshot changes only on purpose (as h3 does). */
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import * as vial from '../src/index.ts';
+
+it('exports exactly the public API', () => {
+  assert.deepEqual(Object.keys(vial).sort(), [
+    'BadRequestError', 'Blueprint', 'BoundedCache', 'Bulkhead', 'BulkheadFullError', 'CSRF_FORM_FIELD', 'CSRF_HEADER',
+    'ClientGoneError', 'ConfigError', 'Context', 'ContextError', 'DeadlineError', 'FormBody', 'HttpError',
+    'MemorySessionStore', 'OffloadQueueFullError', 'RedisSessionStore', 'SafeHtml', 'SqliteSessionStore', 'Vial',
+    'VialError', 'VialRequest', 'VialResponse', 'abort', 'cacheRegistry', 'checkSecret', 'createAllocationSampler',
+    'createLeakAlarm', 'diffAllocationSnapshots', 'escapeHtml', 'g', 'html', 'json', 'lateHandlers', 'raw', 'redirect',
+    'request', 'requestChannel', 'sendFile', 'session', 'sse', 'takeHeapSnapshot',
+  ]);
+});
