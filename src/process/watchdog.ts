@@ -162,7 +162,6 @@ const blockChannel = channel('vial:block');
 const TICK = 0;
 const STOP = 1;
 const HEARTBEAT_NAME = 'vialWatchdogHeartbeat';
-let installed = false;
 
 function toFrame(site: NodeJS.CallSite): ThreadFrame {
   return {
@@ -234,27 +233,41 @@ function toReport(message: Extract<ThreadMessage, { type: 'block' }>): BlockRepo
   });
 }
 
-/**
- * Starts the watchdog for this thread (one per thread: a second call throws
- * VIAL_ERR_WATCHDOG_INSTALLED until the first is stopped). Never keeps the process alive.
- */
-export function installWatchdog(options: InstallWatchdogOptions = {}): Watchdog {
-  const { getActiveRoute, log, onBlock, ...rest } = options;
-  const config = resolveWatchdogOptions(rest);
-  const blocks: BlockReport[] = [];
-  const recentBlocks = (): readonly BlockReport[] => Object.freeze(blocks.slice());
-  if (!config.enabled) return { recentBlocks, stop: () => Promise.resolve() };
-  if (installed) {
-    throw new ConfigError(
-      'VIAL_ERR_WATCHDOG_INSTALLED',
-      'A watchdog is already running in this thread. Call stop() on it before installing another, ' +
-        'or share the one you have.',
-    );
-  }
-  installed = true;
-  const globals = globalThis as Record<symbol, unknown>;
-  if (getActiveRoute !== undefined) globals[ACTIVE_ROUTE_KEY] = getActiveRoute;
+interface Subscriber {
+  log: WatchdogLogger | undefined;
+  onBlock: ((report: BlockReport) => void) | undefined;
+  blocks: BlockReport[];
+}
 
+/** The one heartbeat and thread of this JS thread, shared by every install with the same options. */
+interface Engine {
+  config: Readonly<WatchdogOptions>;
+  subscribers: Set<Subscriber>;
+  stop(): Promise<void>;
+}
+
+let engine: Engine | undefined;
+
+function deliver(subscriber: Subscriber, report: BlockReport): void {
+  const { log, onBlock, blocks } = subscriber;
+  blocks.push(report);
+  if (blocks.length > RECENT_BLOCKS_LIMIT) blocks.shift();
+  const frame = report.userFrame ?? report.stack[0];
+  const where = frame === undefined ? `an unknown place (${report.stackError ?? 'no stack'})` : formatFrame(frame);
+  log?.warn(
+    { route: report.route, durationMs: report.durationMs, frame: where, stack: report.stack },
+    `event loop blocked for ${report.durationMs} ms by ${report.route ?? 'code outside any route'} at ${where}`,
+  );
+  try {
+    onBlock?.(report);
+  } catch (error) {
+    log?.warn({ err: error }, 'watchdog onBlock callback threw; the block is still recorded');
+  }
+}
+
+function startEngine(config: Readonly<WatchdogOptions>): Engine {
+  const subscribers = new Set<Subscriber>();
+  const globals = globalThis as Record<symbol, unknown>;
   const sab = new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT);
   const cells = new Int32Array(sab);
   // Named so the probe can tell that it landed in the heartbeat (after the block) from a culprit.
@@ -271,32 +284,21 @@ export function installWatchdog(options: InstallWatchdogOptions = {}): Watchdog 
     probeExpression: `globalThis[Symbol.for(${JSON.stringify(PROBE_KEY.description)})]?.()`,
   };
   const worker = new Worker(threadUrl(), { workerData: data, name: 'vial-watchdog' });
-
-  const record = (report: BlockReport): void => {
-    blocks.push(report);
-    if (blocks.length > RECENT_BLOCKS_LIMIT) blocks.shift();
-    if (blockChannel.hasSubscribers) blockChannel.publish(report);
-    const frame = report.userFrame ?? report.stack[0];
-    const where = frame === undefined ? `an unknown place (${report.stackError ?? 'no stack'})` : formatFrame(frame);
-    log?.warn(
-      { route: report.route, durationMs: report.durationMs, frame: where, stack: report.stack },
-      `event loop blocked for ${report.durationMs} ms by ${report.route ?? 'code outside any route'} at ${where}`,
-    );
-    try {
-      onBlock?.(report);
-    } catch (error) {
-      log?.warn({ err: error }, 'watchdog onBlock callback threw; the block is still recorded');
-    }
+  const warnAll = (obj: object, msg: string): void => {
+    for (const { log } of subscribers) log?.warn(obj, msg);
   };
   worker.on('message', (message: ThreadMessage) => {
-    if (message.type === 'block') record(toReport(message));
-    else if (message.type === 'unavailable') {
-      log?.warn({ reason: message.reason }, `watchdog cannot capture stacks: ${message.reason}; blocks are reported without stack or route`);
-    } else log?.warn({ reason: message.reason }, `watchdog thread failed: ${message.reason}; event-loop blocks are no longer reported`);
+    if (message.type === 'block') {
+      const report = toReport(message);
+      if (blockChannel.hasSubscribers) blockChannel.publish(report);
+      for (const subscriber of subscribers) deliver(subscriber, report);
+    } else if (message.type === 'unavailable') {
+      warnAll({ reason: message.reason }, `watchdog cannot capture stacks: ${message.reason}; blocks are reported without stack or route`);
+    } else warnAll({ reason: message.reason }, `watchdog thread failed: ${message.reason}; event-loop blocks are no longer reported`);
   });
   // Fail soft: a dead watchdog must never take the application down with it.
   worker.on('error', (error: Error) => {
-    log?.warn({ err: error }, 'watchdog thread failed; event-loop blocks are no longer reported');
+    warnAll({ err: error }, 'watchdog thread failed; event-loop blocks are no longer reported');
   });
   // An unref'd worker never holds the process open. Intentionally after the listeners: adding a
   // 'message' listener refs the worker's port again (Node 22/24), which would keep the app alive.
@@ -306,9 +308,7 @@ export function installWatchdog(options: InstallWatchdogOptions = {}): Watchdog 
   const stop = (): Promise<void> => {
     if (stopping !== undefined) return stopping;
     clearInterval(interval);
-    if (globals[ACTIVE_ROUTE_KEY] === getActiveRoute) delete globals[ACTIVE_ROUTE_KEY];
     delete globals[PROBE_KEY];
-    installed = false;
     // Wakes the thread's Atomics.wait so it leaves its loop; terminate() covers a thread that is
     // mid-capture (its inspector session goes with it).
     Atomics.store(cells, STOP, 1);
@@ -316,6 +316,53 @@ export function installWatchdog(options: InstallWatchdogOptions = {}): Watchdog 
     worker.ref(); // so the caller's await sees the exit even when nothing else keeps the loop alive
     stopping = worker.terminate().then(() => undefined);
     return stopping;
+  };
+  return { config, subscribers, stop };
+}
+
+function sameTiming(a: Readonly<WatchdogOptions>, b: Readonly<WatchdogOptions>): boolean {
+  return (
+    a.thresholdMs === b.thresholdMs &&
+    a.checkIntervalMs === b.checkIntervalMs &&
+    a.captureTimeoutMs === b.captureTimeoutMs &&
+    a.maxFrames === b.maxFrames
+  );
+}
+
+/**
+ * Starts the watchdog for this thread, or joins the one already running with the same options
+ * (several apps in one process share one heartbeat and thread; each gets its own log, onBlock
+ * and recentBlocks). Different options while one runs throw VIAL_ERR_WATCHDOG_INSTALLED.
+ * Never keeps the process alive; the thread ends when the last handle is stopped.
+ */
+export function installWatchdog(options: InstallWatchdogOptions = {}): Watchdog {
+  const { getActiveRoute, log, onBlock, ...rest } = options;
+  const config = resolveWatchdogOptions(rest);
+  const subscriber: Subscriber = { log, onBlock, blocks: [] };
+  const recentBlocks = (): readonly BlockReport[] => Object.freeze(subscriber.blocks.slice());
+  if (!config.enabled) return { recentBlocks, stop: () => Promise.resolve() };
+  if (engine !== undefined && !sameTiming(engine.config, config)) {
+    const { thresholdMs, checkIntervalMs, captureTimeoutMs, maxFrames } = engine.config;
+    throw new ConfigError(
+      'VIAL_ERR_WATCHDOG_INSTALLED',
+      `A watchdog already runs in this thread with other options (thresholdMs ${thresholdMs}, ` +
+        `checkIntervalMs ${checkIntervalMs}, captureTimeoutMs ${captureTimeoutMs}, maxFrames ${maxFrames}). ` +
+        'Install with the same options to share it, or stop() every handle of the running one first.',
+    );
+  }
+  const shared = (engine ??= startEngine(config));
+  shared.subscribers.add(subscriber);
+  const globals = globalThis as Record<symbol, unknown>;
+  if (getActiveRoute !== undefined) globals[ACTIVE_ROUTE_KEY] = getActiveRoute;
+
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    if (stopped !== undefined) return stopped;
+    shared.subscribers.delete(subscriber);
+    if (getActiveRoute !== undefined && globals[ACTIVE_ROUTE_KEY] === getActiveRoute) delete globals[ACTIVE_ROUTE_KEY];
+    if (shared.subscribers.size > 0) return (stopped = Promise.resolve());
+    if (engine === shared) engine = undefined;
+    return (stopped = shared.stop());
   };
   return { recentBlocks, stop };
 }
