@@ -155,8 +155,13 @@ export function trackRequests(server: Server, onRequest?: (total: number) => voi
 export interface GracefulShutdownOptions {
   /** How long in-flight requests may take once shutdown starts. Default 30000. */
   gracefulTimeoutMs?: number;
-  /** The app's own drain (e.g. the admission controller waiting for its slots). Awaited with the in-flight requests. */
-  onDrain?: () => Promise<void>;
+  /**
+   * The app's own drain (e.g. the admission controller waiting for its slots). Awaited with the
+   * in-flight requests. `httpIdle` resolves once the server's own requests are done, including
+   * the first request of connections accepted just before closing: an app that stops admitting
+   * only after it (`await httpIdle(); await app.shutdown()`) serves those instead of refusing them.
+   */
+  onDrain?: (httpIdle: () => Promise<void>) => Promise<void>;
   log?: ProcessLogger;
   /** Default SIGTERM and SIGINT. A second signal during shutdown forces it. */
   signals?: readonly NodeJS.Signals[];
@@ -215,7 +220,7 @@ export function installGracefulShutdown(server: Server, options: GracefulShutdow
       timer = setTimeout(() => resolve('forced'), gracefulTimeoutMs);
     });
     const drained = Promise.all([
-      options.onDrain?.().catch((err: unknown) => log.error({ err }, 'onDrain failed during shutdown')),
+      options.onDrain?.(() => tracker.idle()).catch((err: unknown) => log.error({ err }, 'onDrain failed during shutdown')),
       tracker.idle(),
     ]).then(() => 'clean' as const);
     const outcome = await Promise.race([drained, expired]);

@@ -41,8 +41,13 @@ const UNSOLICITED_STATUS_GAP_MS = 100;
 
 export interface WorkerOptions {
   server: Server;
-  /** The app's drain: stop admitting (503 while draining) and resolve when its work is done. */
-  onDrain?: () => Promise<void>;
+  /**
+   * The app's drain: stop admitting (503 while draining) and resolve when its work is done.
+   * `httpIdle` resolves once the server's requests are done, including the first request of
+   * connections the primary handed over just before the drain; closing admission only after it
+   * serves those requests instead of refusing them (see GracefulShutdownOptions.onDrain).
+   */
+  onDrain?: (httpIdle: () => Promise<void>) => Promise<void>;
   /** Route-level description of in-flight work for heartbeat replies. Default: `METHOD /path (age)` per request. */
   describeInFlight?: () => string[];
   /** Answer requests arriving during the drain with 503 here. Default true; false when the dispatcher does it. */
@@ -153,7 +158,7 @@ export function runWorker(options: WorkerOptions): WorkerRuntime {
     // Intentionally no server.close(): the worker never listened, and http.Server's close() would
     // close connections the primary handed over just before the drain (see trackRequests).
     await Promise.all([
-      options.onDrain?.().catch((err: unknown) => log.error({ err }, 'onDrain failed during worker drain')),
+      options.onDrain?.(() => tracker.idle()).catch((err: unknown) => log.error({ err }, 'onDrain failed during worker drain')),
       tracker.idle(),
     ]);
     server.closeAllConnections();
