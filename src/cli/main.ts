@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { runCommand } from './run.ts';
 import { routesCommand } from './routes.ts';
+import { doctorCommand } from './doctor/index.ts';
 
 const USAGE = `Usage: vial <command> [options]
 
@@ -18,6 +19,7 @@ Run "vial <command> --help" for a command's options.`;
 export const COMMANDS: Record<string, { usage: string; run: (args: string[]) => Promise<number> }> = {
   run: { usage: runCommand.usage, run: runCommand.run },
   routes: { usage: routesCommand.usage, run: routesCommand.run },
+  doctor: { usage: doctorCommand.usage, run: doctorCommand.run },
 };
 
 async function main(argv: string[]): Promise<number> {

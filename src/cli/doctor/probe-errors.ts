@@ -1,0 +1,88 @@
+/**
+ * Error pages and bodies: does a 404 or a malformed body leak a stack trace or file paths, does a
+ * malformed body crash the handler (500 instead of 4xx), and is a 5 MiB body refused (413)
+ * instead of read into memory or left hanging.
+ */
+import { randomBytes } from 'node:crypto';
+import { send } from './http.ts';
+import type { Answer } from './http.ts';
+import type { DoctorOptions } from './options.ts';
+import type { Finding } from './report.ts';
+import type { SessionState } from './probe-session.ts';
+import { sameOrigin } from './probe-session.ts';
+
+const LEAKS: readonly (readonly [RegExp, string])[] = [
+  [/Traceback \(most recent call last\)/, 'a Python traceback'],
+  [/File "[^"]+", line \d+/, 'a Python stack frame'],
+  [/Werkzeug Debugger|werkzeug\.(?:exceptions|debug)/i, 'Werkzeug internals'],
+  [/^\s*at (?:async )?(?:Object\.|Module\.|new )?[\w$.<>]*\s*\(?(?:file:\/\/|node:|\/)[^)\n]*:\d+:\d+\)?/m, 'a JavaScript stack trace'],
+  [/node_modules[\\/]/, 'a node_modules path'],
+  [/(?:\/home|\/usr|\/srv|\/opt|\/var|\/app|\/work|\/root|[A-Z]:\\)[^\s"'<>]*\.(?:py|js|ts|mjs|cjs|rb|php|go|java)\b/, 'a server file path'],
+];
+
+export function findLeak(body: string): string | undefined {
+  for (const [pattern, what] of LEAKS) {
+    const match = pattern.exec(body);
+    if (match !== null) return `${what} ("${match[0].trim().slice(0, 60)}")`;
+  }
+  return undefined;
+}
+
+const LEAK_FIX = 'answer errors with a short message and log the details server-side (never debug=True or a handler returning the traceback; vial shows only exposed 4xx messages)';
+
+function judge(what: string, answer: Answer): Finding {
+  const leak = findLeak(answer.body);
+  if (leak !== undefined) return { class: 'security', probe: 'error leak', verdict: 'FAIL', evidence: `${what} answered ${answer.status} with ${leak}`, fix: LEAK_FIX };
+  if (answer.status >= 500) return { class: 'security', probe: 'malformed body', verdict: 'FAIL', evidence: `${what} answered ${answer.status}: the handler crashed on client input`, fix: 'validate bodies and answer 400/415/422; a 500 on bad input hides real errors and may leak internals' };
+  if (answer.status === 0) return { class: 'security', probe: 'malformed body', verdict: 'WARN', evidence: `${what} got no answer (${answer.error ?? 'closed'})`, fix: 'answer malformed input with 400' };
+  return { class: 'security', probe: 'malformed body', verdict: 'PASS', evidence: `${what} answered ${answer.status} without internals`, fix: '' };
+}
+
+export async function probeErrors(options: DoctorOptions, session: SessionState, findings: Finding[]): Promise<void> {
+  const missing = `/vial-doctor-missing-${randomBytes(4).toString('hex')}`;
+  const notFound = await send(options.target, missing, { timeoutMs: options.timeoutMs });
+  const leak = findLeak(notFound.body);
+  findings.push(
+    leak === undefined
+      ? { class: 'security', probe: 'error leak', verdict: 'PASS', evidence: `GET of an unknown path answered ${notFound.status || notFound.error} without internals`, fix: '' }
+      : { class: 'security', probe: 'error leak', verdict: 'FAIL', evidence: `GET of an unknown path answered ${notFound.status} with ${leak}`, fix: LEAK_FIX },
+  );
+  if (options.posts.length === 0) {
+    findings.push({ class: 'security', probe: 'body limits', verdict: 'SKIP', evidence: 'no POST route given (add --post PATH)', fix: '' });
+    return;
+  }
+  const malformed: readonly (readonly [string, string])[] = [
+    ['application/json', '{"amount": 1, "to": '],
+    ['application/x-www-form-urlencoded', 'amount=%zz&%'],
+    ['multipart/form-data; boundary=doctor', '--doctor\r\nContent-Disposition: form-data; name="a"\r\n\r\nunterminated'],
+  ];
+  for (const path of options.posts) {
+    const results = await Promise.all(
+      malformed.map(async ([type, body]) => [type, await send(options.target, path, { method: 'POST', headers: { ...sameOrigin(options, session.jar), 'content-type': type }, body, timeoutMs: options.timeoutMs })] as const),
+    );
+    const judged = results.map(([type, answer]) => judge(`POST ${path} with malformed ${type.split(';')[0] ?? type}`, answer));
+    // One line per route unless something is wrong: the worst answer speaks for the route.
+    const bad = judged.filter((f) => f.verdict !== 'PASS');
+    if (bad.length === 0) findings.push({ ...judged[0]!, evidence: `POST ${path} with malformed JSON, form and multipart bodies answered ${results.map(([, a]) => a.status).join('/')} without internals` });
+    else findings.push(...bad);
+    findings.push(await oversized(options, session, path));
+  }
+}
+
+async function oversized(options: DoctorOptions, session: SessionState, path: string): Promise<Finding> {
+  const size = 5 * 1024 * 1024;
+  const body = Buffer.alloc(size, 'a');
+  body.write('data=');
+  const answer = await send(options.target, path, {
+    method: 'POST',
+    headers: { ...sameOrigin(options, session.jar), 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(size) },
+    body,
+    timeoutMs: Math.max(options.timeoutMs, 10_000),
+  });
+  const base = { class: 'security', probe: 'oversized body', fix: 'limit request bodies (Flask MAX_CONTENT_LENGTH, vial body.maxBytes: 1 MiB by default) and answer 413 before reading them' } as const;
+  if (answer.status === 413) return { ...base, verdict: 'PASS', evidence: `a 5 MiB POST to ${path} was refused with 413 in ${Math.round(answer.ms)} ms` };
+  if (answer.status >= 400 && answer.status < 500) return { ...base, verdict: 'PASS', evidence: `a 5 MiB POST to ${path} was refused with ${answer.status} (413 is the precise answer)` };
+  if (answer.timedOut) return { ...base, verdict: 'FAIL', evidence: `a 5 MiB POST to ${path} got no answer in ${Math.round(answer.ms)} ms: the server hangs on large bodies` };
+  if (answer.status === 0) return { ...base, verdict: 'WARN', evidence: `a 5 MiB POST to ${path} was cut off without an answer (${answer.error ?? 'closed'})` };
+  return { ...base, verdict: 'FAIL', evidence: `a 5 MiB POST to ${path} answered ${answer.status}: the body was accepted or crashed the handler` };
+}
