@@ -55,26 +55,37 @@ export function nextRequestId(): string {
 }
 
 export class Context {
-  readonly id: string;
   readonly request: VialRequest;
-  /** Per-request scratch space: set in a hook, read in the handler. */
-  readonly g: G = {};
   route: RouteInfo | undefined;
-  /** Headers added to whatever response this request ends with (also error responses). */
-  readonly responseHeaders: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
+  /** Headers added to whatever response this request ends with (also error responses); created on first use. */
+  responseHeaders: Record<string, string> | undefined;
   /** When this request's deadline passes (ms since epoch); set at admission. */
   deadlineAt = 0;
   /** Set by the session layer. */
   sessionState: SessionLike | undefined;
+  // Intentionally lazy: most requests never read their id, g, signal or logger, and the hot path
+  // should not pay for four allocations it does not use.
+  #id: string | undefined;
+  #g: G | undefined;
   #controller: AbortController | undefined;
   #abortReason: unknown;
+  #onAbort: ((reason: Error) => void) | undefined;
   #log: Logger | undefined;
   readonly #services: ContextServices;
 
   constructor(request: VialRequest, services: ContextServices) {
-    this.id = nextRequestId();
     this.request = request;
     this.#services = services;
+  }
+
+  /** This request's id (also in the `x-request-id` response header and every log line). */
+  get id(): string {
+    return (this.#id ??= nextRequestId());
+  }
+
+  /** Per-request scratch space: set in a hook, read in the handler. */
+  get g(): G {
+    return (this.#g ??= {});
   }
 
   /** Route parameters, already converted (`<int:id>` gives a number). */
@@ -102,11 +113,22 @@ export class Context {
     return this.#abortReason !== undefined;
   }
 
+  /** The reason the request was aborted (a DeadlineError or ClientGoneError), if it was. */
+  get abortReason(): unknown {
+    return this.#abortReason;
+  }
+
   /** Called by the dispatcher on deadline or disconnect. Idempotent. */
   abort(reason: Error): void {
     if (this.#abortReason !== undefined) return;
     this.#abortReason = reason;
     this.#controller?.abort(reason);
+    this.#onAbort?.(reason);
+  }
+
+  /** The dispatcher's own abort hook (cheaper than an AbortSignal listener); one at a time. */
+  set onAbort(listener: ((reason: Error) => void) | undefined) {
+    this.#onAbort = listener;
   }
 
   /** A pino child logger carrying this request's id and route. */
@@ -140,7 +162,7 @@ export class Context {
 
   /** Adds a response header to whatever response this request ends with. */
   header(name: string, value: string): this {
-    this.responseHeaders[name.toLowerCase()] = value;
+    (this.responseHeaders ??= Object.create(null) as Record<string, string>)[name.toLowerCase()] = value;
     return this;
   }
 
@@ -151,9 +173,9 @@ export class Context {
 
 const storage = new AsyncLocalStorage<Context>();
 
-/** Runs `fn` with `ctx` as the current request. Used by the dispatcher only. */
-export function runInContext<R>(ctx: Context, fn: (ctx: Context) => R): R {
-  return storage.run(ctx, fn, ctx);
+/** Runs `fn(...args)` with `ctx` as the current request. Used by the dispatcher only. */
+export function runInContext<A extends unknown[], R>(ctx: Context, fn: (...args: A) => R, ...args: A): R {
+  return storage.run(ctx, fn, ...args);
 }
 
 /** The current request's context, or undefined outside a request. */

@@ -34,7 +34,7 @@ import { VialRequest } from './request.ts';
 import { toResponse, VialResponse, writeResponse } from './response.ts';
 import type { HeaderMap } from './response.ts';
 import type { ErrorScope, RouteRecord, RouteTable } from './route-table.ts';
-import type { Reply } from './scaffold.ts';
+import type { Handler, Reply } from './scaffold.ts';
 import type { SecurityLayer } from './security/layer.ts';
 import type { HeaderList } from './security/headers.ts';
 
@@ -62,11 +62,16 @@ export interface DispatchDeps {
 export const requestChannel = channel('vial:request');
 
 const NO_ROUTE_SCOPES: readonly ErrorScope[] = [];
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
 export function createDispatcher(deps: DispatchDeps): Dispatcher {
   const { config, table, log, services, admission, deadlines, offload, security, baseHeaders, maxHeadersCount, gates } = deps;
   const router = table.router;
   const appScopes = [table.appErrorScope];
+  // Routes with no hooks and an in-process handler: candidates for the synchronous fast path.
+  const plainRoutes = new Set(
+    table.records.filter((r) => r.before.length === 0 && r.after.length === 0 && r.teardown.length === 0 && r.handler !== undefined),
+  );
 
   // The blocked-loop watchdog evaluates this on the paused main thread, so it names the route
   // whose code is on the stack (AsyncLocalStorage still holds that request's context).
@@ -136,93 +141,146 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     runInContext(ctx, () => guardedFinish(ctx, res, send(ctx, res, defaultErrorResponse(error, ctx)), undefined, startedAt));
   }
 
+  /** Cold paths only (unmatched routes, refusals): publishes when done, destroys the socket if writing failed. */
+  function guardedFinish(ctx: Context, res: ServerResponse, done: Promise<void> | undefined, route: RouteRecord | undefined, startedAt: number): void {
+    if (done === undefined) {
+      publish(ctx, res, route, startedAt);
+      return;
+    }
+    done.then(
+      () => publish(ctx, res, route, startedAt),
+      (error: unknown) => {
+        log.error({ err: error, reqId: ctx.id }, 'vial: failed to send a response');
+        res.destroy();
+      },
+    );
+  }
+
+  function publish(ctx: Context, res: ServerResponse, route: RouteRecord | undefined, startedAt: number): void {
+    if (requestChannel.hasSubscribers) {
+      requestChannel.publish({ ctx, route: route?.info.key, status: res.statusCode, durationMs: performance.now() - startedAt });
+    }
+  }
+
   function admitted(ctx: Context, route: RouteRecord, gate: RouteGate, res: ServerResponse, startedAt: number): void {
-    // 2. context: deadline and disconnect both abort ctx.signal (one shared timer, no setTimeout per request).
+    // 2. context: the deadline is set now; the AsyncLocalStorage scope opens before any body is read.
     ctx.deadlineAt = deadlines.deadlineIn(route.options.timeoutMs);
+    runInContext(ctx, begin, ctx, route, gate, res, startedAt);
+  }
+
+  /**
+   * Inside the request's context. The fast path covers a route without hooks, a safe method and no
+   * cookie (so steps 3, 4 and 6 have nothing to do) whose handler answers synchronously: it runs
+   * start to end with no promise, timer or listener. Anything else continues in `run`.
+   */
+  function begin(ctx: Context, route: RouteRecord, gate: RouteGate, res: ServerResponse, startedAt: number): void {
+    let pending: Promise<unknown> | undefined;
+    if (plainRoutes.has(route) && ctx.request.raw.headers.cookie === undefined && SAFE_METHODS.has(ctx.request.method)) {
+      let reply: unknown;
+      try {
+        reply = (route.handler as Handler)(ctx);
+      } catch (error) {
+        reply = Promise.reject(error);
+      }
+      if (reply instanceof Promise) pending = reply;
+      else {
+        let response: VialResponse | undefined;
+        try {
+          response = reply instanceof VialResponse ? reply : toResponse(reply ?? null);
+        } catch (error) {
+          pending = Promise.reject(error);
+        }
+        if (response !== undefined) {
+          const sending = send(ctx, res, response);
+          if (sending === undefined) {
+            admission.leave(gate);
+            publish(ctx, res, route, startedAt);
+            return;
+          }
+          pending = sending.then(() => response);
+        }
+      }
+    }
+    void run(ctx, route, gate, res, startedAt, pending);
+  }
+
+  /**
+   * Steps 3 to 7 for everything the fast path does not cover. `pending` is the reply of a handler
+   * the fast path already called. Never rejects: every failure becomes a response or a closed socket.
+   */
+  async function run(ctx: Context, route: RouteRecord, gate: RouteGate, res: ServerResponse, startedAt: number, pending: Promise<unknown> | undefined): Promise<void> {
+    // Deadline and disconnect both abort ctx (one shared deadline timer, no setTimeout per request).
     const deadline = deadlines.track(ctx.deadlineAt, expire, ctx);
     const onClose = (): void => {
       if (!res.writableFinished) ctx.abort(new ClientGoneError());
     };
     res.once('close', onClose);
-    runInContext(ctx, () => {
-      const done = run(ctx, route, res).finally(() => {
-        // 7b. the slot goes back however the request ended; late handlers are counted.
-        res.off('close', onClose);
-        deadlines.untrack(deadline);
-        admission.leave(gate);
-      });
-      guardedFinish(ctx, res, done, route, startedAt);
-    });
-  }
-
-  function guardedFinish(ctx: Context, res: ServerResponse, done: Promise<void> | undefined, route: RouteRecord | undefined, startedAt: number): void {
-    const published = (): void => {
-      if (requestChannel.hasSubscribers) {
-        requestChannel.publish({ ctx, route: route?.info.key, status: res.statusCode, durationMs: performance.now() - startedAt });
-      }
-    };
-    if (done === undefined) {
-      published();
-      return;
-    }
-    done.then(published, (error: unknown) => {
-      // Only reached if writing the error response itself failed; the socket is all that is left.
-      log.error({ err: error, reqId: ctx.id }, 'vial: failed to send a response');
-      res.destroy();
-    });
-  }
-
-  async function run(ctx: Context, route: RouteRecord, res: ServerResponse): Promise<void> {
-    let response: VialResponse;
+    let response: VialResponse | undefined;
     let failure: unknown;
     try {
-      // 3. guard: the session first (the CSRF token lives in it), then CSRF for unsafe methods.
-      const loading = security.loadSession(ctx);
-      if (loading !== undefined) await loading;
-      const guarding = security.guard(ctx, route.options.csrf);
-      if (guarding !== undefined) await guarding;
-
-      // 4. before hooks; the first that returns a value short-circuits.
       let reply: unknown;
-      for (let i = 0; i < route.before.length && reply === undefined; i++) {
-        reply = await raceDeadline(ctx, (route.before[i] as (typeof route.before)[number])(ctx));
+      if (pending === undefined) {
+        // 3. guard: the session first (the CSRF token lives in it), then CSRF for unsafe methods.
+        const loading = security.loadSession(ctx);
+        if (loading !== undefined) await loading;
+        const guarding = security.guard(ctx, route.options.csrf);
+        if (guarding !== undefined) await guarding;
+
+        // 4. before hooks; the first that returns a value short-circuits.
+        for (let i = 0; i < route.before.length && reply === undefined; i++) {
+          reply = await raceAbort(ctx, (route.before[i] as (typeof route.before)[number])(ctx));
+        }
+        // 5. handler, raced against the deadline and the client.
+        if (reply === undefined) {
+          reply = route.handler !== undefined ? route.handler(ctx) : runInWorker(ctx, route);
+          if (reply instanceof Promise) reply = await raceAbort(ctx, reply);
+        }
+      } else {
+        reply = await raceAbort(ctx, pending);
       }
-      // 5. handler, raced against the deadline and the client.
-      if (reply === undefined) {
-        reply = route.handler !== undefined ? route.handler(ctx) : runInWorker(ctx, route);
-        if (reply instanceof Promise) reply = await raceDeadline(ctx, reply);
-        if (reply === undefined) reply = null;
-      }
-      response = reply instanceof VialResponse ? reply : toResponse(reply);
-      // 6. after hooks may change or replace the response.
-      for (let i = 0; i < route.after.length; i++) {
-        const replaced = await (route.after[i] as (typeof route.after)[number])(ctx, response);
-        if (replaced instanceof VialResponse) response = replaced;
+      if (!res.headersSent) {
+        response = reply instanceof VialResponse ? reply : toResponse(reply ?? null);
+        // 6. after hooks may change or replace the response.
+        for (let i = 0; i < route.after.length; i++) {
+          const replaced = await (route.after[i] as (typeof route.after)[number])(ctx, response);
+          if (replaced instanceof VialResponse) response = replaced;
+        }
       }
     } catch (error) {
       failure = error;
       response = await renderError(error, ctx, route.errorScopes);
     }
     try {
-      // 6b. session save (a new id and cookie after login/logout), then write.
-      const committing = security.commit(ctx, response);
-      if (committing !== undefined) await committing;
-      const sending = send(ctx, res, response);
-      if (sending !== undefined) await sending;
+      if (response !== undefined && !res.headersSent) {
+        // 6b. session save (a new id and cookie after login/logout), then write.
+        const committing = security.commit(ctx, response);
+        if (committing !== undefined) await committing;
+        const sending = send(ctx, res, response);
+        if (sending !== undefined) await sending;
+      }
     } catch (error) {
       failure ??= error;
-      if (!res.headersSent) await send(ctx, res, await renderError(error, ctx, route.errorScopes));
-      else res.destroy();
-    } finally {
-      // 7. teardown always runs, newest first, and one failing never skips the rest.
-      for (let i = 0; i < route.teardown.length; i++) {
-        try {
-          await (route.teardown[i] as (typeof route.teardown)[number])(ctx, failure);
-        } catch (error) {
-          ctx.log.error({ err: error }, 'vial: a teardown hook failed');
-        }
+      try {
+        if (!res.headersSent) await send(ctx, res, await renderError(error, ctx, route.errorScopes));
+        else res.destroy();
+      } catch (sendError) {
+        log.error({ err: sendError, reqId: ctx.id }, 'vial: failed to send a response');
+        res.destroy();
       }
     }
+    // 7. teardown always runs, newest first, and one failing never skips the rest.
+    for (let i = 0; i < route.teardown.length; i++) {
+      try {
+        await (route.teardown[i] as (typeof route.teardown)[number])(ctx, failure);
+      } catch (error) {
+        ctx.log.error({ err: error }, 'vial: a teardown hook failed');
+      }
+    }
+    // 7b. the slot goes back however the request ended.
+    res.off('close', onClose);
+    deadlines.untrack(deadline);
+    admission.leave(gate);
+    publish(ctx, res, route, startedAt);
   }
 
   /** A route with `worker:` runs in the offload pool on a snapshot of the request. */
@@ -272,7 +330,8 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
       const [name, value] = baseHeaders[i] as readonly [string, string];
       if (headers[name] === undefined) headers[name] = value;
     }
-    for (const name in ctx.responseHeaders) headers[name] = ctx.responseHeaders[name] as string;
+    const extra = ctx.responseHeaders;
+    if (extra !== undefined) for (const name in extra) headers[name] = extra[name] as string;
     headers['x-request-id'] ??= ctx.id;
     return writeResponse(res, response, ctx.request.method === 'HEAD', ctx.aborted ? ctx.signal : undefined);
   }
@@ -333,30 +392,27 @@ function expire(ctx: Context): void {
 
 /**
  * Settles with the value, or rejects as soon as ctx aborts (deadline or disconnect), so a handler
- * that ignores its signal cannot hold the response. Only allocates for real promises.
+ * that ignores its signal cannot hold the response. Only allocates for real promises, and uses the
+ * context's own abort hook rather than an AbortSignal listener.
  */
-function raceDeadline<T>(ctx: Context, value: T | Promise<T>): T | Promise<T> {
+function raceAbort<T>(ctx: Context, value: T | Promise<T>): T | Promise<T> {
   if (!(value instanceof Promise)) return value;
+  if (ctx.aborted) {
+    countLate(ctx, value);
+    return Promise.reject(ctx.abortReason);
+  }
   return new Promise<T>((resolve, reject) => {
-    const signal = ctx.signal;
-    if (signal.aborted) {
+    ctx.onAbort = (reason) => {
       countLate(ctx, value);
-      reject(signal.reason as Error);
-      return;
-    }
-    const onAbort = (): void => {
-      countLate(ctx, value);
-      reject(signal.reason as Error);
+      reject(reason);
     };
-    signal.addEventListener('abort', onAbort, { once: true });
     value.then(
       (result) => {
-        signal.removeEventListener('abort', onAbort);
+        ctx.onAbort = undefined;
         resolve(result);
       },
       (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the handler's own rejection, passed on unchanged
+        ctx.onAbort = undefined;
         reject(error);
       },
     );
@@ -366,7 +422,7 @@ function raceDeadline<T>(ctx: Context, value: T | Promise<T>): T | Promise<T> {
 /** Handlers still running after their deadline are counted (they hold memory and downstream slots). */
 export const lateHandlers = { running: 0, finished: 0 };
 function countLate(ctx: Context, pending: Promise<unknown>): void {
-  if (!(ctx.signal.reason instanceof DeadlineError)) return;
+  if (!(ctx.abortReason instanceof DeadlineError)) return;
   lateHandlers.running++;
   const done = (): void => {
     lateHandlers.running--;
