@@ -1,0 +1,166 @@
+/**
+ * Prometheus metrics for one app. Each app gets its own prom-client Registry (two apps in one
+ * process would otherwise collide on metric names); Node's default process metrics (heap, RSS,
+ * GC, event-loop lag) live in one process-wide registry created once and shared by every app's.
+ *
+ * Only `vial:request` does work per request (one RequestSeries record and one LiveStats record);
+ * everything else is read in `collect()` when Prometheus scrapes, from state the app already keeps.
+ * Channel mapping, metric by metric, is in docs/admin.md.
+ */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { RouteInfo } from '../context.ts';
+import { lateHandlers } from '../dispatch.ts';
+import { cacheRegistry } from '../memory/registry.ts';
+import { LiveStats } from './live-stats.ts';
+import type { LiveStatsOptions } from './live-stats.ts';
+import { RequestSeries } from './request-series.ts';
+import type { ObservedApp } from './types.ts';
+
+/** Route label of requests that matched no route (404, 405, hostile targets). */
+export const UNMATCHED_ROUTE = '<unmatched>';
+
+/** What `vial:request` carries (src/dispatch.ts). */
+export interface RequestEvent {
+  readonly ctx: { readonly id: string; readonly route: RouteInfo | undefined; readonly request: { readonly method: string; readonly path: string } };
+  readonly route: string | undefined;
+  readonly status: number;
+  readonly durationMs: number;
+  /** The error the request failed with, when the dispatcher passes it (see docs/admin.md). */
+  readonly error?: unknown;
+}
+
+export interface Metrics {
+  /** This app's metrics merged with the process-wide default metrics. */
+  readonly registry: Registry;
+  /** The per-second history the dashboard draws. */
+  readonly live: LiveStats;
+  close(): void;
+}
+
+export interface MetricsOptions {
+  live?: LiveStatsOptions;
+  /** Default true: start the per-second sampler now. */
+  startSampling?: boolean;
+}
+
+let processRegistry: Registry | undefined;
+
+/** Node's default metrics, collected once per process whatever the number of apps. */
+export function processMetrics(): Registry {
+  if (processRegistry === undefined) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+export function createMetrics(app: ObservedApp, options: MetricsOptions = {}): Metrics {
+  const own = new Registry();
+  const series = new RequestSeries();
+  series.register(own);
+  const live = new LiveStats(app, options.live);
+  // Channels are process-wide: keep only requests whose route object belongs to this app.
+  const routes = new Set<RouteInfo>(app.routeList.map((r) => r.info));
+
+  function onRequest(message: unknown): void {
+    const event = message as RequestEvent;
+    const info = event.ctx.route;
+    if (info !== undefined && !routes.has(info)) return;
+    const route = info === undefined ? UNMATCHED_ROUTE : info.key;
+    series.record(route, event.ctx.request.method, event.status, event.durationMs);
+    live.record(route, event.status, event.durationMs);
+  }
+  const blocks = new Counter({ name: 'vial_event_loop_blocks_total', help: 'Event-loop blocks the watchdog caught (vial:block), by route.', labelNames: ['route'], registers: [own] });
+  const onBlock = (message: unknown): void => {
+    blocks.inc({ route: (message as { route: string | null }).route ?? 'none' });
+  };
+  const leaks = new Counter({ name: 'vial_leak_alarms_total', help: 'Heap-growth alarms raised (vial:leak).', registers: [own] });
+  const onLeak = (): void => leaks.inc();
+  subscribe('vial:request', onRequest);
+  subscribe('vial:block', onBlock);
+  subscribe('vial:leak', onLeak);
+
+  registerLoadMetrics(app, own, live);
+  registerMemoryMetrics(own);
+  registerSecurityMetrics(app, own);
+  if (options.startSampling ?? true) live.start();
+
+  const registry = Registry.merge([processMetrics(), own]);
+  return {
+    registry,
+    live,
+    close() {
+      unsubscribe('vial:request', onRequest);
+      unsubscribe('vial:block', onBlock);
+      unsubscribe('vial:leak', onLeak);
+      live.stop();
+    },
+  };
+}
+
+/** A counter whose value is a running total kept elsewhere: set on every scrape. */
+function totals(registry: Registry, name: string, help: string, labelNames: string[], read: () => [Record<string, string>, number][]): void {
+  new Counter({
+    name, help, labelNames, registers: [registry],
+    collect() {
+      this.reset();
+      for (const [labels, value] of read()) this.inc(labels, value);
+    },
+  });
+}
+
+function gauge(registry: Registry, name: string, help: string, labelNames: string[], read: () => [Record<string, string>, number][]): void {
+  new Gauge({
+    name, help, labelNames, registers: [registry],
+    collect() {
+      this.reset();
+      for (const [labels, value] of read()) this.set(labels, value);
+    },
+  });
+}
+
+const NO_LABELS: Record<string, string> = {};
+
+function registerLoadMetrics(app: ObservedApp, r: Registry, live: LiveStats): void {
+  const { admission, deadlines, pressure, offload } = app.load;
+  gauge(r, 'vial_in_flight', 'Requests running now.', [], () => [[NO_LABELS, admission.inFlight]]);
+  gauge(r, 'vial_queued', 'Requests waiting for admission now.', [], () => [[NO_LABELS, admission.queued]]);
+  gauge(r, 'vial_route_in_flight', 'Requests running now, by route bulkhead.', ['route'], () => admission.snapshot().routes.map((s) => [{ route: s.route }, s.inFlight]));
+  gauge(r, 'vial_route_queued', 'Requests waiting now, by route bulkhead.', ['route'], () => admission.snapshot().routes.map((s) => [{ route: s.route }, s.queued]));
+  totals(r, 'vial_shed_total', 'Requests refused with 503 before running, by reason (vial:shed).', ['reason'], () =>
+    Object.entries(admission.snapshot().shed).map(([reason, n]) => [{ reason }, n]));
+  totals(r, 'vial_route_shed_total', 'Requests refused with 503, by route.', ['route'], () => admission.snapshot().routes.map((s) => [{ route: s.route }, s.shed]));
+  totals(r, 'vial_queue_abandoned_total', 'Queued requests whose client left before admission.', [], () => [[NO_LABELS, admission.snapshot().abandoned]]);
+  totals(r, 'vial_deadline_expired_total', 'Requests that ran past their deadline (504).', [], () => [[NO_LABELS, deadlines.stats().expired]]);
+  gauge(r, 'vial_late_handlers_running', 'Handlers still running after their deadline answered 504.', [], () => [[NO_LABELS, lateHandlers.running]]);
+  totals(r, 'vial_late_handlers_finished_total', 'Handlers that finished after their deadline.', [], () => [[NO_LABELS, lateHandlers.finished]]);
+  gauge(r, 'vial_overloaded', '1 while event-loop pressure sheds requests (vial:pressure).', [], () => [[NO_LABELS, pressure.overloaded ? 1 : 0]]);
+  gauge(r, 'vial_event_loop_delay_p99_seconds', 'p99 event-loop delay over the last second.', [], () => [[NO_LABELS, (live.last?.eventLoopDelayP99Ms ?? 0) / 1000]]);
+  gauge(r, 'vial_event_loop_utilization', 'Event-loop utilisation over the last second, 0..1.', [], () => [[NO_LABELS, live.last?.eventLoopUtilization ?? 0]]);
+  gauge(r, 'vial_offload_threads', 'Worker threads in the CPU offload pool.', [], () => [[NO_LABELS, offload.stats().threads]]);
+  gauge(r, 'vial_offload_active', 'Offloaded tasks running.', [], () => [[NO_LABELS, offload.stats().active]]);
+  gauge(r, 'vial_offload_queued', 'Offloaded tasks waiting for a thread.', [], () => [[NO_LABELS, offload.stats().queued]]);
+  totals(r, 'vial_offload_completed_total', 'Offloaded tasks finished.', [], () => [[NO_LABELS, offload.stats().completed]]);
+  totals(r, 'vial_offload_refused_total', 'Offloaded tasks refused because the pool was full.', [], () => [[NO_LABELS, offload.stats().refused]]);
+}
+
+function registerMemoryMetrics(r: Registry): void {
+  const each = (pick: (c: ReturnType<typeof cacheRegistry.list>[number]) => number | null) => (): [Record<string, string>, number][] =>
+    cacheRegistry.list().flatMap((c) => {
+      const v = pick(c);
+      return v === null ? [] : [[{ cache: c.name }, v] as [Record<string, string>, number]];
+    });
+  gauge(r, 'vial_cache_entries', 'Entries held, by cache.', ['cache'], each((c) => c.size));
+  gauge(r, 'vial_cache_bytes', 'Estimated bytes held, by cache (byte-bounded caches only).', ['cache'], each((c) => c.bytes));
+  gauge(r, 'vial_cache_max_entries', 'Entry bound, by cache.', ['cache'], each((c) => c.maxEntries));
+  gauge(r, 'vial_cache_hit_ratio', 'hits / (hits + misses), by cache.', ['cache'], each((c) => c.hitRate));
+  totals(r, 'vial_cache_hits_total', 'Cache hits, by cache.', ['cache'], each((c) => c.hits));
+  totals(r, 'vial_cache_misses_total', 'Cache misses, by cache.', ['cache'], each((c) => c.misses));
+  totals(r, 'vial_cache_evictions_total', 'Entries evicted for a bound or a TTL, by cache.', ['cache'], each((c) => c.evictions));
+}
+
+function registerSecurityMetrics(app: ObservedApp, r: Registry): void {
+  totals(r, 'vial_csrf_refusals_total', 'Unsafe requests refused by the CSRF guard, by reason (vial:csrf).', ['reason'], () =>
+    Object.entries(app.security.csrfRefusals).map(([reason, n]) => [{ reason }, n]));
+}
