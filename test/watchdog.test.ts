@@ -57,6 +57,14 @@ interface BusyOutput {
   warnings: string[];
 }
 
+/**
+ * The busy loop's own reports. On a loaded machine an unrelated stall (startup, GC) may be
+ * reported too, and that is correct behaviour, so the assertions look for ours, not for "only".
+ */
+function busyLoopReports(reports: BlockReport[]): BlockReport[] {
+  return reports.filter((report) => report.userFrame?.functionName === 'burnCpu');
+}
+
 void describe('resolveWatchdogOptions', () => {
   void it('fills defaults and freezes the result', () => {
     const options = resolveWatchdogOptions({});
@@ -128,8 +136,9 @@ for (const runtime of runtimes) {
     void it('reports one block naming the route and the busy-loop line, while it was blocked', async () => {
       const result = await run(runtime.bin, 'busy.ts', ['100']);
       const output = lastJson<BusyOutput>(result);
-      assert.equal(output.reports.length, 1, JSON.stringify(output.reports));
-      const [report] = output.reports;
+      const ours = busyLoopReports(output.reports);
+      assert.equal(ours.length, 1, JSON.stringify(output.reports));
+      const [report] = ours;
       assert.ok(report !== undefined);
       assert.equal(report.route, 'GET /busy');
       assert.equal(report.stackError, null);
@@ -140,16 +149,20 @@ for (const runtime of runtimes) {
       assert.equal(report.userFrame.line, busyLine);
       assert.deepEqual(output.recent, output.reports);
       assert.deepEqual(output.published, output.reports, 'published once on vial:block, not once per install');
-      assert.equal(output.secondAppBlocks, 1);
-      assert.equal(output.warnings.length, 1);
-      assert.match(output.warnings[0] ?? '', new RegExp(`by GET /busy at .*busy\\.ts:${busyLine}$`));
+      assert.equal(output.secondAppBlocks, output.reports.length);
+      assert.equal(output.warnings.length, output.reports.length);
+      assert.ok(
+        output.warnings.some((line) => new RegExp(`by GET /busy at .*busy\\.ts:${busyLine}$`).test(line)),
+        output.warnings.join('\n'),
+      );
     });
 
     void it('reports a block outside any request with a null route', async () => {
       const output = lastJson<BusyOutput>(await run(runtime.bin, 'busy.ts', ['100', 'outside']));
-      assert.equal(output.reports.length, 1);
-      assert.equal(output.reports[0]?.route, null);
-      assert.equal(output.reports[0]?.userFrame?.line, busyLine);
+      const ours = busyLoopReports(output.reports);
+      assert.equal(ours.length, 1, JSON.stringify(output.reports));
+      assert.equal(ours[0]?.route, null);
+      assert.equal(ours[0]?.userFrame?.line, busyLine);
     });
 
     void it('reports nothing for a loop that is busy but never blocked', async () => {
@@ -171,13 +184,13 @@ for (const runtime of runtimes) {
         await run(runtime.bin, 'foreign-pause.ts'),
       );
       assert.deepEqual(output.seen, { pausedSeen: true, resumedByOthers: false });
-      assert.equal(output.recent.length, 1, JSON.stringify(output.recent));
-      assert.equal(output.recent[0]?.route, null);
+      assert.ok(output.recent.length >= 1, 'the held pause is reported as a block');
+      assert.ok(output.recent.every((report) => report.route === null));
     });
 
     void it('restores Error.prepareStackTrace and Error.stackTraceLimit after reading the stack', async () => {
       const output = lastJson<BusyOutput & { errorSettings: unknown }>(await run(runtime.bin, 'busy.ts', ['100']));
-      assert.equal(output.reports.length, 1);
+      assert.equal(busyLoopReports(output.reports).length, 1, JSON.stringify(output.reports));
       assert.deepEqual(output.errorSettings, { sameLimit: true, samePrepare: true, stackIsString: true });
     });
   });

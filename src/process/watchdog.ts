@@ -272,9 +272,16 @@ function startEngine(config: Readonly<WatchdogOptions>): Engine {
   const cells = new Int32Array(sab);
   // Named so the probe can tell that it landed in the heartbeat (after the block) from a culprit.
   const heartbeat = { [HEARTBEAT_NAME]: () => Atomics.add(cells, TICK, 1) }[HEARTBEAT_NAME];
-  globals[PROBE_KEY] = makeProbe(cells, config.maxFrames);
+  const probe = makeProbe(cells, config.maxFrames);
+  globals[PROBE_KEY] = probe;
   const interval = setInterval(heartbeat, config.checkIntervalMs);
   interval.unref();
+  // Identity checks: a newer engine may already own the globals when this one winds down.
+  const release = (): void => {
+    clearInterval(interval);
+    if (globals[PROBE_KEY] === probe) delete globals[PROBE_KEY];
+    if (engine === self) engine = undefined;
+  };
 
   const data: ThreadData = {
     sab,
@@ -296,10 +303,12 @@ function startEngine(config: Readonly<WatchdogOptions>): Engine {
       warnAll({ reason: message.reason }, `watchdog cannot capture stacks: ${message.reason}; blocks are reported without stack or route`);
     } else warnAll({ reason: message.reason }, `watchdog thread failed: ${message.reason}; event-loop blocks are no longer reported`);
   });
-  // Fail soft: a dead watchdog must never take the application down with it.
+  // Fail soft: a dead watchdog must never take the application down with it. Once its thread
+  // is gone, the next install starts a fresh one instead of joining a dead engine.
   worker.on('error', (error: Error) => {
     warnAll({ err: error }, 'watchdog thread failed; event-loop blocks are no longer reported');
   });
+  worker.once('exit', release);
   // An unref'd worker never holds the process open. Intentionally after the listeners: adding a
   // 'message' listener refs the worker's port again (Node 22/24), which would keep the app alive.
   worker.unref();
@@ -307,8 +316,7 @@ function startEngine(config: Readonly<WatchdogOptions>): Engine {
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     if (stopping !== undefined) return stopping;
-    clearInterval(interval);
-    delete globals[PROBE_KEY];
+    release();
     // Wakes the thread's Atomics.wait so it leaves its loop; terminate() covers a thread that is
     // mid-capture (its inspector session goes with it).
     Atomics.store(cells, STOP, 1);
@@ -317,7 +325,8 @@ function startEngine(config: Readonly<WatchdogOptions>): Engine {
     stopping = worker.terminate().then(() => undefined);
     return stopping;
   };
-  return { config, subscribers, stop };
+  const self: Engine = { config, subscribers, stop };
+  return self;
 }
 
 function sameTiming(a: Readonly<WatchdogOptions>, b: Readonly<WatchdogOptions>): boolean {
@@ -361,7 +370,6 @@ export function installWatchdog(options: InstallWatchdogOptions = {}): Watchdog 
     shared.subscribers.delete(subscriber);
     if (getActiveRoute !== undefined && globals[ACTIVE_ROUTE_KEY] === getActiveRoute) delete globals[ACTIVE_ROUTE_KEY];
     if (shared.subscribers.size > 0) return (stopped = Promise.resolve());
-    if (engine === shared) engine = undefined;
     return (stopped = shared.stop());
   };
   return { recentBlocks, stop };
