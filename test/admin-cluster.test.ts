@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { Agent, request } from 'node:http';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const primaryScript = fileURLToPath(new URL('./fixtures/admin/primary.ts', import.meta.url));
+
+function get(port: number, path: string, agent: Agent): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, agent, timeout: 10_000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${path} got no answer within 10 s`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('metrics across workers', () => {
+  const child = spawn(process.execPath, [primaryScript], { stdio: ['ignore', 'pipe', 'inherit'] });
+  after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const exited = once(child, 'exit');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+  });
+
+  it('serves on the primary the sum of a counter incremented in two workers', async () => {
+    const ports = await new Promise<{ app: number; admin: number }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the fixture primary did not start within 20 s')), 20_000);
+      let buffer = '';
+      child.stdout.setEncoding('utf8');
+      child.stdout.on('data', (chunk: string) => {
+        buffer += chunk;
+        const line = buffer.split('\n').find((l) => l.startsWith('{"app"'));
+        if (line !== undefined) {
+          clearTimeout(timer);
+          resolve(JSON.parse(line) as { app: number; admin: number });
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`the fixture primary exited with ${String(code)}`)));
+    });
+    // A new connection per request: the supervisor hands each connection to the least busy worker.
+    const agent = new Agent({ keepAlive: false });
+    const pids = new Set<string>();
+    let sent = 0;
+    for (; sent < 40 && (sent < 10 || pids.size < 2); sent++) {
+      const res = await get(ports.app, '/pid', agent);
+      assert.equal(res.status, 200);
+      pids.add(res.text);
+    }
+    assert.equal(pids.size, 2, 'both workers served requests');
+    const metrics = await get(ports.admin, '/metrics', agent);
+    agent.destroy();
+    assert.equal(metrics.status, 200);
+    const line = /^vial_http_requests_total\{route="GET \/pid",method="GET",status_class="2xx"\} (\d+)$/m.exec(metrics.text);
+    assert.ok(line !== null, metrics.text.slice(0, 2000));
+    assert.equal(Number(line[1]), sent);
+    assert.match(metrics.text, /^vial_admin_scrape_missing_workers 0$/m);
+    assert.match(metrics.text, /^vial_workers\{state="ready"\} 2$/m);
+    assert.match(metrics.text, /^vial_worker_restarts_total\{cause="crash"\} 0$/m);
+  });
+});
