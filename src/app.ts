@@ -247,6 +247,10 @@ export class Vial extends Scaffold {
     this.#leakAlarm?.stop();
     await this.#sampler?.stop();
     await this.#watchdog?.stop();
+    // Cleared so a restarted app installs its monitors again.
+    this.#leakAlarm = undefined;
+    this.#sampler = undefined;
+    this.#watchdog = undefined;
     await this.security.close();
     for (const hook of this.#shutdown.toReversed()) {
       try {

@@ -73,8 +73,8 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     table.records.filter((r) => r.before.length === 0 && r.after.length === 0 && r.teardown.length === 0 && r.handler !== undefined),
   );
 
-  // The blocked-loop watchdog evaluates this on the paused main thread, so it names the route
-  // whose code is on the stack (AsyncLocalStorage still holds that request's context).
+  // The blocked-loop watchdog evaluates this while the main thread is blocked (an inspector
+  // interrupt runs on top of the blocked stack), so AsyncLocalStorage still holds that request.
   (globalThis as Record<symbol, unknown>)[ACTIVE_ROUTE_KEY] = () => peekContext()?.route?.key;
 
   return function dispatch(req: IncomingMessage, res: ServerResponse): void {
