@@ -1,50 +1,240 @@
-/** `vial run app.ts`: starts the app's server, with graceful shutdown on SIGTERM/SIGINT. */
+/**
+ * `vial run app.ts [--workers N]`. One process: `app.listen()` plus graceful shutdown. More (or
+ * recycling): this same command becomes the primary of src/process/supervisor.ts, which re-runs
+ * it (same script, same arguments) as cluster workers; `cluster.isWorker` tells the two apart.
+ */
+import cluster from 'node:cluster';
+import diagnostics from 'node:diagnostics_channel';
 import { parseArgs } from 'node:util';
+import pino from 'pino';
+import type { Vial } from '../app.ts';
+import { ConfigError } from '../errors.ts';
+import { resolveProcessOptions } from '../process/options.ts';
+import type { ProcessOptions, ResolvedProcessOptions } from '../process/options.ts';
+import { installGracefulShutdown } from '../process/shutdown.ts';
+import { runSupervisor } from '../process/supervisor.ts';
+import type { Supervisor } from '../process/supervisor.ts';
+import { runWorker } from '../process/worker.ts';
 import { loadApp } from './load-app.ts';
 
-const usage = `Usage: vial run <app.ts> [--port N] [--host H]
+const usage = `Usage: vial run <app.ts> [options]
 
 Starts the app. TypeScript apps load directly (Node 24 strips types).
-  --port N     port to listen on (default: VIAL_PORT or 5000; 0 picks a free one)
-  --host H     address to bind (default: VIAL_HOST or 127.0.0.1)`;
+  --port N                  port to listen on (default: VIAL_PORT or 5000; 0 picks a free one)
+  --host H                  address to bind (default: VIAL_HOST or 127.0.0.1)
+  --workers N               worker processes (default: VIAL_WORKERS or 1). With N > 1 a primary
+                            process owns the socket, hands each connection to a worker that
+                            answers its heartbeat, restarts dead workers and recycles old ones
+  --max-requests N          recycle a worker after N requests (0, the default: never)
+  --max-requests-jitter N   add 0..N to each worker's budget (default: 10% of --max-requests)
+  --max-rss-mb N            recycle a worker whose resident memory passes N MiB (0: never)
+  --graceful-timeout-ms N   how long in-flight requests may finish on shutdown (default 30000)
 
-function parsePort(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const port = Number(text);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0-65535, got "${text}".`);
-  return port;
+With --workers, the primary never imports the app: every worker imports app.ts itself, so the
+module's top-level code (opening connections, starting timers, writing files) runs once per
+worker, and again in each replacement. The primary listens on --port/--host (or VIAL_PORT,
+VIAL_HOST), not on the port the app's options name. Recycling needs a primary, so
+--max-requests or --max-rss-mb start one even with a single worker.
+
+SIGTERM or SIGINT: stop accepting, answer 503 to new requests, let in-flight ones finish (up to
+the grace period), run the app's shutdown hooks, exit 0; exit 1 if the grace period ran out or
+the app failed to start. A second signal forces the shutdown.`;
+
+const MiB = 1024 * 1024;
+
+interface RunFlags {
+  file: string | undefined;
+  port: number | undefined;
+  host: string | undefined;
+  /** Only what was given on the command line (or VIAL_WORKERS); the rest keeps its default. */
+  process: ProcessOptions;
+  /** True when a primary is needed: more than one worker, or recycling. */
+  supervised: boolean;
 }
 
-async function run(args: string[]): Promise<number> {
+function intFlag(name: string, text: string | undefined, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isInteger(value) || value < 0 || value > max) {
+    throw new ConfigError('VIAL_ERR_CLI', `${name} must be an integer from 0 to ${max}, got "${text}". Run "vial run --help" for the options.`);
+  }
+  return value;
+}
+
+function parseFlags(args: string[]): RunFlags | 'help' {
   const { positionals, values } = parseArgs({
     args,
     options: {
       help: { type: 'boolean', short: 'h' },
       port: { type: 'string', short: 'p' },
       host: { type: 'string' },
+      workers: { type: 'string', short: 'w' },
+      'max-requests': { type: 'string' },
+      'max-requests-jitter': { type: 'string' },
+      'max-rss-mb': { type: 'string' },
+      'graceful-timeout-ms': { type: 'string' },
     },
     allowPositionals: true,
   });
-  if (values.help === true) {
+  if (values.help === true) return 'help';
+  const workers = intFlag('--workers', values.workers) ?? intFlag('VIAL_WORKERS', envValue('VIAL_WORKERS'));
+  const maxRequests = intFlag('--max-requests', values['max-requests']);
+  const maxRequestsJitter = intFlag('--max-requests-jitter', values['max-requests-jitter']);
+  const maxRssMb = intFlag('--max-rss-mb', values['max-rss-mb'], Math.floor(Number.MAX_SAFE_INTEGER / MiB));
+  const gracefulTimeoutMs = intFlag('--graceful-timeout-ms', values['graceful-timeout-ms']);
+  const recycle = {
+    ...(maxRequests === undefined ? {} : { maxRequests }),
+    ...(maxRequestsJitter === undefined ? {} : { maxRequestsJitter }),
+    ...(maxRssMb === undefined ? {} : { maxRssBytes: maxRssMb * MiB }),
+  };
+  const options: ProcessOptions = {
+    ...(workers === undefined ? {} : { workers }),
+    ...(Object.keys(recycle).length === 0 ? {} : { recycle }),
+    ...(gracefulTimeoutMs === undefined ? {} : { gracefulTimeoutMs }),
+  };
+  // Validates the combination now (VIAL_ERR_PROCESS_OPTIONS), before anything starts.
+  const resolved = resolveProcessOptions(options);
+  return {
+    file: positionals[0],
+    port: intFlag('--port', values.port, 65535),
+    host: values.host,
+    process: options,
+    supervised: resolved.workers > 1 || resolved.recycle.maxRequests > 0 || resolved.recycle.maxRssBytes > 0,
+  };
+}
+
+async function run(args: string[]): Promise<number> {
+  const flags = parseFlags(args);
+  if (flags === 'help') {
     console.log(usage);
     return 0;
   }
-  const app = await loadApp(positionals[0]);
-  const port = parsePort(values.port);
-  const running = await app.listen({ ...(port === undefined ? {} : { port }), ...(values.host === undefined ? {} : { host: values.host }) });
-  console.log(`vial: ${app.config.name} listening on ${running.url} (${app.config.env})`);
-  const stop = (signal: string): void => {
-    console.log(`vial: ${signal} received, finishing in-flight requests`);
-    running.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error(error);
-        process.exit(1);
-      },
-    );
+  if (cluster.isWorker) return runAsWorker(flags);
+  if (flags.supervised) return runAsPrimary(flags);
+  return runSingle(flags);
+}
+
+/** One process: listen, and on SIGTERM/SIGINT drain, run shutdown hooks and exit. */
+async function runSingle(flags: RunFlags): Promise<number> {
+  const app = await loadApp(flags.file);
+  let running;
+  try {
+    running = await app.listen({ ...(flags.port === undefined ? {} : { port: flags.port }), ...(flags.host === undefined ? {} : { host: flags.host }) });
+  } catch (error) {
+    // listen() may have started the monitors (a watchdog thread, timers): stop them so the
+    // process can exit with the error instead of lingering.
+    await app.shutdown();
+    throw error;
+  }
+  console.log(`vial: ${app.config.name} listening on ${running.url} (${app.config.env}, pid ${process.pid})`);
+  installGracefulShutdown(running.server, {
+    gracefulTimeoutMs: flags.process.gracefulTimeoutMs ?? app.config.process.gracefulTimeoutMs,
+    log: app.log,
+    onDrain: drainApp(app),
+  });
+  return 0;
+}
+
+/**
+ * The app's part of a drain. Admission closes only once the HTTP side is idle: connections
+ * accepted (or handed over by the primary) just before the drain still get their first
+ * request served, while the shutdown tracker answers 503 to reused connections meanwhile.
+ * Then `app.shutdown()` waits for admitted work, stops the monitors and runs shutdown hooks.
+ */
+function drainApp(app: Vial): (httpIdle: () => Promise<void>) => Promise<void> {
+  return async function drainVialApp(httpIdle) {
+    await httpIdle();
+    await app.shutdown();
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+}
+
+/** What a worker reports to the primary's heartbeat: the routes it is running, by route key. */
+function inFlightRoutes(app: Vial): () => string[] {
+  return function describeInFlight() {
+    return app.load.admission.snapshot().routes
+      .filter((r) => r.inFlight > 0)
+      .map((r) => (r.inFlight === 1 ? r.route : `${r.route} (${r.inFlight} in flight)`));
+  };
+}
+
+/** A cluster worker: load the app, build its server without listening, hand it to runWorker. */
+async function runAsWorker(flags: RunFlags): Promise<number> {
+  try {
+    const app = await loadApp(flags.file);
+    const server = app.createServer();
+    await app.start();
+    await app.startMonitors();
+    runWorker({ server, onDrain: drainApp(app), describeInFlight: inFlightRoutes(app), log: app.log });
+    warnOnIgnoredAddress(app, flags);
+    return 0;
+  } catch (error) {
+    // Intentionally exits here: the IPC channel to the primary would keep this process alive.
+    // The primary counts the exit as a crash (and gives up if no worker ever started).
+    console.error(`vial: worker ${process.pid} could not start: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  }
+}
+
+/** The app's own `port`/`host` options cannot apply under a primary that never imports it: say so. */
+function warnOnIgnoredAddress(app: Vial, flags: RunFlags): void {
+  if (cluster.worker?.id !== 1) return;
+  const port = flags.port ?? envPort() ?? 5000;
+  const host = flags.host ?? envValue('VIAL_HOST') ?? '127.0.0.1';
+  // An explicit flag is the operator's choice; only an address the app's options name but the
+  // primary silently overrides is worth a warning.
+  if ((flags.port === undefined && app.config.port !== port) || (flags.host === undefined && app.config.host !== host)) {
+    app.log.warn(
+      { appPort: app.config.port, appHost: app.config.host, port, host },
+      'vial: the app names another address than the one `vial run --workers` listens on; pass --port/--host (or VIAL_PORT/VIAL_HOST)',
+    );
+  }
+}
+
+function envPort(): number | undefined {
+  return intFlag('VIAL_PORT', envValue('VIAL_PORT'), 65535);
+}
+
+/** An empty variable (`VIAL_WORKERS=`) counts as unset, as shells and compose files produce them. */
+function envValue(name: string): string | undefined {
+  const value = process.env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** The primary: owns the socket, forks workers that re-run this command, exits with their verdict. */
+async function runAsPrimary(flags: RunFlags): Promise<number> {
+  if (flags.file === undefined) throw new ConfigError('VIAL_ERR_CLI', 'Name the app module, e.g. `vial run app.ts --workers 4`.');
+  const options: ResolvedProcessOptions = resolveProcessOptions(flags.process);
+  const level = process.env['VIAL_LOG_LEVEL'] ?? 'info';
+  const log = pino({ name: 'vial-primary', level });
+  // Filled in once runSupervisor returns; worker events only arrive after that.
+  const running: { supervisor?: Supervisor } = {};
+  // A worker that dies before any worker was ever ready is a boot failure (a syntax error, a
+  // missing secret): restarting it forever with back-off would hide it, so after one crash per
+  // worker slot the primary gives up and exits 1.
+  let anyReady = false;
+  let bootCrashes = 0;
+  let bootFailed = false;
+  const onWorkerEvent = (message: unknown): void => {
+    const event = message as { event?: string; cause?: string };
+    if (event.event === 'ready') anyReady = true;
+    if (event.event === 'exit' && event.cause === 'crash' && !anyReady && ++bootCrashes >= options.workers) {
+      bootFailed = true;
+      log.error({ crashes: bootCrashes }, 'vial: no worker could start the app; giving up');
+      void running.supervisor?.shutdown('workers failed to start');
+    }
+  };
+  diagnostics.subscribe('vial:worker', onWorkerEvent);
+  const host = flags.host ?? envValue('VIAL_HOST') ?? '127.0.0.1';
+  const supervisor = await runSupervisor({
+    ...flags.process,
+    host,
+    port: flags.port ?? envPort() ?? 5000,
+    log,
+    exit: (code) => process.exit(bootFailed ? 1 : code),
+  });
+  running.supervisor = supervisor;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  console.log(`vial: primary listening on http://${shownHost}:${supervisor.address.port} with ${options.workers} worker(s) (pid ${process.pid})`);
   return 0;
 }
 
