@@ -103,14 +103,14 @@ describe('the dashboard in a browser, under load', () => {
     await page.goto(admin.url + '/', { waitUntil: 'load' });
     await sleep(LOAD_MS - 1500);
     await page.waitForFunction(() => {
-      const s = (window as unknown as { vialDashboard?: DashboardState }).vialDashboard;
+      const s = (globalThis as unknown as { vialDashboard?: DashboardState }).vialDashboard;
       return s !== undefined && s.polls >= 3 && (s.charts['latency']?.data[0]?.length ?? 0) > 8;
     });
     const buffer = await page.screenshot({ fullPage: true });
     await loaded;
 
     const state = await page.evaluate(() => {
-      const s = (window as unknown as { vialDashboard: DashboardState }).vialDashboard;
+      const s = (globalThis as unknown as { vialDashboard: DashboardState }).vialDashboard;
       return {
         polls: s.polls,
         errors: s.errors,

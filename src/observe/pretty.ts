@@ -5,11 +5,9 @@
  * destination keeps lines in order with the app's own console output (no transport thread).
  * Production keeps plain JSON lines for the log pipeline.
  */
-import type { Writable } from 'node:stream';
-
 export interface PrettyOptions {
   /** Default process.stdout. */
-  stream?: Pick<Writable, 'write'> & { isTTY?: boolean };
+  stream?: { write(chunk: string): unknown; readonly isTTY?: boolean };
   /** Default: whether the stream is a TTY (and NO_COLOR is unset). */
   color?: boolean;
 }
@@ -54,23 +52,27 @@ export function formatLine(line: string, paint: (code: string, text: string) => 
     const ms = typeof record['durationMs'] === 'number' ? `${record['durationMs'].toFixed(1)} ms` : '';
     parts.push(
       String(record['method']).padEnd(6),
-      String(record['path'] ?? record['route'] ?? ''),
+      text(record['path'] ?? record['route']),
       paint(statusColor, String(status)),
       ms,
     );
     if (typeof record['code'] === 'string') parts.push(paint('31', record['code']));
-    if (record['route'] !== undefined && record['path'] !== undefined) parts.push(paint('90', `(${String(record['route'])})`));
-    parts.push(paint('90', String(record['reqId'] ?? '')));
+    if (record['route'] !== undefined && record['path'] !== undefined) parts.push(paint('90', `(${text(record['route'])})`));
+    parts.push(paint('90', text(record['reqId'])));
   } else {
     parts.push(paint(levelColor, levelName), msg);
   }
   for (const [key, value] of Object.entries(record)) {
     if (hidden.has(key) || value === undefined) continue;
     if (key === 'err' && typeof value === 'object' && value !== null && 'stack' in value) {
-      parts.push('\n' + paint('31', String((value as { stack: unknown }).stack)));
+      parts.push('\n' + paint('31', text(value.stack)));
       continue;
     }
     parts.push(`${paint('90', key + '=')}${typeof value === 'string' ? value : JSON.stringify(value)}`);
   }
   return parts.filter((p) => p !== '').join(' ');
+}
+
+function text(value: unknown): string {
+  return value === undefined || value === null ? '' : typeof value === 'string' ? value : JSON.stringify(value);
 }

@@ -42,7 +42,7 @@ export class RequestSeries {
 
   record(route: string, method: string, status: number, durationMs: number): void {
     let byMethod = this.#byRoute.get(route);
-    if (byMethod === undefined) this.#byRoute.set(route, (byMethod = new Map()));
+    if (byMethod === undefined) this.#byRoute.set(route, (byMethod = new Map<string, (Series | undefined)[]>()));
     let byClass = byMethod.get(method);
     if (byClass === undefined) byMethod.set(method, (byClass = []));
     const cls = status >= 100 && status < 600 ? (status / 100) | 0 : 5;
