@@ -76,7 +76,12 @@ function csrfApp(security: SecurityOptions = {}, options: VialOptions = {}): Csr
     calls.n += 1000;
     return 'the GET handler';
   });
-  app.get('/token', (ctx) => ctx.csrfToken());
+  // Async on purpose: a synchronous GET on a first, cookieless visit currently skips the session
+  // commit (dispatch fast path); test/app-session.test.ts covers that case on its own.
+  app.get('/token', async (ctx) => {
+    await Promise.resolve();
+    return ctx.csrfToken();
+  });
   app.post('/webhook', { csrf: false }, () => {
     calls.n++;
     return 'webhook';

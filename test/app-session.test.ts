@@ -33,6 +33,11 @@ function sessionApp(security: SecurityOptions = { session: { store: 'memory' } }
   const app = makeApp({ env: 'development', ...options, security });
   app.get('/who', (ctx) => ({ user: ctx.session.userId ?? null, n: ctx.session.get<number>('n') ?? null }));
   app.get('/plain', () => 'no session here');
+  app.get('/token', (ctx) => ctx.csrfToken());
+  app.get('/remember', (ctx) => {
+    ctx.session.set('n', 11);
+    return 'remembered';
+  });
   app.post('/plain', () => 'posted, no session');
   app.post('/write', async (ctx) => {
     const n = ctx.request.contentType === '' ? '1' : ((await ctx.request.form()).get('n') ?? '1');
@@ -133,6 +138,18 @@ for (const mode of MODES) {
         assert.match(cookieFrom(res, COOKIE)?.line ?? '', /Max-Age=0/, `${what}: the rejected cookie is cleared`);
       }
       assert.deepEqual(await who(c), { user: 'alice', n: null }, 'the genuine session is untouched');
+    });
+
+    void it('persists a session created by a synchronous GET on a first, cookieless visit (a login page with a CSRF token)', async (t) => {
+      const store = new MemorySessionStore();
+      const c = await client(t, mode, sessionApp({ session: { store } }));
+      const token = await c.get('/token');
+      assert.equal(token.status, 200);
+      issued(token);
+      c.cookies.clear();
+      issued(await c.get('/remember'));
+      assert.deepEqual(await who(c), { user: null, n: 11 });
+      assert.equal(store.size, 2);
     });
 
     void it('marks responses that touch a session Cache-Control: no-store and Vary: Cookie, and leaves cookieless ones alone', async (t) => {
