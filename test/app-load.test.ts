@@ -134,8 +134,19 @@ both('admission through the app', (mode) => {
   });
 });
 
+/**
+ * The deadline scan runs on an unref'd timer, and the test client holds no socket: with a
+ * handler that only waits for its signal, nothing keeps Node 22's event loop alive until the
+ * deadline fires. A server would; this ref'd timer stands in for it.
+ */
+function keepLoopAlive(t: { after: (fn: () => void) => void }): void {
+  const timer = setInterval(() => {}, 1000);
+  t.after(() => clearInterval(timer));
+}
+
 both('deadlines through the app', (mode) => {
   it('answers 504 VIAL_ERR_DEADLINE and aborts ctx.signal when a route passes its timeoutMs', async (t) => {
+    keepLoopAlive(t);
     const app = makeApp();
     let observed: unknown;
     app.get('/slow', { timeoutMs: 100 }, async (ctx: Context) => {
@@ -153,6 +164,7 @@ both('deadlines through the app', (mode) => {
   });
 
   it('counts handlers still running after their deadline until they finish', async (t) => {
+    keepLoopAlive(t);
     const app = makeApp();
     const gate = latch();
     let finished = false;
