@@ -72,6 +72,9 @@ void describe('CSRF in Chromium', () => {
     await page.goto(attacker.url);
     const formResponse = await refusedForm;
     assert.equal(formResponse.status(), 403);
+    // The response arrives before the navigation commits; let it finish so nothing interrupts step 3.
+    await page.waitForURL(`${running.url}/transfer`);
+    await page.waitForLoadState();
     assert.ok(await eventually(() => app.security.csrfRefusals['cross-site'] === 2, WAIT_MS), `refusals: ${JSON.stringify(app.security.csrfRefusals)}`);
     assert.deepEqual(calls, { form: 0, json: 0 }, 'neither handler ran');
     const attacks = seen.filter((s) => s.origin?.startsWith('http://localhost:') === true);
@@ -84,12 +87,14 @@ void describe('CSRF in Chromium', () => {
     // which is what protects browsers and sites where SameSite does not (same-site subdomains).
     assert.ok(attacks.every((s) => !s.cookie), 'the session cookie stayed home');
 
-    // 3. The app's own form, same browser and session, goes through.
-    await page.goto(`${running.url}/account`);
-    await page.fill('input[name=amount]', '25');
-    const [ownResponse] = await Promise.all([page.waitForResponse((res) => res.url() === `${running.url}/transfer`), page.click('#transfer')]);
+    // 3. The app's own form, same browser and session (a new tab), goes through.
+    const own = await context.newPage();
+    own.setDefaultTimeout(WAIT_MS);
+    await own.goto(`${running.url}/account`);
+    await own.fill('input[name=amount]', '25');
+    const [ownResponse] = await Promise.all([own.waitForResponse((res) => res.url() === `${running.url}/transfer`), own.click('#transfer')]);
     assert.equal(ownResponse.status(), 200);
-    assert.equal(await page.textContent('#done'), 'Transferred 25 for victim');
+    assert.equal(await own.textContent('#done'), 'Transferred 25 for victim');
     assert.deepEqual(calls, { form: 1, json: 0 });
     assert.equal(seen.at(-1)?.site, 'same-origin');
     assert.equal(app.security.csrfRefusals['cross-site'], 2, 'no new refusals');
