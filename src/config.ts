@@ -180,6 +180,10 @@ export function resolveConfig(options: VialOptions = {}, env: Env = process.env)
   if (security.secretKey === undefined && security.secretKeys === undefined && envSecret !== undefined && envSecret !== '') {
     (security as { secretKey?: string }).secretKey = envSecret;
   }
+  // The app's own origin is what CSRF compares Origin with, unless CSRF names its own.
+  if (core.origin !== undefined && security.csrf?.appOrigin === undefined) {
+    (security as { csrf?: SecurityOptions['csrf'] }).csrf = { ...security.csrf, appOrigin: core.origin };
+  }
   const processOptions: ProcessOptions = { ...options.process };
   if (processOptions.workers === undefined && env['VIAL_WORKERS'] !== undefined) {
     (processOptions as { workers?: number }).workers = intFromEnv('VIAL_WORKERS', env['VIAL_WORKERS']);

@@ -4,6 +4,7 @@
  * is read, so anything awaited inside a handler or hook sees its own request and never another's.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { Logger } from 'pino';
 import { ContextError } from './errors.ts';
 import type { VialRequest } from './request.ts';
@@ -162,6 +163,10 @@ export class Context {
 
   /** Adds a response header to whatever response this request ends with. */
   header(name: string, value: string): this {
+    // Refused here (ERR_INVALID_CHAR / ERR_INVALID_HTTP_TOKEN), where the stack points at the
+    // handler that echoed input into a header, rather than later when the response is written.
+    validateHeaderName(name);
+    validateHeaderValue(name, value);
     (this.responseHeaders ??= Object.create(null) as Record<string, string>)[name.toLowerCase()] = value;
     return this;
   }

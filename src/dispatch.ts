@@ -190,14 +190,25 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
         } catch (error) {
           pending = Promise.reject(error);
         }
-        if (response !== undefined) {
-          const sending = send(ctx, res, response);
-          if (sending === undefined) {
-            admission.leave(gate);
-            publish(ctx, res, route, startedAt);
-            return;
+        // A handler that touched the session needs step 6b (save it, set the cookie): not fast.
+        if (response !== undefined && ctx.sessionState === undefined) {
+          let sending: Promise<void> | undefined;
+          try {
+            sending = send(ctx, res, response);
+          } catch (error) {
+            // e.g. a header value with CR/LF from a VialResponse: never escapes the request.
+            pending = Promise.reject(error);
           }
-          pending = sending.then(() => response);
+          if (pending === undefined) {
+            if (sending === undefined) {
+              admission.leave(gate);
+              publish(ctx, res, route, startedAt);
+              return;
+            }
+            pending = sending.then(() => response);
+          }
+        } else if (response !== undefined) {
+          pending = Promise.resolve(response);
         }
       }
     }

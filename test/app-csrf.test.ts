@@ -269,7 +269,7 @@ void describe('CSRF through the app: what only a raw socket can send', () => {
 void describe('CSRF and the app origin option', () => {
   void it(
     'uses the app-wide origin option as the CSRF origin when security.csrf.appOrigin is not set',
-    { todo: 'config.ts does not pass VialOptions.origin to security.csrf.appOrigin yet (see report)' },
+    {},
     async (t) => {
       const subject = csrfApp({}, { origin: 'https://app.example' });
       const c = await browser(t, 'client', subject);
