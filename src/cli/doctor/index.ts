@@ -31,9 +31,10 @@ export async function runDoctor(options: DoctorOptions, progress: Progress): Pro
   update('error pages and bodies');
   await probeErrors(options, session, findings);
   await probeInjection(options, findings);
-  await probeExhaustion(options, findings, update);
   await probeLeak(options, findings, update);
   await probeRace(options, findings, update);
+  // Last: a stalled server (gunicorn workers asleep in the slow route) stays stalled after the probe.
+  await probeExhaustion(options, findings, update);
   progress.done();
   return { target: options.target.href, startedAt, durationMs: Math.round(performance.now() - started), findings, summary: summarize(findings) };
 }

@@ -40,6 +40,10 @@ export async function probeCsrf(options: DoctorOptions, session: SessionState, f
       });
       continue;
     }
+    if (crossSite.status === 0 || crossSite.status >= 500) {
+      findings.push({ class: 'security', probe: `csrf ${path}`, verdict: 'WARN', evidence: `a cross-site POST got ${crossSite.status || crossSite.error}: the route failed rather than refused, so the doctor cannot tell`, fix: 'give --post a route that accepts a form POST, or check why it fails' });
+      continue;
+    }
     if (!withCookie) {
       findings.push({ class: 'security', probe: `csrf ${path}`, verdict: 'PASS', evidence: `cross-site POST refused with ${crossSite.status || crossSite.error}; token check not tested (no session: add --login)`, fix });
       continue;

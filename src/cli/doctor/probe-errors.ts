@@ -5,7 +5,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { send } from './http.ts';
-import type { Answer } from './http.ts';
 import type { DoctorOptions } from './options.ts';
 import type { Finding } from './report.ts';
 import type { SessionState } from './probe-session.ts';
@@ -30,14 +29,6 @@ export function findLeak(body: string): string | undefined {
 
 const LEAK_FIX = 'answer errors with a short message and log the details server-side (never debug=True or a handler returning the traceback; vial shows only exposed 4xx messages)';
 
-function judge(what: string, answer: Answer): Finding {
-  const leak = findLeak(answer.body);
-  if (leak !== undefined) return { class: 'security', probe: 'error leak', verdict: 'FAIL', evidence: `${what} answered ${answer.status} with ${leak}`, fix: LEAK_FIX };
-  if (answer.status >= 500) return { class: 'security', probe: 'malformed body', verdict: 'FAIL', evidence: `${what} answered ${answer.status}: the handler crashed on client input`, fix: 'validate bodies and answer 400/415/422; a 500 on bad input hides real errors and may leak internals' };
-  if (answer.status === 0) return { class: 'security', probe: 'malformed body', verdict: 'WARN', evidence: `${what} got no answer (${answer.error ?? 'closed'})`, fix: 'answer malformed input with 400' };
-  return { class: 'security', probe: 'malformed body', verdict: 'PASS', evidence: `${what} answered ${answer.status} without internals`, fix: '' };
-}
-
 export async function probeErrors(options: DoctorOptions, session: SessionState, findings: Finding[]): Promise<void> {
   const missing = `/vial-doctor-missing-${randomBytes(4).toString('hex')}`;
   const notFound = await send(options.target, missing, { timeoutMs: options.timeoutMs });
@@ -60,11 +51,15 @@ export async function probeErrors(options: DoctorOptions, session: SessionState,
     const results = await Promise.all(
       malformed.map(async ([type, body]) => [type, await send(options.target, path, { method: 'POST', headers: { ...sameOrigin(options, session.jar), 'content-type': type }, body, timeoutMs: options.timeoutMs })] as const),
     );
-    const judged = results.map(([type, answer]) => judge(`POST ${path} with malformed ${type.split(';')[0] ?? type}`, answer));
-    // One line per route unless something is wrong: the worst answer speaks for the route.
-    const bad = judged.filter((f) => f.verdict !== 'PASS');
-    if (bad.length === 0) findings.push({ ...judged[0]!, evidence: `POST ${path} with malformed JSON, form and multipart bodies answered ${results.map(([, a]) => a.status).join('/')} without internals` });
-    else findings.push(...bad);
+    // One line per route: three bodies that leak the same traceback are one finding.
+    const statuses = results.map(([, a]) => a.status || a.error).join('/');
+    const what = `POST ${path} with malformed JSON/form/multipart bodies answered ${statuses}`;
+    const leaked = results.map(([, a]) => findLeak(a.body)).find((l) => l !== undefined);
+    if (leaked !== undefined) findings.push({ class: 'security', probe: 'error leak', verdict: 'FAIL', evidence: `${what}, showing ${leaked}`, fix: LEAK_FIX });
+    else if (results.some(([, a]) => a.status >= 500)) {
+      findings.push({ class: 'security', probe: 'malformed body', verdict: 'FAIL', evidence: `${what}: the handler crashed on client input`, fix: 'validate bodies and answer 400/415/422; a 500 on bad input hides real errors and may leak internals' });
+    } else if (results.some(([, a]) => a.status === 0)) findings.push({ class: 'security', probe: 'malformed body', verdict: 'WARN', evidence: `${what}: some got no answer`, fix: 'answer malformed input with 400' });
+    else findings.push({ class: 'security', probe: 'malformed body', verdict: 'PASS', evidence: `${what} without internals`, fix: '' });
     findings.push(await oversized(options, session, path));
   }
 }
@@ -83,6 +78,11 @@ async function oversized(options: DoctorOptions, session: SessionState, path: st
   if (answer.status === 413) return { ...base, verdict: 'PASS', evidence: `a 5 MiB POST to ${path} was refused with 413 in ${Math.round(answer.ms)} ms` };
   if (answer.status >= 400 && answer.status < 500) return { ...base, verdict: 'PASS', evidence: `a 5 MiB POST to ${path} was refused with ${answer.status} (413 is the precise answer)` };
   if (answer.timedOut) return { ...base, verdict: 'FAIL', evidence: `a 5 MiB POST to ${path} got no answer in ${Math.round(answer.ms)} ms: the server hangs on large bodies` };
-  if (answer.status === 0) return { ...base, verdict: 'WARN', evidence: `a 5 MiB POST to ${path} was cut off without an answer (${answer.error ?? 'closed'})` };
-  return { ...base, verdict: 'FAIL', evidence: `a 5 MiB POST to ${path} answered ${answer.status}: the body was accepted or crashed the handler` };
+  // A server that answers 413 and closes at once can reset the socket before our parser reads the
+  // answer; a reset while we are still sending is that refusal, seen from the client.
+  if (answer.error === 'ECONNRESET' || answer.error === 'EPIPE') return { ...base, verdict: 'PASS', evidence: `a 5 MiB POST to ${path} was cut off by the server (${answer.error}) before it was all sent` };
+  if (answer.status === 0) return { ...base, verdict: 'WARN', evidence: `a 5 MiB POST to ${path} got no answer (${answer.error ?? 'closed'})` };
+  if (answer.status >= 500) return { ...base, verdict: 'FAIL', evidence: `a 5 MiB POST to ${path} answered ${answer.status}: the body crashed the handler` };
+  // Intentionally a WARN: from outside, a handler that never reads the body looks the same as one that buffers all 5 MiB.
+  return { ...base, verdict: 'WARN', evidence: `a 5 MiB POST to ${path} answered ${answer.status}: accepted, not refused (harmless only if the handler never reads the body)` };
 }

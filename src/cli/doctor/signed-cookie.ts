@@ -64,6 +64,7 @@ function readJwt(value: string): SignedCookie | undefined {
   } catch {
     return undefined;
   }
+  if (typeof alg !== 'string') return undefined;
   const hash = alg === 'HS256' ? 'sha256' : alg === 'HS384' ? 'sha384' : alg === 'HS512' ? 'sha512' : undefined;
   const payload = printable(Buffer.from(body, 'base64url'));
   const weakSecret = hash === undefined ? undefined : candidates().find((secret) => sameBase64(signature, createHmac(hash, secret).update(`${head}.${body}`).digest()));
@@ -77,5 +78,5 @@ export function readSignedCookie(value: string): SignedCookie | undefined {
   } catch {
     // not percent-encoded: read it as it is
   }
-  return readJwt(unquoted) ?? readFlask(unquoted);
+  return readFlask(unquoted) ?? readJwt(unquoted);
 }
