@@ -73,7 +73,17 @@ export const BODY_DEFAULTS: Readonly<Required<BodyOptions>> = Object.freeze({
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-export function resolveCoreOptions(options: CoreOptions = {}, env: Env = process.env): CoreConfig {
+/** The VIAL_* variables (and NODE_ENV) that are set; an empty value counts as unset (`VIAL_PORT= cmd`). */
+function relevantEnv(env: Env): Env {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if ((name.startsWith('VIAL_') || name === 'NODE_ENV') && value !== undefined && value !== '') out[name] = value;
+  }
+  return out;
+}
+
+export function resolveCoreOptions(options: CoreOptions = {}, rawEnv: Env = process.env): CoreConfig {
+  const env = relevantEnv(rawEnv);
   const envName = options.env ?? parseEnvName(env['VIAL_ENV'] ?? env['NODE_ENV']);
   const body = { ...BODY_DEFAULTS, ...options.body };
   const envMaxBody = env['VIAL_MAX_BODY_BYTES'];
@@ -166,7 +176,8 @@ export interface VialConfig extends CoreConfig {
  * VIAL_ENV, VIAL_PORT, VIAL_HOST, VIAL_ORIGIN, VIAL_SECRET_KEY, VIAL_MAX_BODY_BYTES,
  * VIAL_MAX_IN_FLIGHT, VIAL_REQUEST_TIMEOUT_MS, VIAL_WORKERS, VIAL_LOG_LEVEL.
  */
-export function resolveConfig(options: VialOptions = {}, env: Env = process.env): VialConfig {
+export function resolveConfig(options: VialOptions = {}, rawEnv: Env = process.env): VialConfig {
+  const env = relevantEnv(rawEnv);
   const core = resolveCoreOptions(options, env);
   const load: LoadOptionsInput = { ...options.load };
   if (options.load?.admission?.maxInFlight === undefined && env['VIAL_MAX_IN_FLIGHT'] !== undefined) {
