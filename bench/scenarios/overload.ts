@@ -1,0 +1,121 @@
+/**
+ * Overload: find vial's peak throughput on `GET /work` (5 ms of non-blocking wait + ~1.5 KiB of
+ * JSON), then offer 3x that rate open-loop (a constant schedule from bench/lib/traffic.ts, latency
+ * from each request's due time) to every system. A server that sheds keeps its goodput near its
+ * peak and its admitted requests fast; one that queues everything serves them all late.
+ */
+import { failureDetail, isQuick, ms, selected, withSystem } from '../lib/kit.ts';
+import { runLoad } from '../lib/load.ts';
+import { formatTable, num, pct } from '../lib/table.ts';
+import { runTraffic } from '../lib/traffic-run.ts';
+import type { TrafficReport } from '../lib/traffic.ts';
+import type { CheckResult, RunContext, Scenario, ScenarioReport } from '../lib/index.ts';
+
+const HANDLER_MS = 5;
+const DEFAULT_QUEUE_WAIT_MS = 1000;
+/** Tuned for this route: at ~5 ms per request, 64 in flight is far more than the core can feed. */
+const TUNED = { load: { admission: { maxInFlight: 64, maxQueue: 64, maxQueueWaitMs: 50 } } };
+const OVERLOAD_FACTOR = 3;
+
+const scenario: Scenario = {
+  name: 'overload',
+  description: `GET /work (5 ms wait + JSON) at ${OVERLOAD_FACTOR}x vial's measured peak, open-loop: goodput, admitted p99, share refused`,
+  systems: [
+    { name: 'vial', server: 'servers/scenario-vial.ts' },
+    { name: 'vial (admission tuned)', server: 'servers/scenario-vial.ts', env: { BENCH_VIAL_OPTIONS: JSON.stringify(TUNED) } },
+    // Not a target: shows how much of vial's behaviour under overload comes from pressure shedding.
+    { name: 'vial (pressure shedding off)', server: 'servers/scenario-vial.ts', env: { BENCH_VIAL_OPTIONS: JSON.stringify({ load: { pressure: { enabled: false } } }) } },
+    { name: 'fastify', server: 'servers/scenario-fastify.ts' },
+    { name: 'fastify+under-pressure', server: 'servers/scenario-fastify.ts', env: { BENCH_UNDER_PRESSURE: '1' } },
+  ],
+  run,
+};
+
+interface Row {
+  readonly system: string;
+  readonly report: TrafficReport;
+  readonly generatorCpu: number;
+}
+
+async function run(ctx: RunContext): Promise<ScenarioReport> {
+  const quick = isQuick(ctx);
+  const peakSec = quick ? 3 : 8;
+  const overloadMs = quick ? 5000 : 15_000;
+  const peakRuns = quick ? 1 : 3;
+  const vial = ctx.scenario.systems[0];
+  if (vial === undefined) throw new Error('overload: the first system must be vial');
+
+  ctx.say(`  peak: wrk -c 64 on vial /work, median of ${peakRuns} x ${peakSec} s`);
+  const peak = await withSystem(ctx, { ...vial, name: 'vial' }, '/work', async (server) => {
+    const once = (durationSec: number) => runLoad({ url: server.url, load: { path: '/work' }, durationSec, connections: 64, generator: ctx.generator, pinning: ctx.pinning });
+    await once(1);
+    // The median of several runs: on a shared machine one run can be off by half.
+    const runs = [];
+    for (let i = 0; i < peakRuns; i++) runs.push(await once(peakSec));
+    return runs.toSorted((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)];
+  });
+  if (peak === undefined) throw new Error('overload: BENCH_ONLY must include vial (its peak sets the offered rate)');
+  const peakRps = peak.rps;
+  const rate = Math.round(peakRps * OVERLOAD_FACTOR);
+
+  const rows: Row[] = [];
+  for (const system of ctx.scenario.systems) {
+    if (!selected(system.name)) continue;
+    const row = await withSystem(ctx, system, '/work', async (server) => {
+      ctx.say(`  ${system.name}: /work open-loop at ${rate}/s for ${overloadMs / 1000} s`);
+      const { reports, generatorCpu } = await runTraffic(
+        { url: server.url, timeoutMs: 10_000, loads: [{ kind: 'open', name: 'work', path: '/work', ratePerSec: rate, durationMs: overloadMs, maxConnections: 1000 }] },
+        ctx.pinning,
+      );
+      return { system: system.name, report: reports[0] as TrafficReport, generatorCpu };
+    });
+    if (row !== undefined) rows.push(row);
+  }
+
+  const share = (r: TrafficReport, status: string): number => (r.statuses[status] ?? 0) / Math.max(1, r.scheduled);
+  const lines = [
+    `vial peak (wrk, 64 connections, median of ${peakRuns} x ${peakSec} s): ${num(peakRps)} req/s, p99 ${ms(peak.latencyMs.p99)} ms; offered ${num(rate)} req/s (${OVERLOAD_FACTOR}x) for ${overloadMs / 1000} s`,
+    '',
+    ...formatTable<Row>(
+      [
+        { title: 'system', value: (r) => r.system },
+        { title: 'offered/s', value: (r) => num(r.report.scheduled / (overloadMs / 1000)) },
+        { title: 'goodput/s', value: (r) => num(r.report.okPerSec) },
+        { title: 'of peak', value: (r) => pct(r.report.okPerSec / peakRps) },
+        { title: '200 p50 ms', value: (r) => ms(r.report.okLatencyMs.p50) },
+        { title: '200 p99 ms', value: (r) => ms(r.report.okLatencyMs.p99) },
+        { title: '503 share', value: (r) => pct(share(r.report, '503')) },
+        { title: 'not 200', value: (r) => failureDetail(r.report) },
+        { title: 'conns', value: (r) => String(r.report.peakConnections) },
+        { title: 'gen cpu', value: (r) => pct(r.generatorCpu) },
+      ],
+      rows,
+    ),
+    '',
+    'goodput = 200 answers per second of the schedule; 200 p99 is measured from each request\'s due time (waiting for one of the',
+    'generator\'s 1000 connections included); unsent = due but no free connection before the schedule ended.',
+    `vial (admission tuned): ${JSON.stringify(TUNED)}.`,
+  ];
+
+  const checks: CheckResult[] = [];
+  const limits: Record<string, number> = { vial: DEFAULT_QUEUE_WAIT_MS, 'vial (admission tuned)': TUNED.load.admission.maxQueueWaitMs };
+  for (const row of rows) {
+    const limit = limits[row.system];
+    if (limit === undefined) continue;
+    checks.push({ label: `${row.system} goodput >= 90% of peak`, pass: row.report.okPerSec >= 0.9 * peakRps, detail: `${num(row.report.okPerSec)}/s vs 0.9 x ${num(peakRps)} = ${num(0.9 * peakRps)}` });
+    checks.push({
+      label: `${row.system} admitted p99 <= maxQueueWaitMs + handler (${limit} + ${HANDLER_MS} ms)`,
+      pass: row.report.okLatencyMs.p99 <= limit + HANDLER_MS,
+      detail: `${ms(row.report.okLatencyMs.p99)} ms`,
+    });
+  }
+  const warnings: string[] = [];
+  for (const row of rows) {
+    if (row.generatorCpu > 0.9) warnings.push(`generator-bound during ${row.system}: the traffic generator used ${pct(row.generatorCpu)} of its core`);
+    const offered = row.report.scheduled / (overloadMs / 1000);
+    if (offered < 0.95 * rate) warnings.push(`${row.system}: offered ${num(offered)}/s, below the ${num(rate)}/s asked for`);
+  }
+  return { lines, checks, warnings, raw: { peak: { rps: peakRps, latencyMs: peak.latencyMs, errors: peak.errors }, rate, overloadMs, tuned: TUNED, rows } };
+}
+
+export default scenario;

@@ -1,0 +1,51 @@
+/**
+ * Fastify serving the same routes as scenario-app.ts (minus the bounded cache, which is vial's).
+ *   BENCH_SLOW=sleep|busy          /slow waits 2 s without blocking (default) or busy-loops 2 s
+ *   BENCH_UNDER_PRESSURE=1         registers @fastify/under-pressure as its README suggests:
+ *                                  maxEventLoopDelay 1000 ms, event-loop utilisation 0.98, 503
+ *                                  with Retry-After while over a limit (sampled every second)
+ * Fastify's defaults otherwise: no request timeout, no concurrency limit.
+ */
+import underPressure from '@fastify/under-pressure';
+import Fastify from 'fastify';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { busyLoop, storedValue, workPayload } from './busy.ts';
+import { announce, benchPort, HOST } from './port.ts';
+
+const app = Fastify();
+if (process.env['BENCH_UNDER_PRESSURE'] === '1') {
+  await app.register(underPressure, { maxEventLoopDelay: 1000, maxEventLoopUtilization: 0.98, retryAfter: 1 });
+}
+
+app.get('/fast', () => ({ fast: true }));
+if (process.env['BENCH_SLOW'] === 'busy') app.get('/slow', () => ({ slow: true, spins: busyLoop(2000) }));
+else {
+  app.get('/slow', async () => {
+    await sleep(2000);
+    return { slow: true };
+  });
+}
+app.get('/work', async () => {
+  await sleep(5);
+  return workPayload();
+});
+
+// Intentionally unbounded, like vial's /store.
+const store = new Map<string, string>();
+app.get<{ Querystring: { key?: string } }>('/store', (req) => {
+  const key = req.query.key ?? '';
+  store.set(key, storedValue(key));
+  return { entries: store.size };
+});
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc !== undefined) {
+  app.get('/__bench/mem', () => {
+    gc();
+    return process.memoryUsage();
+  });
+}
+
+await app.listen({ port: benchPort(), host: HOST });
+const address = app.server.address();
+announce(typeof address === 'object' && address !== null ? address.port : 0, () => app.close());
