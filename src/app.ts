@@ -25,6 +25,13 @@ import type { LeakAlarm } from './memory/leak-alarm.ts';
 import { installWatchdog } from './process/watchdog.ts';
 import type { Watchdog } from './process/watchdog.ts';
 import { installClientErrorHandler } from './internal/client-error.ts';
+import { startAdmin } from './admin/server.ts';
+import type { RunningAdmin } from './admin/http.ts';
+import { createMetrics } from './observe/metrics.ts';
+import type { Metrics } from './observe/metrics.ts';
+import { prettyDestination } from './observe/pretty.ts';
+import { installRequestLog } from './observe/request-log.ts';
+import type { RequestLog } from './observe/request-log.ts';
 import { createSecurityLayer } from './security/layer.ts';
 import type { SecurityLayer } from './security/layer.ts';
 import type { Session } from './security/session.ts';
@@ -64,6 +71,8 @@ export class Vial extends Scaffold {
   #watchdog: Watchdog | undefined;
   #sampler: AllocationSampler | undefined;
   #leakAlarm: LeakAlarm | undefined;
+  #metrics: Metrics | undefined;
+  #requestLog: RequestLog | undefined;
   readonly #mounts: Mount[] = [];
   readonly #converters: Record<string, Converter> = { ...BUILTIN_CONVERTERS };
   readonly #startup: LifecycleHook[] = [];
@@ -75,7 +84,9 @@ export class Vial extends Scaffold {
   constructor(options: VialOptions = {}) {
     super();
     this.config = resolveConfig(options);
-    this.log = pino({ name: this.config.name, level: this.config.log.level });
+    // Development gets one readable line per event; everywhere else, JSON lines for a log pipeline.
+    const pretty = this.config.env === 'development' ? prettyDestination() : undefined;
+    this.log = pretty === undefined ? pino({ name: this.config.name, level: this.config.log.level }) : pino({ name: this.config.name, level: this.config.log.level }, pretty);
     this.load = createLoadProtection(this.config.load);
     this.security = createSecurityLayer(this.config.security, this.log);
     if (this.config.security.secretWarning !== undefined) this.log.warn(this.config.security.secretWarning);
@@ -194,15 +205,22 @@ export class Vial extends Scaffold {
         this.log.debug('vial: allocation sampling already runs in this process (another app started it)');
       }
     }
+    this.#metrics ??= createMetrics(this);
+    if (this.config.log.requests) this.#requestLog ??= installRequestLog(this, { requests: true });
     if (memory.leakAlarm.enabled && this.#leakAlarm === undefined) {
       this.#leakAlarm = createLeakAlarm({ ...memory.leakAlarm, ...(this.#sampler === undefined ? {} : { sampler: this.#sampler }), log: this.log });
       this.#leakAlarm.start();
     }
   }
 
-  /** The watchdog's recent blocks, the allocation sampler and the leak alarm, for the admin surface. */
-  get monitors(): { readonly watchdog: Watchdog | undefined; readonly sampler: AllocationSampler | undefined; readonly leakAlarm: LeakAlarm | undefined } {
-    return { watchdog: this.#watchdog, sampler: this.#sampler, leakAlarm: this.#leakAlarm };
+  /** The watchdog's recent blocks, the allocation sampler, the leak alarm and the metrics, for the admin surface. */
+  get monitors(): {
+    readonly watchdog: Watchdog | undefined;
+    readonly sampler: AllocationSampler | undefined;
+    readonly leakAlarm: LeakAlarm | undefined;
+    readonly metrics: Metrics | undefined;
+  } {
+    return { watchdog: this.#watchdog, sampler: this.#sampler, leakAlarm: this.#leakAlarm, metrics: this.#metrics };
   }
 
   async listen(options: ListenOptions = {}): Promise<RunningServer> {
@@ -221,6 +239,20 @@ export class Vial extends Scaffold {
     const shownHost = host.includes(':') ? `[${host}]` : host;
     const url = `http://${shownHost}:${port}`;
     this.log.info({ url }, 'vial: listening');
+    let admin: RunningAdmin | undefined;
+    if (this.config.admin.enabled) {
+      const { host: adminHost, port: adminPort, token } = this.config.admin;
+      try {
+        admin = await startAdmin(this, { host: adminHost, port: adminPort, ...(token === undefined ? {} : { token }), ...(this.#metrics === undefined ? {} : { metrics: this.#metrics }) });
+      } catch (error) {
+        // A taken admin port must not take the service down with it; a missing token must.
+        if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+        this.log.warn(
+          { port: adminPort },
+          `vial: admin listener not started: port ${adminPort} is in use. Pick another with --admin-port or VIAL_ADMIN_PORT (0 picks a free one).`,
+        );
+      }
+    }
     let closing: Promise<void> | undefined;
     return {
       server,
@@ -231,6 +263,7 @@ export class Vial extends Scaffold {
           const closed = new Promise<void>((resolve) => server.close(() => resolve()));
           server.closeIdleConnections();
           await closed;
+          await admin?.close();
           await this.shutdown();
         })();
         return closing;
@@ -247,7 +280,11 @@ export class Vial extends Scaffold {
     this.#leakAlarm?.stop();
     await this.#sampler?.stop();
     await this.#watchdog?.stop();
+    this.#requestLog?.close();
+    this.#metrics?.close();
     // Cleared so a restarted app installs its monitors again.
+    this.#requestLog = undefined;
+    this.#metrics = undefined;
     this.#leakAlarm = undefined;
     this.#sampler = undefined;
     this.#watchdog = undefined;

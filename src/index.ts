@@ -26,7 +26,7 @@ export { html, raw, escapeHtml, SafeHtml } from './html.ts';
 export { VialError, HttpError, ConfigError, ContextError, BadRequestError, abort } from './errors.ts';
 
 // Config
-export type { VialOptions, VialConfig, CoreOptions, BodyOptions, LogOptions, VialEnv } from './config.ts';
+export type { VialOptions, VialConfig, CoreOptions, BodyOptions, LogOptions, AdminConfigOptions, VialEnv } from './config.ts';
 
 // Memory: bounded caches and what shows a leak
 export { BoundedCache, cacheRegistry, createAllocationSampler, diffAllocationSnapshots, createLeakAlarm, takeHeapSnapshot } from './memory/index.ts';
@@ -43,6 +43,12 @@ export { ClientGoneError, DeadlineError, lateHandlers, requestChannel } from './
 // Security: sessions, CSRF, secrets
 export { MemorySessionStore, SqliteSessionStore, RedisSessionStore, checkSecret, CSRF_FORM_FIELD, CSRF_HEADER } from './security/index.ts';
 export type { SecurityOptions, SessionOptions, CsrfOptions, SessionStore, SessionRecord, CsrfReason } from './security/index.ts';
+
+// Seeing it live: admin listener, metrics, request logs
+export { startAdmin, startPrimaryAdmin, serveWorkerMetrics } from './admin/index.ts';
+export type { StartAdminOptions, PrimaryAdminOptions, RunningAdmin } from './admin/index.ts';
+export { createMetrics, installRequestLog, prettyDestination } from './observe/index.ts';
+export type { Metrics, RequestLog } from './observe/index.ts';
 
 // Process model
 export type { ProcessOptions } from './process/index.ts';

@@ -15,6 +15,7 @@ import { installGracefulShutdown } from '../process/shutdown.ts';
 import { runSupervisor } from '../process/supervisor.ts';
 import type { Supervisor } from '../process/supervisor.ts';
 import { runWorker } from '../process/worker.ts';
+import { serveWorkerMetrics, startPrimaryAdmin } from '../admin/cluster.ts';
 import { loadApp } from './load-app.ts';
 
 const usage = `Usage: vial run <app.ts> [options]
@@ -29,6 +30,10 @@ Starts the app. TypeScript apps load directly (Node 24 strips types).
   --max-requests-jitter N   add 0..N to each worker's budget (default: 10% of --max-requests)
   --max-rss-mb N            recycle a worker whose resident memory passes N MiB (0: never)
   --graceful-timeout-ms N   how long in-flight requests may finish on shutdown (default 30000)
+  --admin-port N            the admin listener (metrics, health, dashboard) on 127.0.0.1:N
+                            (default: VIAL_ADMIN_PORT or 9464); with --workers the primary
+                            serves it and sums every worker's metrics
+  --no-admin                do not start the admin listener (VIAL_ADMIN=0)
 
 With --workers, the primary never imports the app: every worker imports app.ts itself, so the
 module's top-level code (opening connections, starting timers, writing files) runs once per
@@ -73,10 +78,18 @@ function parseFlags(args: string[]): RunFlags | 'help' {
       'max-requests-jitter': { type: 'string' },
       'max-rss-mb': { type: 'string' },
       'graceful-timeout-ms': { type: 'string' },
+      'admin-port': { type: 'string' },
+      'no-admin': { type: 'boolean' },
     },
     allowPositionals: true,
   });
   if (values.help === true) return 'help';
+  // `vial run` is how a service is deployed, so the admin listener is on unless turned off. The
+  // app reads these once, in its constructor (it may still override them in its own options).
+  const adminPort = intFlag('--admin-port', values['admin-port'], 65535);
+  if (adminPort !== undefined) process.env['VIAL_ADMIN_PORT'] = String(adminPort);
+  if (values['no-admin'] === true) process.env['VIAL_ADMIN'] = '0';
+  else process.env['VIAL_ADMIN'] ??= '1';
   const workers = intFlag('--workers', values.workers) ?? intFlag('VIAL_WORKERS', envValue('VIAL_WORKERS'));
   const maxRequests = intFlag('--max-requests', values['max-requests']);
   const maxRequestsJitter = intFlag('--max-requests-jitter', values['max-requests-jitter']);
@@ -160,10 +173,15 @@ function inFlightRoutes(app: Vial): () => string[] {
 /** A cluster worker: load the app, build its server without listening, hand it to runWorker. */
 async function runAsWorker(flags: RunFlags): Promise<number> {
   try {
+    // The primary serves the admin listener for the whole machine; a worker only answers its
+    // metrics requests over IPC.
+    process.env['VIAL_ADMIN'] = '0';
     const app = await loadApp(flags.file);
     const server = app.createServer();
     await app.start();
     await app.startMonitors();
+    const metrics = app.monitors.metrics;
+    if (metrics !== undefined) serveWorkerMetrics(metrics);
     runWorker({ server, onDrain: drainApp(app), describeInFlight: inFlightRoutes(app), log: app.log });
     warnOnIgnoredAddress(app, flags);
     return 0;
@@ -235,6 +253,23 @@ async function runAsPrimary(flags: RunFlags): Promise<number> {
   running.supervisor = supervisor;
   const shownHost = host.includes(':') ? `[${host}]` : host;
   console.log(`vial: primary listening on http://${shownHost}:${supervisor.address.port} with ${options.workers} worker(s) (pid ${process.pid})`);
+  if (envValue('VIAL_ADMIN') === '1') {
+    const token = envValue('VIAL_ADMIN_TOKEN');
+    try {
+      const admin = await startPrimaryAdmin({
+        supervisor,
+        host: envValue('VIAL_ADMIN_HOST') ?? '127.0.0.1',
+        port: intFlag('VIAL_ADMIN_PORT', envValue('VIAL_ADMIN_PORT'), 65535) ?? 9464,
+        ...(token === undefined ? {} : { token }),
+        log,
+      });
+      console.log(`vial: admin (metrics, dashboard) on ${admin.url}`);
+    } catch (error) {
+      // A taken admin port must not take the service down with it; a missing token must.
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+      log.warn('vial: admin listener not started: its port is in use. Pick another with --admin-port or VIAL_ADMIN_PORT.');
+    }
+  }
   return 0;
 }
 
