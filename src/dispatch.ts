@@ -138,17 +138,17 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
       `The server is at capacity (${refusal.reason}); retry after ${refusal.retryAfterSec} s.`,
       { status: 503, expose: true, headers: { 'retry-after': String(refusal.retryAfterSec) } },
     );
-    runInContext(ctx, () => guardedFinish(ctx, res, send(ctx, res, defaultErrorResponse(error, ctx)), undefined, startedAt));
+    runInContext(ctx, () => guardedFinish(ctx, res, send(ctx, res, defaultErrorResponse(error, ctx)), undefined, startedAt, error));
   }
 
   /** Cold paths only (unmatched routes, refusals): publishes when done, destroys the socket if writing failed. */
-  function guardedFinish(ctx: Context, res: ServerResponse, done: Promise<void> | undefined, route: RouteRecord | undefined, startedAt: number): void {
+  function guardedFinish(ctx: Context, res: ServerResponse, done: Promise<void> | undefined, route: RouteRecord | undefined, startedAt: number, error?: unknown): void {
     if (done === undefined) {
-      publish(ctx, res, route, startedAt);
+      publish(ctx, res, route, startedAt, error);
       return;
     }
     done.then(
-      () => publish(ctx, res, route, startedAt),
+      () => publish(ctx, res, route, startedAt, error),
       (error: unknown) => {
         log.error({ err: error, reqId: ctx.id }, 'vial: failed to send a response');
         res.destroy();
@@ -156,9 +156,9 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     );
   }
 
-  function publish(ctx: Context, res: ServerResponse, route: RouteRecord | undefined, startedAt: number): void {
+  function publish(ctx: Context, res: ServerResponse, route: RouteRecord | undefined, startedAt: number, error?: unknown): void {
     if (requestChannel.hasSubscribers) {
-      requestChannel.publish({ ctx, route: route?.info.key, status: res.statusCode, durationMs: performance.now() - startedAt });
+      requestChannel.publish({ ctx, route: route?.info.key, status: res.statusCode, durationMs: performance.now() - startedAt, error });
     }
   }
 
@@ -291,7 +291,7 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     res.off('close', onClose);
     deadlines.untrack(deadline);
     admission.leave(gate);
-    publish(ctx, res, route, startedAt);
+    publish(ctx, res, route, startedAt, failure);
   }
 
   /** A route with `worker:` runs in the offload pool on a snapshot of the request. */
