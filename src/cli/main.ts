@@ -13,6 +13,7 @@ const USAGE = `Usage: vial <command> [options]
 Commands:
   run <app.ts>      Start the app's server
   routes <app.ts>   Print the route table
+  doctor <url>      Probe a running service for leaks, stalls, races and session/CSRF flaws
 
 Run "vial <command> --help" for a command's options.`;
 
