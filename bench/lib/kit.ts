@@ -24,7 +24,8 @@ export function gunicornSystem(name: string, gunicornArgs: readonly string[], en
     server: 'servers/external.ts',
     // --graceful-timeout 1: a worker sleeping in /slow must not hold the shutdown for 30 s.
     args: [GUNICORN ?? 'gunicorn', ...gunicornArgs, '--graceful-timeout', '1', '--log-level', 'warning', '-b', '127.0.0.1:{port}', 'flask_app:app'],
-    env,
+    // No __pycache__ left in bench/servers/.
+    env: { PYTHONDONTWRITEBYTECODE: '1', ...env },
   };
 }
 
