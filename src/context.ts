@@ -178,6 +178,19 @@ export class Context {
 
 const storage = new AsyncLocalStorage<Context>();
 
+// Taken at module load, where no request is running: a snapshot of "no request context".
+const noRequest = AsyncLocalStorage.snapshot();
+
+/**
+ * Runs `fn` outside any request's context. Long-lived things created lazily during a request (a
+ * shared timer, a thread pool, a session store's sweeper, a Redis client) would otherwise carry
+ * that request's AsyncLocalStorage context, and with it its ctx, request and socket, for the life
+ * of the process (test/app-memory.test.ts catches this).
+ */
+export function outsideRequestContext<R>(fn: () => R): R {
+  return noRequest(fn);
+}
+
 /** Runs `fn(...args)` with `ctx` as the current request. Used by the dispatcher only. */
 export function runInContext<A extends unknown[], R>(ctx: Context, fn: (...args: A) => R, ...args: A): R {
   return storage.run(ctx, fn, ...args);

@@ -9,6 +9,7 @@
  * sweep that runs while someone is queued, so waits end on time even when no slot frees up.
  */
 import { channel } from 'node:diagnostics_channel';
+import { outsideRequestContext } from '../context.ts';
 import { ConfigError } from '../errors.ts';
 import { resolveAdmissionOptions } from './options.ts';
 import type { AdmissionOptions } from './options.ts';
@@ -193,7 +194,8 @@ class AdmissionController implements Admission {
     if (this.#sweep === undefined) {
       // One timer for the whole queue, a quarter of the wait limit: waits end within ~125%.
       const every = Math.max(5, Math.min(250, Math.floor(this.#opts.maxQueueWaitMs / 4)));
-      this.#sweep = setInterval(() => { this.#expire(); }, every);
+      // Created outside the queued request's context, which it would otherwise keep alive.
+      this.#sweep = outsideRequestContext(() => setInterval(() => { this.#expire(); }, every));
     }
     return promise;
   }

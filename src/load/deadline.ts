@@ -5,6 +5,7 @@
  * allocates nothing once the arrays have grown; a stale handle can never untrack a newer
  * entry that reused its slot.
  */
+import { outsideRequestContext } from '../context.ts';
 import { resolveDeadlineOptions } from './options.ts';
 import type { DeadlineOptions } from './options.ts';
 
@@ -60,7 +61,8 @@ export class DeadlineTracker {
     this.#tracked++;
     if (this.#timer === undefined && !this.#closed) {
       // Unref'd: a pending deadline must never keep a process alive that is otherwise done.
-      this.#timer = setInterval(() => { this.check(); }, this.#intervalMs).unref();
+      // Created outside the request that first needs it, or it would keep that request alive.
+      this.#timer = outsideRequestContext(() => setInterval(() => { this.check(); }, this.#intervalMs).unref());
     }
     return this.#generations[slot]! * SLOT_BITS + slot;
   }

@@ -5,6 +5,7 @@
  * types in worker threads as in the main thread (unflagged since 22.18 and in 24).
  */
 import { Piscina } from 'piscina';
+import { outsideRequestContext } from '../context.ts';
 import { VialError } from '../errors.ts';
 import { resolveOffloadOptions } from './options.ts';
 import type { OffloadOptions } from './options.ts';
@@ -66,13 +67,14 @@ class PiscinaOffloadPool implements OffloadPool {
 
   // Created on first use: an app that never offloads never starts a thread.
   #piscina(): Piscina {
-    this.#pool ??= new Piscina({
+    // Created outside the request that first offloads: the pool outlives it.
+    this.#pool ??= outsideRequestContext(() => new Piscina({
       minThreads: 0,
       maxThreads: this.#opts.maxThreads,
       idleTimeout: this.#opts.idleTimeoutMs,
       // Intentionally unbounded inside piscina: our own count above is the bound.
       maxQueue: Infinity,
-    });
+    }));
     return this.#pool;
   }
 

@@ -6,6 +6,7 @@
  */
 import { channel } from 'node:diagnostics_channel';
 import type { Logger } from 'pino';
+import { outsideRequestContext } from '../context.ts';
 import type { Context } from '../context.ts';
 import type { VialResponse } from '../response.ts';
 import { checkCsrf, createCsrfExemption, csrfError, CSRF_FORM_FIELD, CSRF_HEADER } from './csrf.ts';
@@ -35,7 +36,9 @@ export interface SecurityLayer {
 
 export function createSecurityLayer(options: ResolvedSecurityOptions, log: Logger): SecurityLayer {
   let manager: SessionManager | undefined;
-  const getManager = (): SessionManager => (manager ??= createSessionManagerFromOptions(options, { logger: log }));
+  // Opened on first use, which is inside a request: outside its context, since the store (its
+  // sweep timer, a Redis client) lives as long as the app.
+  const getManager = (): SessionManager => (manager ??= outsideRequestContext(() => createSessionManagerFromOptions(options, { logger: log })));
   const cookieName = options.session.cookieName;
   const isExempt = createCsrfExemption(options.csrf.exemptPaths);
   const csrfRefusals: Record<CsrfReason, number> = {
