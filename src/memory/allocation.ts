@@ -97,8 +97,14 @@ interface Profile {
 /** vial's own source directory: its frames are the framework, not the app's allocation site. */
 const VIAL_SRC = new URL('..', import.meta.url).href;
 
+/**
+ * lru-cache stores a BoundedCache's entries: blame the app line that called `set`, not the cache
+ * internals (the same reason vial's own frames are skipped).
+ */
+const CACHE_LIBRARY = '/node_modules/lru-cache/';
+
 function isInternal(url: string): boolean {
-  return url === '' || url.startsWith('node:') || url.startsWith(VIAL_SRC);
+  return url === '' || url.startsWith('node:') || url.startsWith(VIAL_SRC) || url.includes(CACHE_LIBRARY);
 }
 
 /** Aggregates a profile by allocation site (pure). */
