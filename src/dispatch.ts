@@ -78,7 +78,8 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
   (globalThis as Record<symbol, unknown>)[ACTIVE_ROUTE_KEY] = () => peekContext()?.route?.key;
 
   return function dispatch(req: IncomingMessage, res: ServerResponse): void {
-    const startedAt = performance.now();
+    // Only subscribers (metrics, request logs) need a duration; skip the clock read otherwise.
+    const startedAt = requestChannel.hasSubscribers ? performance.now() : 0;
     // 0. target: origin-form is the norm; anything else is checked before routing.
     const target = req.url ?? '/';
     const q = target.indexOf('?');
@@ -163,8 +164,8 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
   }
 
   function admitted(ctx: Context, route: RouteRecord, gate: RouteGate, res: ServerResponse, startedAt: number): void {
-    // 2. context: the deadline is set now; the AsyncLocalStorage scope opens before any body is read.
-    ctx.deadlineAt = deadlines.deadlineIn(route.options.timeoutMs);
+    // 2. context: the AsyncLocalStorage scope opens before any body is read. The deadline starts
+    // in run(), within this same tick: a request the fast path finishes never needs one.
     runInContext(ctx, begin, ctx, route, gate, res, startedAt);
   }
 
@@ -221,6 +222,7 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
    */
   async function run(ctx: Context, route: RouteRecord, gate: RouteGate, res: ServerResponse, startedAt: number, pending: Promise<unknown> | undefined): Promise<void> {
     // Deadline and disconnect both abort ctx (one shared deadline timer, no setTimeout per request).
+    ctx.deadlineAt = deadlines.deadlineIn(route.options.timeoutMs);
     const deadline = deadlines.track(ctx.deadlineAt, expire, ctx);
     const onClose = (): void => {
       if (!res.writableFinished) ctx.abort(new ClientGoneError());
