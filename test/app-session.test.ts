@@ -6,17 +6,16 @@
 import { after, before, describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MemorySessionStore } from '../src/index.ts';
 import type { SecurityOptions, Vial, VialOptions } from '../src/index.ts';
 import { makeApp } from './helpers/both.ts';
+import { startRedis } from './helpers/redis.ts';
+import type { RedisServer } from './helpers/redis.ts';
 import { cookieFrom, JarClient, MODES, serve } from './fixtures/browser/jar-client.ts';
 import type { Mode, Sent } from './fixtures/browser/jar-client.ts';
 
@@ -246,53 +245,16 @@ void describe('sessions: cookie flags', () => {
 
 // --- "log out every session of this user" on the stores that can do it -------------------------
 
-const REDIS_SERVER = '/usr/bin/redis-server';
-let redis: ChildProcess | undefined;
+let redis: RedisServer | undefined;
 let redisPort = 0;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-/** Waits until redis-server accepts a connection and answers PING (bounded). */
-async function waitForRedis(port: number, timeoutMs: number): Promise<void> {
-  const { Redis } = await import('ioredis');
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    // connect() rejects with the same error; the event would only be logged as unhandled.
-    probe.on('error', () => undefined);
-    try {
-      await probe.connect();
-      if ((await probe.ping()) === 'PONG') return;
-    } catch (error) {
-      if (Date.now() > deadline) throw new Error(`redis-server did not answer PING within ${timeoutMs} ms`, { cause: error });
-      await sleep(50);
-    } finally {
-      probe.disconnect();
-    }
-  }
-}
 
 void describe('sessions: log out every session of a user', () => {
   before(async () => {
-    assert.ok(existsSync(REDIS_SERVER), `${REDIS_SERVER} is missing: install redis-server.`);
-    redisPort = await freePort();
-    redis = spawn(REDIS_SERVER, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    await waitForRedis(redisPort, 10_000);
+    redis = await startRedis();
+    redisPort = redis.port;
   });
   after(async () => {
-    if (redis?.pid === undefined || redis.exitCode !== null) return;
-    const exited = new Promise((resolve) => redis?.once('exit', resolve));
-    process.kill(redis.pid, 'SIGTERM');
-    await Promise.race([exited, sleep(5_000, undefined, { ref: false })]);
+    await redis?.stop();
   });
 
   const stores: ReadonlyArray<readonly [string, (dir: string) => SecurityOptions]> = [

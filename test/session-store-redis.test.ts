@@ -4,59 +4,25 @@
  */
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { createSessionManager } from '../src/security/session-manager.ts';
 import { RedisSessionStore } from '../src/security/stores/redis.ts';
 import { runStoreContract } from './session-store-contract.ts';
+import { startRedis } from './helpers/redis.ts';
+import type { RedisServer } from './helpers/redis.ts';
 
-const REDIS_SERVER = '/usr/bin/redis-server';
-let server: ChildProcess | undefined;
+let redisServer: RedisServer | undefined;
 let port = 0;
 let prefixNo = 0;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-async function waitForPing(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    try {
-      await client.connect();
-      if ((await client.ping()) === 'PONG') return;
-    } catch (error) {
-      if (Date.now() > deadline) throw new Error(`redis-server did not answer PING within ${timeoutMs} ms`, { cause: error });
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    } finally {
-      client.disconnect();
-    }
-  }
-}
-
 before(async () => {
-  assert.ok(existsSync(REDIS_SERVER), `${REDIS_SERVER} is missing: install it (apt-get install redis-server); CI does.`);
-  port = await freePort();
-  server = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  await waitForPing(`redis://127.0.0.1:${port}`, 10_000);
+  redisServer = await startRedis();
+  port = redisServer.port;
 });
 
 after(async () => {
-  if (server?.pid === undefined || server.exitCode !== null) return;
-  const exited = new Promise((resolve) => server?.once('exit', resolve));
-  process.kill(server.pid, 'SIGTERM');
-  await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+  await redisServer?.stop();
 });
 
 const url = (): string => `redis://127.0.0.1:${port}`;
