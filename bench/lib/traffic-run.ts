@@ -57,7 +57,9 @@ export function runTraffic(spec: TrafficSpec, pinning: Pinning): Promise<Traffic
         reject(new VialError('VIAL_ERR_BENCH_LOAD', `bench: the traffic generator against ${spec.url} failed (exit ${String(code)}).\n${stderr}${stdout}`.trimEnd()));
         return;
       }
-      resolve({ reports: JSON.parse(line.slice(MARKER.length)) as TrafficReport[], generatorCpu: cpu });
+      // JSON turns NaN (no answers to take a percentile of) into null: turn it back.
+      const reports = JSON.parse(line.slice(MARKER.length), (_key, value: unknown) => (value === null ? Number.NaN : value)) as TrafficReport[];
+      resolve({ reports, generatorCpu: cpu });
     });
   });
 }

@@ -6,9 +6,9 @@ export function busyLoop(ms: number): number {
   return spins;
 }
 
-/** The "little real work" of the overload scenario, serialised by each framework: ~1.5 KiB of JSON. */
+/** The "little real work" of the overload scenario, serialised by each framework: ~7 KiB of JSON. */
 export function workPayload(): { items: { id: number; name: string; price: number; tags: string[] }[] } {
-  return { items: Array.from({ length: 20 }, (_, i) => ({ id: i, name: `item-${i}`, price: i * 1.5, tags: ['a', 'b'] })) };
+  return { items: Array.from({ length: 100 }, (_, i) => ({ id: i, name: `item-${i}`, price: i * 1.5, tags: ['a', 'b'] })) };
 }
 
 /** The value stored per key by the memory scenario's routes (the same ~100 bytes everywhere). */
