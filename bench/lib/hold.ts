@@ -15,7 +15,7 @@ export interface HoldTarget {
   readonly maxP99Ms?: number;
   /** Errors must be zero. */
   readonly noErrors?: boolean;
-  /** Only check that /fast answered at all (some 200s). */
+  /** Check that /fast still answers: at least 90% of it got 200. */
   readonly answers?: boolean;
 }
 
@@ -94,7 +94,8 @@ export async function runHold(ctx: RunContext, options: HoldOptions): Promise<Sc
     if (target.noErrors === true) checks.push({ label: `${target.system} /fast without errors`, pass: errors === 0, detail: failureDetail(row.fast) });
     if (target.answers === true) {
       const ok = row.fast.statuses['200'] ?? 0;
-      checks.push({ label: `${target.system} /fast still answers`, pass: ok > 0, detail: `${ok}/${row.fast.scheduled} answered 200, p50 ${row.fast.latencyMs.p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, errors ${failureDetail(row.fast)}` });
+      // "Answers" means most of /fast got through: a handful of 200s out of hundreds is a stall.
+      checks.push({ label: `${target.system} /fast still answers (>= 90% answered 200)`, pass: ok >= 0.9 * row.fast.scheduled, detail: `${ok}/${row.fast.scheduled} answered 200, p50 ${row.fast.latencyMs.p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, errors ${failureDetail(row.fast)}` });
     }
   }
   const warnings = rows.filter((r) => r.generatorCpu > 0.9).map((r) => `generator-bound during ${r.system}: the traffic generator used ${pct(r.generatorCpu)} of its core`);
