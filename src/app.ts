@@ -3,6 +3,7 @@
  * request lifecycle lives in dispatch.ts, registration in scaffold.ts and route-table.ts.
  */
 import { createServer } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
@@ -192,6 +193,9 @@ export class Vial extends Scaffold {
           if (report.route !== null) this.load.admission.penalize(report.route, BLOCKING_ROUTE_PENALTY_MS);
         },
       });
+      // Serve only once the thread watches, so a block in the first moments is not missed; bounded,
+      // because a watchdog that cannot start must not hold the app back (it logs why).
+      await Promise.race([this.#watchdog.ready(), delay(2_000, undefined, { ref: false })]);
     }
     const memory = this.config.memory;
     if (memory.allocationSampling.enabled && this.#sampler === undefined) {

@@ -53,7 +53,9 @@ export type ThreadMessage =
       stack: ThreadFrame[];
       stackError: string | null;
     }
-  | { type: 'unavailable' | 'failed'; reason: string };
+  | { type: 'unavailable' | 'failed'; reason: string }
+  /** Sent once the thread is watching, so a block right after start is not missed. */
+  | { type: 'watching' };
 
 // Cell layout of the shared Int32Array; watchdog.ts uses the same indexes.
 const TICK = 0;
@@ -150,6 +152,7 @@ async function watch(): Promise<void> {
   const Session = await loadSession();
   if (typeof Session === 'string') port?.postMessage({ type: 'unavailable', reason: Session } satisfies ThreadMessage);
   let lastTick = Atomics.load(cells, TICK);
+  port?.postMessage({ type: 'watching' } satisfies ThreadMessage);
   let lastTickAt = performance.now();
   while (Atomics.load(cells, STOP) === 0) {
     // Sleeps until the next check, or wakes at once when stop() sets STOP and notifies.

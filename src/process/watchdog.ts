@@ -70,6 +70,11 @@ export interface Watchdog {
   recentBlocks(): readonly BlockReport[];
   /** Stops the heartbeat and the thread; resolves once the thread has exited. */
   stop(): Promise<void>;
+  /**
+   * Resolves once the watchdog thread is watching (or has given up and said why): a block in the
+   * first moments after install would otherwise go unseen. `startMonitors()` waits for it.
+   */
+  ready(): Promise<void>;
 }
 
 /**
@@ -243,6 +248,8 @@ interface Subscriber {
 interface Engine {
   config: Readonly<WatchdogOptions>;
   subscribers: Set<Subscriber>;
+  /** Settles once the thread watches (or has given up): see Watchdog.ready(). */
+  watching: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -294,14 +301,21 @@ function startEngine(config: Readonly<WatchdogOptions>): Engine {
   const warnAll = (obj: object, msg: string): void => {
     for (const { log } of subscribers) log?.warn(obj, msg);
   };
+  let markWatching: () => void = () => undefined;
+  const watching = new Promise<void>((resolve) => (markWatching = resolve));
+  worker.once('exit', () => markWatching());
   worker.on('message', (message: ThreadMessage) => {
-    if (message.type === 'block') {
+    if (message.type === 'watching') markWatching();
+    else if (message.type === 'block') {
       const report = toReport(message);
       if (blockChannel.hasSubscribers) blockChannel.publish(report);
       for (const subscriber of subscribers) deliver(subscriber, report);
     } else if (message.type === 'unavailable') {
       warnAll({ reason: message.reason }, `watchdog cannot capture stacks: ${message.reason}; blocks are reported without stack or route`);
-    } else warnAll({ reason: message.reason }, `watchdog thread failed: ${message.reason}; event-loop blocks are no longer reported`);
+    } else {
+      markWatching();
+      warnAll({ reason: message.reason }, `watchdog thread failed: ${message.reason}; event-loop blocks are no longer reported`);
+    }
   });
   // Fail soft: a dead watchdog must never take the application down with it. Once its thread
   // is gone, the next install starts a fresh one instead of joining a dead engine.
@@ -325,7 +339,7 @@ function startEngine(config: Readonly<WatchdogOptions>): Engine {
     stopping = worker.terminate().then(() => undefined);
     return stopping;
   };
-  const self: Engine = { config, subscribers, stop };
+  const self: Engine = { config, subscribers, watching, stop };
   return self;
 }
 
@@ -349,7 +363,7 @@ export function installWatchdog(options: InstallWatchdogOptions = {}): Watchdog 
   const config = resolveWatchdogOptions(rest);
   const subscriber: Subscriber = { log, onBlock, blocks: [] };
   const recentBlocks = (): readonly BlockReport[] => Object.freeze(subscriber.blocks.slice());
-  if (!config.enabled) return { recentBlocks, stop: () => Promise.resolve() };
+  if (!config.enabled) return { recentBlocks, stop: () => Promise.resolve(), ready: () => Promise.resolve() };
   if (engine !== undefined && !sameTiming(engine.config, config)) {
     const { thresholdMs, checkIntervalMs, captureTimeoutMs, maxFrames } = engine.config;
     throw new ConfigError(
@@ -372,5 +386,5 @@ export function installWatchdog(options: InstallWatchdogOptions = {}): Watchdog 
     if (shared.subscribers.size > 0) return (stopped = Promise.resolve());
     return (stopped = shared.stop());
   };
-  return { recentBlocks, stop };
+  return { recentBlocks, stop, ready: () => shared.watching };
 }
