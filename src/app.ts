@@ -195,7 +195,11 @@ export class Vial extends Scaffold {
       });
       // Serve only once the thread watches, so a block in the first moments is not missed; bounded,
       // because a watchdog that cannot start must not hold the app back (it logs why).
-      await Promise.race([this.#watchdog.ready(), delay(2_000, undefined, { ref: false })]);
+      // The timer is ref'd on purpose (an unref'd one lets a script whose only work is
+      // `await app.listen()` exit before the thread answers) and cancelled once the thread is ready.
+      const timeout = new AbortController();
+      await Promise.race([this.#watchdog.ready(), delay(2_000, undefined, { signal: timeout.signal }).catch(() => undefined)]);
+      timeout.abort();
     }
     const memory = this.config.memory;
     if (memory.allocationSampling.enabled && this.#sampler === undefined) {
