@@ -193,6 +193,21 @@ void describe('admission', () => {
     assert.equal(admission.snapshot().routes.find((r) => r.route === 'GET /block')?.penalizedForMs, 0);
   });
 
+  void it('spaces the runs of a penalized synchronous route, which one-at-a-time alone never refuses', () => {
+    let now = 1000;
+    const admission = createAdmission({ maxInFlight: 8 }, { now: () => now });
+    const gate = admission.route('GET /busy');
+    admission.penalize('GET /busy', 60_000, 2_000);
+    // Right after the block: refused even though nothing of the route is in flight.
+    assert.equal(refusal(admission.tryEnter(gate)).reason, 'route-blocking');
+    now += 2_001;
+    assert.equal(admission.tryEnter(gate), ADMITTED);
+    admission.leave(gate); // a synchronous handler is done before the next request is read
+    assert.equal(refusal(admission.tryEnter(gate)).reason, 'route-blocking', 'the next run waits its spacing');
+    now += 2_001;
+    assert.equal(admission.tryEnter(gate), ADMITTED);
+  });
+
   void it('refuses with closing after close() and resolves drained() when in-flight work ends', async () => {
     const admission = createAdmission({ maxInFlight: 2, maxQueue: 2 });
     const gate = admission.route('GET /a', { concurrency: 1, maxQueue: 2 });

@@ -78,7 +78,8 @@ export interface Admission {
   /** Takes a queued request out of the queue (its client left); its promise resolves 'aborted'. */
   withdraw(pending: Promise<Admitted | Refusal>): void;
   leave(gate: RouteGate): void;
-  penalize(routeKey: string, forMs: number): void;
+  /** Limits a route caught blocking the loop: one at a time, no queue, runs at least `spacingMs` apart. */
+  penalize(routeKey: string, forMs: number, spacingMs?: number): void;
   close(): void;
   drained(): Promise<void>;
   snapshot(): AdmissionSnapshot;
@@ -156,9 +157,12 @@ class AdmissionController implements Admission {
     const gate = routeGate as Gate;
     if (this.#closing) return this.#refuse(gate, 'closing');
     if (gate.penalizedUntil !== 0) {
-      if (this.#now() < gate.penalizedUntil) {
-        // A route caught blocking the loop runs one request at a time and queues none.
-        if (gate.inFlight >= 1) return this.#refuse(gate, 'route-blocking');
+      const now = this.#now();
+      if (now < gate.penalizedUntil) {
+        // A route caught blocking the loop runs one request at a time, queues none, and runs at
+        // most once per spacing interval (see Gate.penaltySpacingMs).
+        if (gate.inFlight >= 1 || now - gate.lastAdmittedAt < gate.penaltySpacingMs) return this.#refuse(gate, 'route-blocking');
+        gate.lastAdmittedAt = now;
       } else {
         gate.penalizedUntil = 0;
       }
@@ -286,10 +290,14 @@ class AdmissionController implements Admission {
     }
   }
 
-  penalize(routeKey: string, forMs: number): void {
+  penalize(routeKey: string, forMs: number, spacingMs = 0): void {
     const gate = this.#gates.get(routeKey);
     if (gate === undefined || !(forMs > 0)) return;
-    gate.penalizedUntil = Math.max(gate.penalizedUntil, this.#now() + forMs);
+    const now = this.#now();
+    gate.penalizedUntil = Math.max(gate.penalizedUntil, now + forMs);
+    gate.penaltySpacingMs = Math.max(gate.penaltySpacingMs, spacingMs);
+    // The block that got it penalized counts as its last run.
+    gate.lastAdmittedAt = now;
     // Its waiters would only pile up behind the blocking request: refuse them now.
     while (gate.head !== undefined) this.#settle(gate.head, this.#refusals['route-blocking']);
   }

@@ -34,6 +34,13 @@ export class Gate {
   shed = 0;
   /** 0 when not penalized; otherwise the clock time the penalty ends. */
   penalizedUntil = 0;
+  /**
+   * While penalized, the least time between two admissions. A synchronous handler that blocks the
+   * loop is finished before the next request is even read, so "one at a time" alone never refuses
+   * it: spacing its runs is what leaves the loop to the other routes.
+   */
+  penaltySpacingMs = 0;
+  lastAdmittedAt = -Infinity;
   head: Waiter | undefined = undefined;
   tail: Waiter | undefined = undefined;
 
