@@ -87,16 +87,17 @@ describe('the admin listener beside a running app', () => {
 
   it('shows a blocked event loop with its route and stack, and turns the status to BLOCKED', async () => {
     assert.equal((await fetch(running.url + '/block', { signal: AbortSignal.timeout(10_000) })).status, 200);
-    const blocks = await until('the watchdog report', async () => {
+    // Other stalls may be reported too on a loaded machine (reading an allocation profile blocks
+    // the loop for a moment): look for this route's block, not the first one.
+    const block = await until('the watchdog report', async () => {
       const { body } = await getJson<{ blocks: { route: string | null; durationMs: number; stack: string[]; userFrame: string | null }[] }>(admin, '/loop/blocks');
-      return body.blocks.length > 0 ? body.blocks : undefined;
+      return body.blocks.find((b) => b.route === 'GET /block');
     });
-    assert.equal(blocks[0]?.route, 'GET /block');
-    assert.ok((blocks[0]?.durationMs ?? 0) >= 100);
-    assert.match(blocks[0]?.userFrame ?? '', /admin-monitors\.test\.ts/);
+    assert.ok(block.durationMs >= 100);
+    assert.match(block.userFrame ?? '', /admin-monitors\.test\.ts/);
     const stats = (await getJson<{ status: string; blocks: unknown[] }>(admin, '/stats')).body;
     assert.equal(stats.status, 'BLOCKED');
-    assert.equal(stats.blocks.length, 1);
+    assert.ok(stats.blocks.length >= 1);
   });
 
   it('answers /readyz with 503 once the app is closing', async () => {
