@@ -65,7 +65,7 @@ void describe('server limits', () => {
     assert.equal(s.requestTimeout, 30_000);
     assert.equal(s.keepAliveTimeout, 5_000);
     assert.equal(s.maxHeadersCount, 101, 'one over the limit, so hasTooManyHeaders can see it');
-    assert.equal(s.maxRequestsPerSocket, 1000);
+    assert.equal(s.maxRequestsPerSocket, 0);
     assert.equal(serverOptions().maxHeaderSize, 16_384);
   });
 

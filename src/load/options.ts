@@ -145,7 +145,10 @@ export function resolveServerLimitOptions(input: Partial<ServerLimitOptions> = {
     keepAliveTimeoutMs: num(g, 'keepAliveTimeoutMs', input.keepAliveTimeoutMs ?? 5_000, 0, 600_000),
     maxHeadersCount: num(g, 'maxHeadersCount', input.maxHeadersCount ?? 100, 1, 10_000),
     maxHeaderSizeBytes: num(g, 'maxHeaderSizeBytes', input.maxHeaderSizeBytes ?? 16_384, 1024, 1_048_576),
-    maxRequestsPerSocket: num(g, 'maxRequestsPerSocket', input.maxRequestsPerSocket ?? 1000, 0, 1_000_000_000),
+    // Off by default: Node's implementation costs ~10% of a small route's throughput (measured with
+    // bench/ on 2026-11-24: a Keep-Alive header built per response plus reconnects). Set it when a
+    // balancer needs long-lived keep-alive clients spread out over time.
+    maxRequestsPerSocket: num(g, 'maxRequestsPerSocket', input.maxRequestsPerSocket ?? 0, 0, 1_000_000_000),
     connectionsCheckingIntervalMs: num(
       g, 'connectionsCheckingIntervalMs', input.connectionsCheckingIntervalMs ?? 1000, 10, 60_000),
   });
