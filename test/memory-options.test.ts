@@ -7,7 +7,7 @@ void describe('resolveMemoryOptions', () => {
   void it('turns every protection on by default and freezes the result', () => {
     const o = resolveMemoryOptions();
     assert.deepEqual(o, {
-      allocationSampling: { enabled: true, samplingIntervalBytes: 65536, includeInternal: false },
+      allocationSampling: { enabled: true, samplingIntervalBytes: 524288, includeInternal: false },
       leakAlarm: { enabled: true, warmupMs: 120_000, sampleIntervalMs: 30_000, windowSamples: 20, minGrowthBytes: 16 * 1024 * 1024 },
       heapSnapshot: { dir: os.tmpdir(), maxHeapFraction: 0.5 },
     });

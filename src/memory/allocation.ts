@@ -20,7 +20,7 @@ import { routeActivity, routeDelta } from './route-activity.ts';
 import type { RouteCount } from './route-activity.ts';
 
 export interface AllocationSamplerOptions {
-  /** Average bytes between samples (V8 uses a Poisson process). Smaller is more precise and costlier. Default 65536. */
+  /** Average bytes between samples (V8 uses a Poisson process). Smaller is more precise and costlier. Default 524288 (512 KiB, as `node --heap-prof-interval`). */
   samplingIntervalBytes?: number;
   /** Keep frames of vial itself, `node:` internals and V8 builtins as sites. Default false: blame the nearest app frame. */
   includeInternal?: boolean;
@@ -192,9 +192,9 @@ export function diffAllocationSnapshots(older: AllocationSnapshot, newer: Alloca
 let owner: object | undefined;
 
 export function createAllocationSampler(options: AllocationSamplerOptions = {}): AllocationSampler {
-  const samplingIntervalBytes = options.samplingIntervalBytes ?? 65536;
+  const samplingIntervalBytes = options.samplingIntervalBytes ?? 524_288;
   if (!Number.isSafeInteger(samplingIntervalBytes) || samplingIntervalBytes < 1024) {
-    throw new VialError('VIAL_ERR_MEMORY_OPTIONS', `samplingIntervalBytes must be an integer >= 1024, got ${String(samplingIntervalBytes)}. The default, 65536, costs little in production.`);
+    throw new VialError('VIAL_ERR_MEMORY_OPTIONS', `samplingIntervalBytes must be an integer >= 1024, got ${String(samplingIntervalBytes)}. The default, 524288, costs little in production.`);
   }
   const includeInternal = options.includeInternal ?? false;
   let session: Session | undefined;
