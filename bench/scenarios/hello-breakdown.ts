@@ -1,0 +1,21 @@
+/**
+ * Where the hello benchmark's time goes: vial as shipped, vial without its security headers, vial's
+ * handler alone on a plain server (no server limits, monitors or metrics), and raw node:http with
+ * and without the same headers. Compare the rows of one run with each other.
+ */
+import type { Scenario } from '../lib/index.ts';
+
+const scenario: Scenario = {
+  name: 'hello-breakdown',
+  description: 'GET /hello on vial with one cost removed at a time, next to node:http with and without the same headers',
+  systems: [
+    { name: 'vial', server: 'servers/vial.ts' },
+    { name: 'vial no-headers', server: 'servers/vial-variant.ts', args: ['no-headers'] },
+    { name: 'vial bare', server: 'servers/vial-variant.ts', args: ['bare'] },
+    { name: 'node:http+headers', server: 'servers/node-http-headers.ts' },
+    { name: 'node:http', server: 'servers/node-http.ts' },
+  ],
+  load: { path: '/hello', expect: { status: 200, body: '{"hello":"world"}' } },
+};
+
+export default scenario;
