@@ -64,24 +64,12 @@ export class TestClient {
 
   async request(method: string, path: string, init: TestRequest = {}): Promise<TestResponse> {
     await this.#app.start();
-    const headers: Record<string, string> = { host: 'localhost', 'sec-fetch-site': 'same-origin' };
-    if (init.crossSite === true) {
-      headers['sec-fetch-site'] = 'cross-site';
-      headers['origin'] = 'https://evil.example';
-    }
-    let payload: string | Buffer | undefined = init.body;
-    if (init.json !== undefined) {
-      payload = JSON.stringify(init.json);
-      headers['content-type'] = 'application/json';
-    } else if (init.form !== undefined) {
-      payload = new URLSearchParams(init.form).toString();
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-    }
-    if (init.noCookies !== true && this.cookies.size > 0) {
+    const encoded = encodeTestRequest(path, init);
+    const headers: Record<string, string> = { host: 'localhost', ...encoded.headers };
+    if (init.noCookies !== true && this.cookies.size > 0 && headers['cookie'] === undefined) {
       headers['cookie'] = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     }
-    Object.assign(headers, lowerKeys(init.headers ?? {}));
-    const url = init.query === undefined ? path : `${path}${path.includes('?') ? '&' : '?'}${new URLSearchParams(init.query).toString()}`;
+    const { url, payload } = encoded;
     const res = await inject(this.#app.handler, {
       method: method as 'GET',
       url,
@@ -115,6 +103,30 @@ export class TestClient {
       else this.cookies.set(name, value);
     }
   }
+}
+
+/**
+ * What the test client sends for a TestRequest: same-origin browser headers (or cross-site ones),
+ * the JSON or form encoding, the caller's headers last, and the query appended to the path.
+ * Exported so a suite can send exactly the same request over a real socket.
+ */
+export function encodeTestRequest(path: string, init: TestRequest = {}): { url: string; headers: Record<string, string>; payload: string | Buffer | undefined } {
+  const headers: Record<string, string> = { 'sec-fetch-site': 'same-origin' };
+  if (init.crossSite === true) {
+    headers['sec-fetch-site'] = 'cross-site';
+    headers['origin'] = 'https://evil.example';
+  }
+  let payload: string | Buffer | undefined = init.body;
+  if (init.json !== undefined) {
+    payload = JSON.stringify(init.json);
+    headers['content-type'] = 'application/json';
+  } else if (init.form !== undefined) {
+    payload = new URLSearchParams(init.form).toString();
+    headers['content-type'] = 'application/x-www-form-urlencoded';
+  }
+  Object.assign(headers, lowerKeys(init.headers ?? {}));
+  const url = init.query === undefined ? path : `${path}${path.includes('?') ? '&' : '?'}${new URLSearchParams(init.query).toString()}`;
+  return { url, headers, payload };
 }
 
 function lowerKeys(headers: Record<string, string>): Record<string, string> {

@@ -13,7 +13,7 @@ import { Agent, request as httpRequest } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Vial } from '../../src/index.ts';
 import type { VialOptions } from '../../src/index.ts';
-import { TestClient } from '../../src/testing.ts';
+import { encodeTestRequest, TestClient } from '../../src/testing.ts';
 import type { TestRequest } from '../../src/testing.ts';
 
 export type Mode = 'client' | 'server';
@@ -112,22 +112,8 @@ function makeConn(
 
 /** Mirrors what TestClient sends (same-origin browser headers, JSON and form encodings). */
 function sendOverHttp(port: number, agent: Agent, method: string, path: string, init: TestRequest): Promise<Reply> {
-  const headers: Record<string, string> = { 'sec-fetch-site': 'same-origin' };
-  if (init.crossSite === true) {
-    headers['sec-fetch-site'] = 'cross-site';
-    headers['origin'] = 'https://evil.example';
-  }
-  let payload: string | Buffer | undefined = init.body;
-  if (init.json !== undefined) {
-    payload = JSON.stringify(init.json);
-    headers['content-type'] = 'application/json';
-  } else if (init.form !== undefined) {
-    payload = new URLSearchParams(init.form).toString();
-    headers['content-type'] = 'application/x-www-form-urlencoded';
-  }
-  for (const [k, v] of Object.entries(init.headers ?? {})) headers[k.toLowerCase()] = v;
+  const { url, headers, payload } = encodeTestRequest(path, init);
   if (payload !== undefined) headers['content-length'] = String(Buffer.byteLength(payload));
-  const url = init.query === undefined ? path : `${path}${path.includes('?') ? '&' : '?'}${new URLSearchParams(init.query).toString()}`;
   return new Promise<Reply>((resolve, reject) => {
     const req = httpRequest({ host: '127.0.0.1', port, method, path: url, headers, agent, timeout: 10_000 }, (res) => {
       const chunks: Buffer[] = [];
