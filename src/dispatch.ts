@@ -32,7 +32,7 @@ import { recordRoute } from './memory/route-activity.ts';
 import { ACTIVE_ROUTE_KEY } from './process/watchdog.ts';
 import { VialRequest } from './request.ts';
 import { toResponse, VialResponse, writeResponse } from './response.ts';
-import type { HeaderMap } from './response.ts';
+import type { HeaderList as ResponseHead, HeaderMap } from './response.ts';
 import type { ErrorScope, RouteRecord, RouteTable } from './route-table.ts';
 import type { Handler, Reply } from './scaffold.ts';
 import type { SecurityLayer } from './security/layer.ts';
@@ -338,16 +338,21 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
   }
 
   function send(ctx: Context, res: ServerResponse, response: VialResponse): Promise<void> | undefined {
-    const headers = response.headers;
+    // One flat list for writeHead (Node's fastest form): the response's own headers, then
+    // ctx.header() ones, then the security headers and the request id unless either set them.
+    const own = response.headers;
+    const extra = ctx.responseHeaders;
+    const head: ResponseHead = [];
+    for (const name in own) if (extra === undefined || extra[name] === undefined) head.push(name, own[name] as string | string[]);
+    if (extra !== undefined) for (const name in extra) head.push(name, extra[name] as string);
     for (let i = 0; i < baseHeaders.length; i++) {
       const [name, value] = baseHeaders[i] as readonly [string, string];
-      if (headers[name] === undefined) headers[name] = value;
+      if (own[name] === undefined && (extra === undefined || extra[name] === undefined)) head.push(name, value);
     }
-    const extra = ctx.responseHeaders;
-    if (extra !== undefined) for (const name in extra) headers[name] = extra[name] as string;
-    headers['x-request-id'] ??= ctx.id;
-    return writeResponse(res, response, ctx.request.method === 'HEAD', ctx.aborted ? ctx.signal : undefined);
+    if (own['x-request-id'] === undefined && (extra === undefined || extra['x-request-id'] === undefined)) head.push('x-request-id', ctx.id);
+    return writeResponse(res, response, head, ctx.request.method === 'HEAD', ctx.aborted ? ctx.signal : undefined);
   }
+
 
   /**
    * Finds an error handler (by class, innermost scope first, then by status) or renders the

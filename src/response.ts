@@ -196,33 +196,40 @@ function fromFetchResponse(reply: Response): VialResponse {
   return new VialResponse(body, reply.status, headers);
 }
 
+/** A response head as Node's writeHead takes it fastest: a flat [name, value, name, value, ...] list. */
+export type HeaderList = Array<string | string[]>;
+
 /**
- * Writes a response. Streams honour backpressure and stop when the client leaves or `signal` aborts.
- * Resolves when the response is finished (or abandoned).
+ * Writes a response. `head` is the complete header list (the dispatcher merges the response's own
+ * headers, the security headers and the request id into it); `content-length` is added here for
+ * string and byte bodies. Streams honour backpressure and stop when the client leaves or `signal`
+ * aborts. Returns undefined when the write finished synchronously (the common case), else a
+ * promise that settles when the stream is done.
  */
-export function writeResponse(res: ServerResponse, response: VialResponse, headOnly: boolean, signal: AbortSignal | undefined): Promise<void> | undefined {
+export function writeResponse(res: ServerResponse, response: VialResponse, head: HeaderList, headOnly: boolean, signal: AbortSignal | undefined): Promise<void> | undefined {
   const body = response.body;
   if (body === null || typeof body === 'string' || body instanceof Uint8Array) {
     // Synchronous on purpose: the common case costs no promise.
     if (body !== null && response.headers['content-length'] === undefined) {
-      response.headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+      head.push('content-length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength));
     }
-    res.writeHead(response.status, response.headers);
+    res.writeHead(response.status, head);
     if (headOnly || body === null) res.end();
     else res.end(body);
     return undefined;
   }
-  return writeStream(res, response, body, headOnly, signal);
+  return writeStream(res, response.status, head, body, headOnly, signal);
 }
 
 async function writeStream(
   res: ServerResponse,
-  response: VialResponse,
+  status: number,
+  head: HeaderList,
   body: AsyncIterable<string | Uint8Array>,
   headOnly: boolean,
   signal: AbortSignal | undefined,
 ): Promise<void> {
-  res.writeHead(response.status, response.headers);
+  res.writeHead(status, head);
   if (headOnly) {
     res.end();
     destroyBody(body);
