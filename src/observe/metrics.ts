@@ -7,6 +7,9 @@
  * everything else is read in `collect()` when Prometheus scrapes, from state the app already keeps.
  * Channel mapping, metric by metric, is in docs/admin.md.
  */
+import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
+import type { PerformanceEntry } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { RouteInfo } from '../context.ts';
@@ -83,6 +86,7 @@ export function createMetrics(app: ObservedApp, options: MetricsOptions = {}): M
 
   registerLoadMetrics(app, own, live);
   registerMemoryMetrics(own);
+  const stopHeapFloor = registerHeapAfterGc(own);
   registerSecurityMetrics(app, own);
   if (options.startSampling ?? true) live.start();
 
@@ -94,6 +98,7 @@ export function createMetrics(app: ObservedApp, options: MetricsOptions = {}): M
       unsubscribe('vial:request', onRequest);
       unsubscribe('vial:block', onBlock);
       unsubscribe('vial:leak', onLeak);
+      stopHeapFloor();
       live.stop();
     },
   };
@@ -121,6 +126,25 @@ function gauge(registry: Registry, name: string, help: string, labelNames: strin
 }
 
 const NO_LABELS: Record<string, string> = {};
+
+/**
+ * Heap used right after the last major GC: the floor that only retained objects hold up. RSS and
+ * plain heap used also move with garbage V8 has not collected yet, so a black-box leak probe
+ * (`vial doctor --leak --admin`) reads this one first. Returns the observer's disconnect.
+ */
+function registerHeapAfterGc(r: Registry): () => void {
+  let floor = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if ((entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) {
+        floor = getHeapStatistics().used_heap_size;
+      }
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  gauge(r, 'vial_heap_used_after_gc_bytes', 'V8 heap used right after the last major GC (0 until one ran).', [], () => [[NO_LABELS, floor]]);
+  return () => observer.disconnect();
+}
 
 function registerLoadMetrics(app: ObservedApp, r: Registry, live: LiveStats): void {
   const { admission, deadlines, pressure, offload } = app.load;

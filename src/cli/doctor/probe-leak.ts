@@ -61,10 +61,14 @@ export function memoryReader(options: DoctorOptions): { reader: Reader; source: 
   if (admin !== undefined) {
     const metrics = new URL('/metrics', admin);
     return {
-      source: `process_resident_memory_bytes from ${metrics.href}`,
+      source: `vial_heap_used_after_gc_bytes (else process_resident_memory_bytes) from ${metrics.href}`,
       reader: async () => {
         const answer = await send(metrics, metrics.pathname, { timeoutMs: options.timeoutMs, maxBytes: 4 * 1024 * 1024 });
-        const match = /^process_resident_memory_bytes(?:\{[^}]*\})?\s+([\d.e+]+)/m.exec(answer.body) ?? /^nodejs_heap_size_used_bytes(?:\{[^}]*\})?\s+([\d.e+]+)/m.exec(answer.body);
+        // vial's heap-after-GC floor first (retention only), then RSS, then plain heap used.
+        const floor = /^vial_heap_used_after_gc_bytes(?:\{[^}]*\})?\s+([\d.e+]+)/m.exec(answer.body);
+        const match = (floor !== null && Number(floor[1]) > 0 ? floor : null) ??
+          /^process_resident_memory_bytes(?:\{[^}]*\})?\s+([\d.e+]+)/m.exec(answer.body) ??
+          /^nodejs_heap_size_used_bytes(?:\{[^}]*\})?\s+([\d.e+]+)/m.exec(answer.body);
         return match?.[1] === undefined ? undefined : Number(match[1]);
       },
     };
