@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 import type { CoreConfig } from './config.ts';
 import { Context, peekContext, runInContext } from './context.ts';
 import type { ContextServices } from './context.ts';
-import { BadRequestError, HttpError, VialError, statusText } from './errors.ts';
+import { BadRequestError, ClientGoneError, DeadlineError, HttpError, VialError, statusText } from './errors.ts';
 import { escapeHtml } from './html.ts';
 import { ADMITTED } from './load/admission.ts';
 import type { Admission, Refusal, RouteGate } from './load/admission.ts';
@@ -36,6 +36,7 @@ import type { HeaderList as ResponseHead, HeaderMap } from './response.ts';
 import type { ErrorScope, RouteRecord, RouteTable } from './route-table.ts';
 import type { Handler, Reply } from './scaffold.ts';
 import type { SecurityLayer } from './security/layer.ts';
+import { checkHost, checkNonOriginTarget, checkPath } from './security/target.ts';
 import type { HeaderList } from './security/headers.ts';
 
 export interface Dispatcher {
@@ -468,80 +469,4 @@ function prefersHtml(accept: string | undefined): boolean {
   if (html === -1) return false;
   const jsonAt = accept.indexOf('application/json');
   return jsonAt === -1 || html < jsonAt;
-}
-
-/** The client went away before the response was finished. */
-export class ClientGoneError extends VialError {
-  constructor() {
-    super('VIAL_ERR_CLIENT_GONE', 'The client closed the connection before the response was sent.', { status: 499, expose: false });
-  }
-}
-
-/** The request ran past its deadline (`timeoutMs`, default load.deadlines.requestTimeoutMs). */
-export class DeadlineError extends VialError {
-  constructor(deadlineAt: number) {
-    super(
-      'VIAL_ERR_DEADLINE',
-      `The request did not finish before its deadline (${new Date(deadlineAt).toISOString()}). Try again later; ` +
-        'if this route is slow by design, raise its timeoutMs.',
-      { status: 504, expose: true },
-    );
-  }
-}
-
-const SUSPICIOUS_PATH = /[%\\]|\/\.\.?(?:\/|$)/;
-const BAD_DECODED = /\\|\0|(?:^|\/)\.\.?(?:\/|$)/;
-
-/**
- * Refuses paths that only make sense as an attack: dot segments, backslashes, NUL, encoded
- * slashes, invalid or overlong percent-encoded UTF-8 (decodeURIComponent throws on overlong forms).
- * Cheap on the common path: the decode only runs when a '%', '\\' or dot segment is there.
- */
-function checkPath(path: string): VialError | undefined {
-  if (!SUSPICIOUS_PATH.test(path)) return undefined;
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(path);
-  } catch {
-    return new BadRequestError('VIAL_ERR_BAD_PATH', 'The URL path has invalid percent-encoding.');
-  }
-  if (BAD_DECODED.test(decoded) || /%2f|%5c/i.test(path)) {
-    return new BadRequestError('VIAL_ERR_BAD_PATH', 'The URL path contains dot segments, backslashes, NUL or encoded slashes.');
-  }
-  return undefined;
-}
-
-/** Two Host headers are a request-smuggling and cache-poisoning tool (RFC 9112 §3.2: respond 400). */
-function checkHost(req: IncomingMessage): VialError | undefined {
-  const raw = req.rawHeaders;
-  let hosts = 0;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string;
-    if (name.length === 4 && name.toLowerCase() === 'host' && ++hosts > 1) {
-      return new BadRequestError('VIAL_ERR_BAD_HOST', 'The request has more than one Host header.');
-    }
-  }
-  if (hosts === 0 && req.httpVersionMinor === 1) {
-    return new BadRequestError('VIAL_ERR_BAD_HOST', 'HTTP/1.1 requests need a Host header.');
-  }
-  return undefined;
-}
-
-/**
- * Absolute-form targets (`GET http://host/path`) are accepted only for this request's own Host;
- * anything else (`*`, authority-form, another host) gets 400 so routing never depends on a host
- * the Host header did not name.
- */
-function checkNonOriginTarget(target: string, req: IncomingMessage): string | VialError {
-  if (req.method === 'OPTIONS' && target === '*') return new HttpError(404, 'No route matches this URL.');
-  let url: URL;
-  try {
-    url = new URL(target);
-  } catch {
-    return new BadRequestError('VIAL_ERR_BAD_TARGET', 'The request target is not a valid path or URL.');
-  }
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.host !== req.headers.host) {
-    return new BadRequestError('VIAL_ERR_BAD_TARGET', 'The request target names another host.');
-  }
-  return url.pathname;
 }

@@ -65,6 +65,25 @@ export class BadRequestError extends VialError {
   }
 }
 
+/** The client went away before the response was finished. */
+export class ClientGoneError extends VialError {
+  constructor() {
+    super('VIAL_ERR_CLIENT_GONE', 'The client closed the connection before the response was sent.', { status: 499, expose: false });
+  }
+}
+
+/** The request ran past its deadline (`timeoutMs`, default load.deadlines.requestTimeoutMs). */
+export class DeadlineError extends VialError {
+  constructor(deadlineAt: number) {
+    super(
+      'VIAL_ERR_DEADLINE',
+      `The request did not finish before its deadline (${new Date(deadlineAt).toISOString()}). Try again later; ` +
+        'if this route is slow by design, raise its timeoutMs.',
+      { status: 504, expose: true },
+    );
+  }
+}
+
 /** Stops the request with an HTTP error, like Flask's `abort(404)`. */
 export function abort(status: number, message?: string, headers?: Record<string, string>): never {
   throw new HttpError(status, message, headers === undefined ? {} : { headers });

@@ -23,7 +23,7 @@ export type { Body, HeaderMap, RedirectOptions, ServerSentEvent } from './respon
 export { html, raw, escapeHtml, SafeHtml } from './html.ts';
 
 // Errors
-export { VialError, HttpError, ConfigError, ContextError, BadRequestError, abort } from './errors.ts';
+export { VialError, HttpError, ConfigError, ContextError, BadRequestError, ClientGoneError, DeadlineError, abort } from './errors.ts';
 
 // Config
 export type { VialOptions, VialConfig, CoreOptions, BodyOptions, LogOptions, AdminConfigOptions, VialEnv } from './config.ts';
@@ -38,7 +38,7 @@ export type {
 // Load: admission, bulkheads, deadlines, offload
 export { Bulkhead, BulkheadFullError, OffloadQueueFullError } from './load/index.ts';
 export type { BulkheadOptions, BulkheadStats, LoadOptionsInput as LoadOptions, AdmissionSnapshot, OffloadRequest, OffloadResponse, ShedReason } from './load/index.ts';
-export { ClientGoneError, DeadlineError, lateHandlers, requestChannel } from './dispatch.ts';
+export { lateHandlers, requestChannel } from './dispatch.ts';
 
 // Security: sessions, CSRF, secrets
 export { MemorySessionStore, SqliteSessionStore, RedisSessionStore, checkSecret, CSRF_FORM_FIELD, CSRF_HEADER } from './security/index.ts';
