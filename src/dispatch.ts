@@ -1,9 +1,9 @@
 /**
  * The request lifecycle, top to bottom:
  *
- *   0. target   parse the request target; hostile paths and hosts get 400 here
+ *   0. target   parse the request target; hostile paths and hosts get 400 here (security/target.ts)
  *   1. admit    in-flight limit, bounded queue, route bulkhead, event-loop pressure; refusal is
- *               503 + Retry-After before any body is read or context built (load/)
+ *               503 + Retry-After before any body is read or any hook runs (load/)
  *   2. context  ctx with id, deadline and signal; enter the AsyncLocalStorage scope
  *   3. guard    session load (when the cookie is there), CSRF for unsafe methods (security/)
  *   4. before   app hooks, then blueprint hooks; a returned value short-circuits
