@@ -1,26 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { getText } from './helpers/net.ts';
 
 const primaryScript = fileURLToPath(new URL('./fixtures/admin/primary.ts', import.meta.url));
 
-function get(port: number, path: string, agent: Agent): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent, timeout: 10_000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${path} got no answer within 10 s`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = getText;
 
 describe('metrics across workers', () => {
   const child = spawn(process.execPath, [primaryScript], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -6,8 +6,9 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { getText } from './helpers/net.ts';
 
 const NODE = process.execPath;
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
@@ -91,18 +92,7 @@ const agent = new Agent({ keepAlive: false });
 after(() => agent.destroy());
 
 function get(port: number, path: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent, timeout: 10_000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${path} got no answer within 10 s`)));
-    req.on('error', reject);
-    req.end();
-  });
+  return getText(port, path, agent);
 }
 
 const REFUSED = new Set<unknown>(['ECONNREFUSED', 'ECONNRESET', 503]);
