@@ -1,7 +1,6 @@
 /** Raw node:http sending the same security headers and request id vial sends: their own cost. */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { announce, benchPort, HOST } from './port.ts';
+import { listenAndAnnounce } from './port.ts';
 
 const body = JSON.stringify({ hello: 'world' });
 const length = String(Buffer.byteLength(body));
@@ -21,10 +20,4 @@ const server = createServer((req, res) => {
   res.end(body);
 });
 
-server.listen(benchPort(), HOST, () => {
-  announce((server.address() as AddressInfo).port, () => {
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
-    return closed;
-  });
-});
+listenAndAnnounce(server);

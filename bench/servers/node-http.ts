@@ -3,8 +3,7 @@
  * framework could do is cheaper than this, so vial is expected to reach ~0.95x of it.
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { announce, benchPort, HOST } from './port.ts';
+import { listenAndAnnounce } from './port.ts';
 
 const body = JSON.stringify({ hello: 'world' });
 const length = String(Buffer.byteLength(body));
@@ -19,11 +18,4 @@ const server = createServer((req, res) => {
   res.end('not found');
 });
 
-server.listen(benchPort(), HOST, () => {
-  const { port } = server.address() as AddressInfo;
-  announce(port, () => {
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
-    return closed;
-  });
-});
+listenAndAnnounce(server);

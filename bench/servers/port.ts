@@ -5,6 +5,9 @@
  * signal's default action kills it.
  */
 
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
 export const HOST = '127.0.0.1';
 
 export function benchPort(): number {
@@ -14,6 +17,17 @@ export function benchPort(): number {
     throw new Error(`bench server: port must be an integer from 0 to 65535, got "${raw}".`);
   }
   return port;
+}
+
+/** Listens a plain node:http server on the bench port and announces it; stopping closes every connection. */
+export function listenAndAnnounce(server: Server): void {
+  server.listen(benchPort(), HOST, () => {
+    announce((server.address() as AddressInfo).port, () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      return closed;
+    });
+  });
 }
 
 /** Prints the line the harness waits for and exits cleanly when stopped. */

@@ -5,10 +5,9 @@
  */
 import { createServer } from 'node:http';
 import type { ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { LRUCache } from 'lru-cache';
 import { busyLoop, storedValue } from './busy.ts';
-import { announce, benchPort, HOST } from './port.ts';
+import { listenAndAnnounce } from './port.ts';
 
 const cache = new LRUCache<string, string>({ max: 10_000 });
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -35,11 +34,4 @@ const server = createServer((req, res) => {
   return send(res, 404, { error: 'not found' });
 });
 
-server.listen(benchPort(), HOST, () => {
-  const { port } = server.address() as AddressInfo;
-  announce(port, () => {
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
-    return closed;
-  });
-});
+listenAndAnnounce(server);

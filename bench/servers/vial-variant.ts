@@ -6,9 +6,8 @@
  * Never a configuration to ship: each removes a protection on purpose.
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Vial } from '../../src/index.ts';
-import { announce, benchPort, HOST } from './port.ts';
+import { announce, benchPort, HOST, listenAndAnnounce } from './port.ts';
 
 const variant = process.argv[3] ?? '';
 const app = new Vial({ env: 'production', ...(variant === 'no-headers' ? { security: { headers: { enabled: false } } } : {}) });
@@ -17,12 +16,7 @@ app.get('/hello', () => ({ hello: 'world' }));
 if (variant === 'bare') {
   await app.start();
   const server = createServer(app.handler);
-  server.listen(benchPort(), HOST, () => {
-    announce((server.address() as AddressInfo).port, async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    });
-  });
+  listenAndAnnounce(server);
 } else if (variant === 'no-headers') {
   const running = await app.listen({ port: benchPort(), host: HOST });
   announce(running.port, () => running.close());
