@@ -38,6 +38,12 @@ export interface LogOptions {
    * turn it on with `VIAL_LOG_REQUESTS=1` when you ship logs.
    */
   requests?: boolean;
+  /**
+   * When responses carry `x-request-id` (the id in every log line of the request): `errors`
+   * (default: 4xx and 5xx, where a user quotes it in a report), `always`, or `never`.
+   * VIAL_REQUEST_ID_HEADER.
+   */
+  requestIdHeader?: 'errors' | 'always' | 'never';
 }
 
 export interface AdminConfigOptions {
@@ -119,6 +125,7 @@ export function resolveCoreOptions(options: CoreOptions = {}, rawEnv: Env = proc
 
   const level = options.log?.level ?? (env['VIAL_LOG_LEVEL'] as LogOptions['level']) ?? (envName === 'test' ? 'silent' : 'info');
   const requests = options.log?.requests ?? (env['VIAL_LOG_REQUESTS'] === undefined ? envName === 'development' : env['VIAL_LOG_REQUESTS'] === '1');
+  const requestIdHeader = options.log?.requestIdHeader ?? parseRequestIdHeader(env['VIAL_REQUEST_ID_HEADER']);
   const adminPort = options.admin?.port ?? (env['VIAL_ADMIN_PORT'] === undefined ? 9464 : intFromEnv('VIAL_ADMIN_PORT', env['VIAL_ADMIN_PORT']));
   return deepFreeze({
     env: envName,
@@ -129,7 +136,7 @@ export function resolveCoreOptions(options: CoreOptions = {}, rawEnv: Env = proc
     origin: origin === undefined ? undefined : new URL(origin).origin,
     trustProxy: options.trustProxy ?? env['VIAL_TRUST_PROXY'] === '1',
     body,
-    log: { level, requests },
+    log: { level, requests, requestIdHeader },
     admin: {
       enabled: options.admin?.enabled ?? env['VIAL_ADMIN'] === '1',
       host: options.admin?.host ?? env['VIAL_ADMIN_HOST'] ?? '127.0.0.1',
@@ -143,6 +150,11 @@ function parseEnvName(value: string | undefined): VialEnv {
   if (value === undefined || value === '') return 'development';
   if (value === 'production' || value === 'development' || value === 'test') return value;
   throw new ConfigError('VIAL_ERR_CONFIG', `VIAL_ENV/NODE_ENV must be production, development or test, got "${value}".`);
+}
+
+function parseRequestIdHeader(value: string | undefined): 'errors' | 'always' | 'never' {
+  if (value === undefined || value === 'errors' || value === 'always' || value === 'never') return value ?? 'errors';
+  throw new ConfigError('VIAL_ERR_CONFIG', `VIAL_REQUEST_ID_HEADER must be errors, always or never, got "${value}".`);
 }
 
 function intFromEnv(name: string, value: string): number {

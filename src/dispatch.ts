@@ -31,12 +31,13 @@ import { hasTooManyHeaders } from './load/server-limits.ts';
 import { recordRoute } from './memory/route-activity.ts';
 import { ACTIVE_ROUTE_KEY } from './process/watchdog.ts';
 import { VialRequest } from './request.ts';
-import { toResponse, VialResponse, writeResponse } from './response.ts';
+import { buildPlainHeads, toResponse, VialResponse, writePlainReply, writeResponse } from './response.ts';
 import type { HeaderList as ResponseHead, HeaderMap } from './response.ts';
 import type { ErrorScope, RouteRecord, RouteTable } from './route-table.ts';
 import type { Handler, Reply } from './scaffold.ts';
 import type { SecurityLayer } from './security/layer.ts';
 import { checkHost, checkNonOriginTarget, checkPath } from './security/target.ts';
+import { isNonDocumentType, nonDocumentHeaders } from './security/headers.ts';
 import type { HeaderList } from './security/headers.ts';
 
 export interface Dispatcher {
@@ -52,7 +53,7 @@ export interface DispatchDeps {
   readonly deadlines: DeadlineTracker;
   readonly offload: OffloadPool;
   readonly security: SecurityLayer;
-  /** Headers every response carries (security headers), precomputed once. */
+  /** Security headers for documents (HTML and anything not known to be data), precomputed once. */
   readonly baseHeaders: HeaderList;
   readonly maxHeadersCount: number;
   /** The route bulkhead of each record (created once at startup). */
@@ -68,6 +69,10 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 export function createDispatcher(deps: DispatchDeps): Dispatcher {
   const { config, table, log, services, admission, deadlines, offload, security, baseHeaders, maxHeadersCount, gates } = deps;
   const router = table.router;
+  // JSON and event-stream responses get the subset that means something for data (security/headers.ts).
+  const dataHeaders = nonDocumentHeaders(baseHeaders);
+  const idHeader = config.log.requestIdHeader;
+  const plainHeads = buildPlainHeads(baseHeaders, dataHeaders);
   const appScopes = [table.appErrorScope];
   // Routes with no hooks and an in-process handler: candidates for the synchronous fast path.
   const plainRoutes = new Set(
@@ -185,7 +190,12 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
         reply = Promise.reject(error);
       }
       if (reply instanceof Promise) pending = reply;
-      else {
+      else if (ctx.sessionState === undefined && ctx.responseHeaders === undefined && writesPlain(ctx, res, reply)) {
+        // A string or a plain object, written straight from a prebuilt head: the commonest case.
+        admission.leave(gate);
+        publish(ctx, res, route, startedAt);
+        return;
+      } else {
         let response: VialResponse | undefined;
         try {
           response = reply instanceof VialResponse ? reply : toResponse(reply ?? null);
@@ -215,6 +225,16 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
       }
     }
     void run(ctx, route, gate, res, startedAt, pending);
+  }
+
+  /** True when the reply was written by writePlainReply; a throw from JSON.stringify writes nothing and means false. */
+  function writesPlain(ctx: Context, res: ServerResponse, reply: unknown): boolean {
+    try {
+      return writePlainReply(res, reply, plainHeads, idHeader === 'always' ? ctx.id : undefined, ctx.request.method === 'HEAD');
+    } catch {
+      // toResponse below meets the same value and turns the failure into a 500 through the usual path.
+      return false;
+    }
   }
 
   /**
@@ -346,14 +366,17 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     const head: ResponseHead = [];
     for (const name in own) if (extra === undefined || extra[name] === undefined) head.push(name, own[name] as string | string[]);
     if (extra !== undefined) for (const name in extra) head.push(name, extra[name] as string);
-    for (let i = 0; i < baseHeaders.length; i++) {
-      const [name, value] = baseHeaders[i] as readonly [string, string];
+    const security = isNonDocumentType(extra?.['content-type'] ?? own['content-type']) ? dataHeaders : baseHeaders;
+    for (let i = 0; i < security.length; i++) {
+      const [name, value] = security[i] as readonly [string, string];
       if (own[name] === undefined && (extra === undefined || extra[name] === undefined)) head.push(name, value);
     }
-    if (own['x-request-id'] === undefined && (extra === undefined || extra['x-request-id'] === undefined)) head.push('x-request-id', ctx.id);
+    // The id a user quotes in a bug report: on errors by default (log.requestIdHeader).
+    if ((response.status >= 400 ? idHeader !== 'never' : idHeader === 'always') && own['x-request-id'] === undefined && (extra === undefined || extra['x-request-id'] === undefined)) {
+      head.push('x-request-id', ctx.id);
+    }
     return writeResponse(res, response, head, ctx.request.method === 'HEAD', ctx.aborted ? ctx.signal : undefined);
   }
-
 
   /**
    * Finds an error handler (by class, innermost scope first, then by status) or renders the

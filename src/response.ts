@@ -196,6 +196,45 @@ function fromFetchResponse(reply: Response): VialResponse {
   return new VialResponse(body, reply.status, headers);
 }
 
+/**
+ * The two commonest replies, a string (HTML) or a plain object or array (JSON), written without a
+ * VialResponse: `heads` holds each one's complete header list but content-length, built once per
+ * app. Returns false (writing nothing) for any other reply, which then takes the general path.
+ * May throw what JSON.stringify throws (a BigInt, a cycle) before anything is written.
+ */
+export interface PlainHeads {
+  readonly html: readonly string[];
+  readonly json: readonly string[];
+}
+
+export function buildPlainHeads(security: readonly (readonly [string, string])[], dataSecurity: readonly (readonly [string, string])[]): PlainHeads {
+  // Not frozen on purpose: V8 copies a frozen array with slice() ~13x slower than a plain one.
+  return Object.freeze({
+    html: ['content-type', HTML_TYPE, ...security.flat()],
+    json: ['content-type', JSON_TYPE, ...dataSecurity.flat()],
+  });
+}
+
+export function writePlainReply(res: ServerResponse, reply: unknown, heads: PlainHeads, requestId: string | undefined, headOnly: boolean): boolean {
+  let body: string;
+  let head: string[];
+  if (typeof reply === 'string') {
+    body = reply;
+    head = heads.html.slice();
+  } else if (typeof reply === 'object' && reply !== null && (Object.getPrototypeOf(reply) === Object.prototype || Array.isArray(reply))) {
+    body = JSON.stringify(reply);
+    head = heads.json.slice();
+  } else {
+    return false;
+  }
+  if (requestId !== undefined) head.push('x-request-id', requestId);
+  head.push('content-length', String(Buffer.byteLength(body)));
+  res.writeHead(200, head);
+  if (headOnly) res.end();
+  else res.end(body);
+  return true;
+}
+
 /** A response head as Node's writeHead takes it fastest: a flat [name, value, name, value, ...] list. */
 export type HeaderList = Array<string | string[]>;
 

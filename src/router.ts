@@ -162,6 +162,12 @@ export interface Match<T> {
 export class Router<T extends { readonly pattern: CompiledPattern }> {
   readonly #fmw = FindMyWay({ maxParamLength: 500, caseSensitive: true, ignoreTrailingSlash: false });
   readonly #byMethod = new Map<string, number>();
+  /**
+   * Routes without parameters by method, then by their exact path: a request path equal to one
+   * (no percent-encoding to decode) is that route in find-my-way too, since static nodes win over
+   * parametric ones, so one Map lookup stands in for the tree walk on the commonest requests.
+   */
+  readonly #static = new Map<string, Map<string, T>>();
 
   add(method: string, route: T): void {
     try {
@@ -173,6 +179,11 @@ export class Router<T extends { readonly pattern: CompiledPattern }> {
       );
     }
     this.#byMethod.set(method, (this.#byMethod.get(method) ?? 0) + 1);
+    if (route.pattern.segments.every((s) => s.kind === 'static') && !/[%:*]/.test(route.pattern.fmwPath)) {
+      let paths = this.#static.get(method);
+      if (paths === undefined) this.#static.set(method, (paths = new Map<string, T>()));
+      paths.set(route.pattern.fmwPath, route);
+    }
   }
 
   has(method: string, path: string): boolean {
@@ -181,6 +192,8 @@ export class Router<T extends { readonly pattern: CompiledPattern }> {
 
   /** Finds the route for a path without its query string. Returns undefined when nothing matches. */
   find(method: string, path: string): Match<T> | undefined {
+    const exact = this.#static.get(method)?.get(path);
+    if (exact !== undefined) return { route: exact, params: {} };
     const found = this.#fmw.find(method as FindMyWay.HTTPMethod, path);
     if (found === null) return undefined;
     const route = found.store as T;

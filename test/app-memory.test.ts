@@ -126,8 +126,10 @@ void describe('allocation sites of a running app', () => {
     const diff = app.monitors.sampler!.diff(older, newer);
     assert.equal(diff.sites[0]?.functionName, 'leakyHandler', `growers: ${describeSites(diff.sites)}`);
     assert.equal(diff.sites[0].location, `${routesFile}:${LEAKY_LINE}`);
-    // 20,000 entries of ~2 KB each: the estimate is rough, but not off by an order of magnitude.
-    assert.ok(diff.sites[0].growthBytes > 10_000_000, `only ${diff.sites[0].growthBytes} bytes`);
+    // 20,000 entries of ~1.1 KB each (~22 MB) live on: the sampled estimate is rough (runs here
+    // gave 9.9-11 MB, as V8 counts the repeated string's backing store where it lands), but it
+    // must not be off by an order of magnitude.
+    assert.ok(diff.sites[0].growthBytes > 5_000_000, `only ${diff.sites[0].growthBytes} bytes`);
     assert.deepEqual(diff.routes.find((r) => r.route === 'GET /leak'), { route: 'GET /leak', requests: 20_000 });
     assert.deepEqual(diff.routes.find((r) => r.route === 'GET /bounded'), { route: 'GET /bounded', requests: 5_000 });
   });

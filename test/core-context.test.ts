@@ -97,7 +97,7 @@ both('request context', (mode) => {
   });
 
   void it('gives every request a distinct id, sent as x-request-id', async (t) => {
-    const app = makeApp();
+    const app = makeApp({ log: { requestIdHeader: 'always' } });
     app.get('/id', (ctx) => ctx.id);
     const c = await connect(t, mode, app);
     const replies = await Promise.all([1, 2, 3, 4].map(() => c.get('/id')));

@@ -6,11 +6,16 @@ import type { ErrorBody, Reply } from './helpers/both.ts';
 import { rawRequest } from './helpers/raw.ts';
 import type { RawResponse } from './helpers/raw.ts';
 
+/** On every response. */
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'x-content-type-options': 'nosniff',
+  'content-security-policy': "frame-ancestors 'none'",
+};
+/** Only on documents (anything but JSON and event streams): they mean nothing on data. */
+const DOCUMENT_HEADERS: Readonly<Record<string, string>> = {
   'referrer-policy': 'strict-origin-when-cross-origin',
   'x-frame-options': 'DENY',
-  'content-security-policy': "frame-ancestors 'none'",
+  'cross-origin-opener-policy': 'same-origin',
 };
 
 function hostileApp(): ReturnType<typeof makeApp> {
@@ -26,8 +31,14 @@ function assertSecurityHeaders(res: Reply | RawResponse, what: string): void {
   for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
     assert.equal(res.header(name), value, `${what}: ${name}`);
   }
+  const data = /^(application\/json|text\/event-stream)/.test(res.header('content-type') ?? '');
+  for (const [name, value] of Object.entries(DOCUMENT_HEADERS)) {
+    assert.equal(res.header(name), data ? undefined : value, `${what}: ${name} (${data ? 'data' : 'document'})`);
+  }
+  // The request id goes out with errors, where a user quotes it (log.requestIdHeader: 'errors').
   const id = res.header('x-request-id');
-  assert.ok(id !== undefined && id.length > 0, `${what}: x-request-id`);
+  if (res.status >= 400) assert.ok(id !== undefined && id.length > 0, `${what}: x-request-id`);
+  else assert.equal(id, undefined, `${what}: no x-request-id on a success by default`);
 }
 
 function get(target: string, extraHeaders = 'Host: 127.0.0.1\r\n'): string {
@@ -114,6 +125,11 @@ void describe('hostile request targets over a raw socket', () => {
   });
 });
 
+function withRoutes(app: ReturnType<typeof makeApp>): ReturnType<typeof makeApp> {
+  app.get('/ok', () => 'ok');
+  return app;
+}
+
 both('security headers and request ids', (mode) => {
   void it('are on every response: success, 204, redirect, 404, 405, 413, handled and unhandled errors', async (t) => {
     const app = makeApp();
@@ -144,6 +160,31 @@ both('security headers and request ids', (mode) => {
       assert.equal(res.status, status, what);
       assertSecurityHeaders(res, what);
     }
+  });
+
+  void it('sends the document-only headers on HTML and text, not on JSON', async (t) => {
+    const app = makeApp();
+    app.get('/page', () => '<p>hi</p>');
+    app.get('/data', () => ({ a: 1 }));
+    app.get('/problem', () => new Response('{}', { headers: { 'content-type': 'application/problem+json' } }));
+    app.get('/text', () => new Response('hi', { headers: { 'content-type': 'text/plain' } }));
+    const c = await connect(t, mode, app);
+    for (const [path, document] of [['/page', true], ['/data', false], ['/problem', false], ['/text', true]] as const) {
+      const res = await c.get(path);
+      assert.equal(res.header('x-frame-options'), document ? 'DENY' : undefined, path);
+      assert.equal(res.header('referrer-policy'), document ? 'strict-origin-when-cross-origin' : undefined, path);
+      assert.equal(res.header('content-security-policy'), "frame-ancestors 'none'", path);
+      assert.equal(res.header('x-content-type-options'), 'nosniff', path);
+    }
+  });
+
+  void it('sends x-request-id on every response with log.requestIdHeader always, on none with never', async (t) => {
+    const always = await connect(t, mode, withRoutes(makeApp({ log: { requestIdHeader: 'always' } })));
+    const never = await connect(t, mode, withRoutes(makeApp({ log: { requestIdHeader: 'never' } })));
+    assert.ok(((await always.get('/ok')).header('x-request-id') ?? '').length > 0);
+    assert.ok(((await always.get('/missing')).header('x-request-id') ?? '').length > 0);
+    assert.equal((await never.get('/ok')).header('x-request-id'), undefined);
+    assert.equal((await never.get('/missing')).header('x-request-id'), undefined);
   });
 
   void it('lets a handler override a security header on purpose', async (t) => {

@@ -15,7 +15,7 @@ function capture(): { lines: Record<string, unknown>[]; stream: { write(line: st
 }
 
 function appWithLog(stream: { write(line: string): void }) {
-  const app = makeApp({ security: { session: { store: 'memory' } } });
+  const app = makeApp({ security: { session: { store: 'memory' } }, log: { requestIdHeader: 'always' } });
   app.get('/users/<int:id>', (ctx) => ({ id: ctx.params['id'] }));
   app.get('/fail', () => {
     throw new Error('secret detail');

@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { nextRequestId } from '../context.ts';
 import { statusText } from '../errors.ts';
+import { nonDocumentHeaders } from '../security/headers.ts';
 import type { HeaderList } from '../security/headers.ts';
 
 interface ParserError extends Error {
@@ -28,7 +29,8 @@ const MESSAGE_BY_STATUS: Record<number, string> = {
 };
 
 export function installClientErrorHandler(server: Server, headers: HeaderList): void {
-  const fixed = headers.map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  // The body is JSON, so the data subset applies, as on every other JSON error.
+  const fixed = nonDocumentHeaders(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
   server.on('clientError', function answerClientError(error: ParserError, socket: Duplex) {
     // A reset or a half-sent response leaves nothing to answer on (as Node's default handler does).
     const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;

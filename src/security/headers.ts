@@ -64,6 +64,32 @@ export function buildSecurityHeaders(options: SecurityHeadersOptions, context: H
 }
 
 /**
+ * Headers that only mean something on a document a browser renders: Referrer-Policy governs the
+ * requests a page makes, COOP applies to top-level documents, and X-Frame-Options is the legacy
+ * twin of CSP frame-ancestors (which every current browser honours and which stays on). A JSON or
+ * event-stream body is never a document, so those three are left off it: three fewer header lines
+ * to validate and write on every API response (~4% of the hello benchmark).
+ */
+const DOCUMENT_ONLY = new Set(['referrer-policy', 'x-frame-options', 'cross-origin-opener-policy']);
+
+/** The subset of `headers` that applies to non-document (JSON, event-stream) responses. */
+export function nonDocumentHeaders(headers: HeaderList): HeaderList {
+  return Object.freeze(headers.filter(([name]) => !DOCUMENT_ONLY.has(name)));
+}
+
+/**
+ * True for media types a browser never renders as a document: JSON (`application/json`,
+ * `application/*+json`) and `text/event-stream`. Anything else (HTML, SVG, XML, text, unknown,
+ * missing) counts as a document and gets every header.
+ */
+export function isNonDocumentType(contentType: string | readonly string[] | undefined): boolean {
+  if (typeof contentType !== 'string') return false;
+  const end = contentType.indexOf(';');
+  const type = (end === -1 ? contentType : contentType.slice(0, end)).trim().toLowerCase();
+  return type === 'application/json' || type === 'text/event-stream' || (type.startsWith('application/') && type.endsWith('+json'));
+}
+
+/**
  * Responses that set or read a session are personal: shared caches must not store them
  * (RFC 9111 §5.2.2.5 no-store) and any cache must key them on the cookie (RFC 9110 §12.5.5).
  */

@@ -1,4 +1,9 @@
-/** Security headers on an ordinary page: what a browser needs to refuse sniffing, framing and leaky referrers. */
+/**
+ * Security headers on an ordinary page: what a browser needs to refuse sniffing, framing and leaky
+ * referrers. Referrer-Policy only governs requests a rendered document makes, so a JSON page is not
+ * asked for it (vial leaves it off JSON; security/headers.ts).
+ */
+import { isNonDocumentType } from '../../security/headers.ts';
 import type { Answer } from './http.ts';
 import type { DoctorOptions } from './options.ts';
 import type { Finding } from './report.ts';
@@ -15,7 +20,8 @@ export function probeHeaders(options: DoctorOptions, page: Answer | undefined, f
   if (String(h['x-content-type-options'] ?? '').toLowerCase() !== 'nosniff') missing.push('X-Content-Type-Options: nosniff');
   const csp = String(h['content-security-policy'] ?? '');
   if (h['x-frame-options'] === undefined && !/frame-ancestors/i.test(csp)) missing.push("frame protection (X-Frame-Options or CSP frame-ancestors)");
-  if (h['referrer-policy'] === undefined) missing.push('Referrer-Policy');
+  const document = !isNonDocumentType(typeof h['content-type'] === 'string' ? h['content-type'] : undefined);
+  if (document && h['referrer-policy'] === undefined) missing.push('Referrer-Policy');
   if (missing.length > 0) verdict = 'WARN';
   if (options.target.protocol === 'https:' && h['strict-transport-security'] === undefined) {
     missing.push('Strict-Transport-Security');
@@ -25,7 +31,7 @@ export function probeHeaders(options: DoctorOptions, page: Answer | undefined, f
     class: 'security',
     probe,
     verdict,
-    evidence: missing.length === 0 ? `nosniff, frame protection, Referrer-Policy${options.target.protocol === 'https:' ? ', HSTS' : ''} present on ${options.pages[0] ?? '/'}` : `${options.pages[0] ?? '/'} lacks ${missing.join(', ')}`,
+    evidence: missing.length === 0 ? `nosniff, frame protection${document ? ', Referrer-Policy' : ''}${options.target.protocol === 'https:' ? ', HSTS' : ''} present on ${options.pages[0] ?? '/'}` : `${options.pages[0] ?? '/'} lacks ${missing.join(', ')}`,
     fix: 'send these on every response (Flask-Talisman or an after_request hook; vial sends them by default)',
   });
 }
