@@ -166,6 +166,30 @@ void describe('admission', () => {
     assert.equal(admission.tryEnter(gate), ADMITTED);
   });
 
+  void it('under pressure holds in-flight work at its level when the overload began, instead of draining it to zero', () => {
+    const pressure = { overloaded: false };
+    const admission = createAdmission({ maxInFlight: 16, maxQueue: 0 }, { pressure });
+    const gate = admission.route('GET /a', { concurrency: 16 });
+    for (let i = 0; i < 3; i++) assert.equal(admission.tryEnter(gate), ADMITTED);
+    pressure.overloaded = true;
+    // Three in flight at the onset: the excess is refused...
+    assert.equal(refusal(admission.tryEnter(gate)).reason, 'pressure');
+    // ...but each request that finishes makes room for one more, so goodput does not collapse.
+    admission.leave(gate);
+    assert.equal(admission.tryEnter(gate), ADMITTED);
+    assert.equal(refusal(admission.tryEnter(gate)).reason, 'pressure');
+    for (let i = 0; i < 3; i++) admission.leave(gate);
+    for (let i = 0; i < 3; i++) assert.equal(admission.tryEnter(gate), ADMITTED);
+    assert.equal(refusal(admission.tryEnter(gate)).reason, 'pressure');
+    // Recovery lifts the cap; the next overload takes a new one from what is then in flight.
+    pressure.overloaded = false;
+    for (let i = 0; i < 2; i++) assert.equal(admission.tryEnter(gate), ADMITTED);
+    pressure.overloaded = true;
+    assert.equal(refusal(admission.tryEnter(gate)).reason, 'pressure');
+    assert.equal(admission.inFlight, 5);
+    assert.equal(admission.snapshot().shed.pressure, 4);
+  });
+
   void it('limits a penalized route to one request and no queue, then restores it', async () => {
     let now = 0;
     const admission = createAdmission({ maxInFlight: 8, maxQueue: 8 }, { now: () => now });

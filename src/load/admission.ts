@@ -115,6 +115,8 @@ class AdmissionController implements Admission {
   #abandoned = 0;
   #seq = 0;
   #closing = false;
+  /** In-flight cap while the loop is overloaded (the in-flight count at its onset); -1 when not overloaded. */
+  #pressureCap = -1;
   #sweep: NodeJS.Timeout | undefined;
   #drainWaiters: (() => void)[] = [];
 
@@ -167,7 +169,16 @@ class AdmissionController implements Admission {
         gate.penalizedUntil = 0;
       }
     }
-    if (this.#pressure !== undefined && this.#pressure.overloaded) return this.#refuse(gate, 'pressure');
+    if (this.#pressure !== undefined && this.#pressure.overloaded) {
+      // Freeze, not stop: while the loop is overloaded, no more work is admitted than was in
+      // flight when the overload began; that work keeps being served and the excess is refused.
+      // Refusing everything collapsed goodput: the refusals alone kept the loop over its limit,
+      // so the state never cleared while in-flight work drained to zero (bench overload: 3% of peak).
+      if (this.#pressureCap < 0) this.#pressureCap = this.#inFlight;
+      if (this.#inFlight >= this.#pressureCap) return this.#refuse(gate, 'pressure');
+    } else if (this.#pressureCap >= 0) {
+      this.#pressureCap = -1;
+    }
     if (gate.inFlight < gate.concurrency && this.#inFlight < this.#opts.maxInFlight) {
       gate.inFlight++;
       this.#inFlight++;
