@@ -119,6 +119,9 @@ describe('traffic generator', () => {
     assert.equal(open.scheduled, 20);
     assert.equal(open.statuses['200'], 20);
     assert.equal(open.okLatencyMs.count, 20);
+    // Timed from the write, a 200 can only be as late as timed from its due time, never later.
+    assert.equal(open.okSinceSendMs.count, 20);
+    assert.ok(open.okSinceSendMs.max <= open.okLatencyMs.max);
     assert.equal(failures(open), 0);
     assert.equal(closed.sent, 10);
     assert.deepEqual(closed.statuses, { '503': 10 });

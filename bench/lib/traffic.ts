@@ -71,6 +71,11 @@ export interface TrafficReport {
   readonly latencyMs: LatencySummary;
   /** 200 answers only: what an admitted request waited. */
   readonly okLatencyMs: LatencySummary;
+  /**
+   * 200 answers only, from the moment each was written to its connection: the server's share,
+   * without the wait for a free connection that okLatencyMs also counts.
+   */
+  readonly okSinceSendMs: LatencySummary;
   /** 200 answers per second of the schedule (goodput). */
   readonly okPerSec: number;
   /** Connections opened at most at once. */
@@ -82,9 +87,10 @@ class Recorder {
   readonly errors = { connect: 0, read: 0, timeout: 0 };
   readonly all: number[] = [];
   readonly ok: number[] = [];
+  readonly okSinceSend: number[] = [];
   sent = 0;
 
-  record(reply: HttpReply, latencyMs: number): void {
+  record(reply: HttpReply, latencyMs: number, sinceSendMs: number = latencyMs): void {
     if (reply.error !== undefined) {
       this.errors[reply.error]++;
       return;
@@ -92,7 +98,10 @@ class Recorder {
     const key = String(reply.status);
     this.statuses[key] = (this.statuses[key] ?? 0) + 1;
     this.all.push(latencyMs);
-    if (reply.status === 200) this.ok.push(latencyMs);
+    if (reply.status === 200) {
+      this.ok.push(latencyMs);
+      this.okSinceSend.push(sinceSendMs);
+    }
   }
 }
 
@@ -124,8 +133,10 @@ async function runOpen(load: OpenLoad, makeConn: () => HttpConn): Promise<Traffi
   const send = (conn: HttpConn, dueAt: number): void => {
     rec.sent++;
     const path = load.path.replaceAll('{i}', String(n++));
+    const sentAt = performance.now();
     const done = conn.get(path).then((reply) => {
-      rec.record(reply, performance.now() - dueAt);
+      const now = performance.now();
+      rec.record(reply, now - dueAt, now - sentAt);
       inFlight.delete(done);
       // Once the schedule is over the backlog is not drained: those requests count as unsent.
       const next = ended ? undefined : backlog.shift();
@@ -197,6 +208,7 @@ function report(load: TrafficLoad, rec: Recorder, start: number, scheduled: numb
     errors: rec.errors,
     latencyMs: summarizeLatency(rec.all),
     okLatencyMs: summarizeLatency(rec.ok),
+    okSinceSendMs: summarizeLatency(rec.okSinceSend),
     okPerSec: rateSec > 0 ? (rec.statuses['200'] ?? 0) / rateSec : Number.NaN,
     peakConnections: peak,
   };
