@@ -1,5 +1,6 @@
 /**
- * Where the hello benchmark's time goes: vial as shipped, vial without its security headers, vial's
+ * Where the hello benchmark's time goes: vial as shipped, vial without its security headers, without
+ * its per-request metrics, with the admin listener on (as `vial run` starts it), vial's
  * handler alone on a plain server (no server limits, monitors or metrics), and raw node:http with
  * and without the same headers. Compare the rows of one run with each other.
  */
@@ -11,6 +12,8 @@ const scenario: Scenario = {
   systems: [
     { name: 'vial', server: 'servers/vial.ts' },
     { name: 'vial no-headers', server: 'servers/vial-variant.ts', args: ['no-headers'] },
+    { name: 'vial no-metrics', server: 'servers/vial-variant.ts', args: ['no-metrics'] },
+    { name: 'vial +admin', server: 'servers/vial-variant.ts', args: ['admin'] },
     { name: 'vial bare', server: 'servers/vial-variant.ts', args: ['bare'] },
     { name: 'node:http+headers', server: 'servers/node-http-headers.ts' },
     { name: 'node:http', server: 'servers/node-http.ts' },
