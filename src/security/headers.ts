@@ -84,6 +84,8 @@ export function nonDocumentHeaders(headers: HeaderList): HeaderList {
  */
 export function isNonDocumentType(contentType: string | readonly string[] | undefined): boolean {
   if (typeof contentType !== 'string') return false;
+  // The type vial's own JSON replies carry: decided without slicing or lower-casing (per response).
+  if (contentType === 'application/json; charset=utf-8') return true;
   const end = contentType.indexOf(';');
   const type = (end === -1 ? contentType : contentType.slice(0, end)).trim().toLowerCase();
   return type === 'application/json' || type === 'text/event-stream' || (type.startsWith('application/') && type.endsWith('+json'));
