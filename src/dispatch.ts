@@ -182,7 +182,7 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     const retryAfter = String(refusal.retryAfterSec);
     const title = `503 ${escapeHtml(statusText(503))}`;
     parts = {
-      error: new VialError('VIAL_ERR_OVERLOADED', message, { status: 503, expose: true, headers: { 'retry-after': retryAfter } }),
+      error: stackless(() => new VialError('VIAL_ERR_OVERLOADED', message, { status: 503, expose: true, headers: { 'retry-after': retryAfter } })),
       json: `{"error":{"status":503,"code":"VIAL_ERR_OVERLOADED","message":${JSON.stringify(message)},"requestId":`,
       html: `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body><h1>${title}</h1><p>${escapeHtml(message)}</p><p><small>Request id: `,
       jsonHead: ['content-type', 'application/json; charset=utf-8', 'retry-after', retryAfter, ...dataHeaders.flat()],
@@ -469,6 +469,21 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     }
     headers['content-type'] = 'application/json; charset=utf-8';
     return new VialResponse(JSON.stringify({ error: { status, code, message, requestId: ctx.id } }), status, headers);
+  }
+}
+
+/**
+ * For errors kept for the life of the process: an unformatted V8 stack holds the receivers of its
+ * frames, so an error created while dispatching would keep that request's objects alive for good
+ * (test/app-memory.test.ts caught it). Its stack says nothing useful anyway.
+ */
+function stackless<T>(make: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return make();
+  } finally {
+    Error.stackTraceLimit = limit;
   }
 }
 
