@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { ADMITTED, createAdmission } from '../src/load/admission.ts';
-import type { Admitted, Entry, Refusal } from '../src/load/admission.ts';
+import type { Admitted, Entry, Refusal, RouteGate } from '../src/load/admission.ts';
 
 function isPending(entry: Entry): entry is Promise<Admitted | Refusal> {
   return entry instanceof Promise;
@@ -188,6 +188,46 @@ void describe('admission', () => {
     assert.equal(refusal(admission.tryEnter(gate)).reason, 'pressure');
     assert.equal(admission.inFlight, 5);
     assert.equal(admission.snapshot().shed.pressure, 4);
+  });
+
+  /** Offers `count` requests, `perMs` to a millisecond, each finishing at once; returns how many got in. */
+  function offer(admission: ReturnType<typeof createAdmission>, gate: RouteGate, clock: { now: number }, count: number, perMs: number): number {
+    let admitted = 0;
+    for (let i = 0; i < count; i++) {
+      clock.now += 1 / perMs;
+      const entry = admission.tryEnter(gate);
+      if (entry === ADMITTED) {
+        admitted++;
+        admission.leave(gate);
+      } else {
+        assert.equal(refusal(entry).reason, 'pressure');
+      }
+    }
+    return admitted;
+  }
+
+  void it('under pressure keeps admitting synchronous work at 80% of its recent completion rate, steered by the loop delay', () => {
+    const clock = { now: 1 };
+    const pressure = { overloaded: false, delayRatio: 1 };
+    const admission = createAdmission({ maxInFlight: 16, maxQueue: 0 }, { pressure, now: () => clock.now });
+    const gate = admission.route('GET /sync', { concurrency: 16 });
+    // A handler that finishes before the next request is read: 1,000 a second, never in flight.
+    assert.equal(offer(admission, gate, clock, 1000, 1), 1000);
+    pressure.overloaded = true;
+    // Offered three times as fast for 200 ms, delay at its limit: 0.8 x 1,000/s x 0.2 s = 160 get in.
+    const first = offer(admission, gate, clock, 600, 3);
+    assert.ok(first >= 150 && first <= 170, `admitted ${first}`);
+    assert.equal(admission.snapshot().shed.pressure, 600 - first);
+    // The loop stays over its delay limit: the rate is cut by a quarter every 250 ms...
+    pressure.delayRatio = 2;
+    offer(admission, gate, clock, 3000, 3); // 1 s: four cuts
+    const cut = offer(admission, gate, clock, 600, 3);
+    assert.ok(cut < first * 0.5, `admitted ${cut} after the cuts, ${first} before`);
+    // ...and raised again, never past where it started, once the delay is well under the limit.
+    pressure.delayRatio = 0.2;
+    offer(admission, gate, clock, 15_000, 3); // 5 s: back at the start
+    const raised = offer(admission, gate, clock, 600, 3);
+    assert.ok(raised >= 150 && raised <= 170, `admitted ${raised} after recovery`);
   });
 
   void it('limits a penalized route to one request and no queue, then restores it', async () => {

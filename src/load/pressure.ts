@@ -60,6 +60,8 @@ export function eventLoopSource(): PressureSource {
 export class PressureMonitor {
   /** Read on every admission: a plain field, not a getter with work behind it. */
   overloaded = false;
+  /** The last sample's delay as a share of its limit (1 = at the limit); admission steers by it under pressure. */
+  delayRatio = 0;
   readonly #opts: Readonly<PressureOptions>;
   readonly #source: PressureSource;
   #over = 0;
@@ -90,6 +92,7 @@ export class PressureMonitor {
   observe(sample: PressureSample): void {
     this.#last = sample;
     const o = this.#opts;
+    this.delayRatio = sample.delayP99Ms / o.maxEventLoopDelayMs;
     // Utilisation alone is not overload: a loop that is busy 100% of the time but still answers
     // within a fraction of the delay limit serves everyone (a benchmark looks like that). It
     // counts once delay has also climbed past half its limit, which is when queues start to form.
