@@ -239,7 +239,7 @@ export class Vial extends Scaffold {
     const host = options.host ?? this.config.host;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(options.port ?? this.config.port, host, () => {
+      server.listen({ port: options.port ?? this.config.port, host, backlog: this.config.load.server.listenBacklog }, () => {
         server.off('error', reject);
         resolve();
       });

@@ -1,5 +1,5 @@
 /**
- * Overload: find vial's peak throughput on `GET /work` (5 ms of non-blocking wait + ~1.5 KiB of
+ * Overload: find vial's peak throughput on `GET /work` (5 ms of non-blocking wait + ~7 KiB of
  * JSON), then offer 3x that rate open-loop (a constant schedule from bench/lib/traffic.ts, latency
  * from each request's due time) to every system. A server that sheds keeps its goodput near its
  * peak and its admitted requests fast; one that queues everything serves them all late.
@@ -11,7 +11,14 @@ import { runTraffic } from '../lib/traffic-run.ts';
 import type { TrafficReport } from '../lib/traffic.ts';
 import type { CheckResult, RunContext, Scenario, ScenarioReport } from '../lib/index.ts';
 
-const HANDLER_MS = 5;
+/**
+ * `BENCH_OVERLOAD_ROUTE=/cpu` runs the same scenario on a synchronous 0.3 ms route instead of
+ * /work: there a refusal costs ~5% of a success rather than ~20%, which is what decides how much
+ * goodput any server can keep while it refuses two requests in three.
+ */
+const ROUTE = process.env['BENCH_OVERLOAD_ROUTE'] ?? '/work';
+if (ROUTE !== '/work' && ROUTE !== '/cpu') throw new Error(`overload: BENCH_OVERLOAD_ROUTE must be /work or /cpu, got ${ROUTE}`);
+const HANDLER_MS = ROUTE === '/work' ? 5 : 0.3;
 const DEFAULT_QUEUE_WAIT_MS = 1000;
 /** Tuned for this route: at ~5 ms per request, 64 in flight is far more than the core can feed. */
 const TUNED = { load: { admission: { maxInFlight: 64, maxQueue: 64, maxQueueWaitMs: 50 } } };
@@ -29,7 +36,7 @@ interface PeakProbe {
 
 const scenario: Scenario = {
   name: 'overload',
-  description: `GET /work (5 ms wait + JSON) at ${OVERLOAD_FACTOR}x vial's measured peak, open-loop: goodput, admitted p99, share refused`,
+  description: `GET ${ROUTE} (${ROUTE === '/work' ? '5 ms wait + JSON' : '0.3 ms of synchronous CPU'}) at ${OVERLOAD_FACTOR}x vial's measured peak, open-loop: goodput, admitted p99, share refused`,
   systems: [
     { name: 'vial', server: 'servers/scenario-vial.ts' },
     { name: 'vial (admission tuned)', server: 'servers/scenario-vial.ts', env: { BENCH_VIAL_OPTIONS: JSON.stringify(TUNED) } },
@@ -54,10 +61,10 @@ async function run(ctx: RunContext): Promise<ScenarioReport> {
   const vial = ctx.scenario.systems[0];
   if (vial === undefined) throw new Error('overload: the first system must be vial');
 
-  ctx.say(`  peak: wrk on vial /work at ${PEAK_CONNECTIONS.join(', ')} connections, ${peakSec} s each`);
-  const probes = await withSystem(ctx, { ...vial, name: 'vial' }, '/work', async (server) => {
+  ctx.say(`  peak: wrk on vial ${ROUTE} at ${PEAK_CONNECTIONS.join(', ')} connections, ${peakSec} s each`);
+  const probes = await withSystem(ctx, { ...vial, name: 'vial' }, ROUTE, async (server) => {
     const once = (connections: number, durationSec: number) =>
-      runLoad({ url: server.url, load: { path: '/work' }, durationSec, connections, generator: ctx.generator, pinning: ctx.pinning });
+      runLoad({ url: server.url, load: { path: ROUTE }, durationSec, connections, generator: ctx.generator, pinning: ctx.pinning });
     await once(64, 1);
     const runs: PeakProbe[] = [];
     for (const connections of PEAK_CONNECTIONS) {
@@ -77,10 +84,10 @@ async function run(ctx: RunContext): Promise<ScenarioReport> {
   const rows: Row[] = [];
   for (const system of ctx.scenario.systems) {
     if (!selected(system.name)) continue;
-    const row = await withSystem(ctx, system, '/work', async (server) => {
-      ctx.say(`  ${system.name}: /work open-loop at ${rate}/s for ${overloadMs / 1000} s`);
+    const row = await withSystem(ctx, system, ROUTE, async (server) => {
+      ctx.say(`  ${system.name}: ${ROUTE} open-loop at ${rate}/s for ${overloadMs / 1000} s`);
       const { reports, generatorCpu } = await runTraffic(
-        { url: server.url, timeoutMs: 10_000, loads: [{ kind: 'open', name: 'work', path: '/work', ratePerSec: rate, durationMs: overloadMs, maxConnections: 1000 }] },
+        { url: server.url, timeoutMs: 10_000, loads: [{ kind: 'open', name: ROUTE.slice(1), path: ROUTE, ratePerSec: rate, durationMs: overloadMs, maxConnections: 1000 }] },
         ctx.pinning,
       );
       return { system: system.name, report: reports[0] as TrafficReport, generatorCpu };

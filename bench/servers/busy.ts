@@ -1,3 +1,6 @@
+/** The overload scenario's synchronous route (`BENCH_OVERLOAD_ROUTE=/cpu`) spins this long per request. */
+export const CPU_ROUTE_MS = 0.3;
+
 /** A CPU-bound handler's body: spins on the current thread for `ms` (the blocking-route scenario). */
 export function busyLoop(ms: number): number {
   const end = performance.now() + ms;

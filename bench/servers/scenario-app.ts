@@ -6,13 +6,13 @@
  *                        event loop) or `worker` (the same loop in the worker-thread pool)
  *   BENCH_VIAL_OPTIONS   JSON merged into the options (e.g. tuned `load.admission`, leak-alarm timing)
  *
- * Routes: /fast, /slow, /work (5 ms wait + JSON), /store (unbounded Map), /cache (BoundedCache of
+ * Routes: /fast, /slow, /work (5 ms wait + JSON), /cpu (0.3 ms busy loop), /store (unbounded Map), /cache (BoundedCache of
  * 10,000), and /__bench/mem (full GC, then process.memoryUsage()) when run with --expose-gc.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BoundedCache, Vial } from '../../src/index.ts';
 import type { Context, VialOptions } from '../../src/index.ts';
-import { busyLoop, storedValue, workPayload } from './busy.ts';
+import { busyLoop, CPU_ROUTE_MS, storedValue, workPayload } from './busy.ts';
 
 const options = JSON.parse(process.env['BENCH_VIAL_OPTIONS'] ?? '{}') as VialOptions;
 export const app = new Vial({ env: 'production', name: 'bench', ...options });
@@ -36,6 +36,11 @@ if (slow === 'worker') {
 app.get('/work', async function work(ctx: Context) {
   await sleep(5, undefined, { signal: ctx.signal });
   return workPayload();
+});
+
+// Synchronous CPU work (template rendering, a JSON transform): never in flight between reads.
+app.get('/cpu', function cpu() {
+  return { spins: busyLoop(CPU_ROUTE_MS) };
 });
 
 // Intentionally unbounded: the leak the memory scenario wants the leak alarm to name.

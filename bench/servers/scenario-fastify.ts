@@ -9,7 +9,7 @@
 import underPressure from '@fastify/under-pressure';
 import Fastify from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { busyLoop, storedValue, workPayload } from './busy.ts';
+import { busyLoop, CPU_ROUTE_MS, storedValue, workPayload } from './busy.ts';
 import { announce, benchPort, HOST } from './port.ts';
 
 const app = Fastify();
@@ -29,6 +29,8 @@ app.get('/work', async () => {
   await sleep(5);
   return workPayload();
 });
+
+app.get('/cpu', () => ({ spins: busyLoop(CPU_ROUTE_MS) }));
 
 // Intentionally unbounded, like vial's /store.
 const store = new Map<string, string>();

@@ -26,6 +26,7 @@ export interface SupervisorOptions extends ProcessOptions {
   host?: string;
   /** Default 0 (a free port; read it from `supervisor.address`). */
   port?: number;
+  /** listen()'s backlog; default 2048, as load.server.listenBacklog (docs/load.md says why). */
   backlog?: number;
   /** Worker entry script; default the primary's own script (`process.argv[1]`), like cluster.fork(). */
   exec?: string;
@@ -301,7 +302,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0, backlog: options.backlog ?? 511 }, () => {
+    server.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0, backlog: options.backlog ?? 2048 }, () => {
       server.removeListener('error', reject);
       resolve();
     });
