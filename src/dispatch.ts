@@ -317,7 +317,11 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
       } else {
         reply = await raceAbort(ctx, pending);
       }
-      if (!res.headersSent) {
+      if (res.headersSent) {
+        // A handler that wrote to the raw response itself: nothing left to send.
+      } else if (route.after.length === 0 && ctx.sessionState === undefined && ctx.responseHeaders === undefined && writesPlain(ctx, res, reply)) {
+        // A string or plain object with nothing to add: written from the prebuilt head, as in begin().
+      } else {
         response = reply instanceof VialResponse ? reply : toResponse(reply ?? null);
         // 6. after hooks may change or replace the response.
         for (let i = 0; i < route.after.length; i++) {

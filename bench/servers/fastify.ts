@@ -4,6 +4,8 @@ import { announce, benchPort, HOST } from './port.ts';
 
 const app = Fastify();
 app.get('/hello', () => ({ hello: 'world' }));
+// The same reply from an async handler (scenario hello-async).
+app.get('/hello-async', async () => ({ hello: 'world' }));
 
 await app.listen({ port: benchPort(), host: HOST });
 const address = app.server.address();

@@ -8,6 +8,8 @@ import { announce, benchPort, HOST } from './port.ts';
 
 const app = new Vial({ env: 'production' });
 app.get('/hello', () => ({ hello: 'world' }));
+// The same reply from an async handler (scenario hello-async): the path most real handlers take.
+app.get('/hello-async', async () => ({ hello: 'world' }));
 
 const running = await app.listen({ port: benchPort(), host: HOST });
 announce(running.port, () => running.close());
