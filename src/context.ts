@@ -79,7 +79,7 @@ export class Context {
     this.#services = services;
   }
 
-  /** This request's id (also in the `x-request-id` response header and every log line). */
+  /** This request's id: in every log line, in error bodies, and in the `x-request-id` header of error responses (log.requestIdHeader). */
   get id(): string {
     return (this.#id ??= nextRequestId());
   }
