@@ -2,14 +2,13 @@
  * Running the load generator as its own process, pinned to the load CPU, while sampling its CPU use:
  * if wrk itself needs a whole core, the numbers measure wrk, not the server.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VialError } from '../../src/errors.ts';
-import { pinned, sampleProcess } from './proc.ts';
+import { pinned, runSampledChild } from './proc.ts';
 import type { Generator, LoadSpec, Pinning } from './types.ts';
 import { buildWrkScript, parseAutocannonJson, parseWrkOutput } from './wrk.ts';
 import type { ParsedLoad } from './wrk.ts';
@@ -64,7 +63,7 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadResult> {
       args.push(target);
     }
     const [file, fileArgs] = pinned(options.pinning, options.pinning.loadCpu, command, args);
-    const { stdout, stderr, code, cpu } = await runSampled(file, fileArgs, (options.durationSec + 30) * 1000);
+    const { stdout, stderr, code, cpu } = await runSampledChild(file, fileArgs, (options.durationSec + 30) * 1000);
     const parsed = generator === 'wrk' ? parseWrkOutput(stdout) : parseAutocannonJson(stdout);
     if (code !== 0 || parsed === undefined) {
       throw new VialError('VIAL_ERR_BENCH_LOAD', `bench: ${generator} against ${target} failed (exit ${String(code)}).\n${stderr}${stdout}`.trimEnd());
@@ -77,39 +76,4 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadResult> {
 
 function autocannonBin(): string {
   return join(createRequire(import.meta.url).resolve('autocannon/package.json'), '..', 'autocannon.js');
-}
-
-interface Sampled {
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly code: number | null;
-  readonly cpu: number;
-}
-
-function runSampled(file: string, args: readonly string[], timeoutMs: number): Promise<Sampled> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    if (child.pid === undefined) {
-      child.once('error', reject);
-      return;
-    }
-    const sampler = sampleProcess(child.pid);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    // A hung generator is killed by its pid; the run then fails with what it printed.
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-    }, timeoutMs);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      sampler.stop();
-      reject(error);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ stdout, stderr, code, cpu: sampler.stop().cpu });
-    });
-  });
 }

@@ -3,7 +3,7 @@
  * proc(5)) and resident memory, and CPU pinning with taskset(1). /proc/<pid>/stat counts all of a
  * process's threads, which matters for wrk and for Node (libuv and GC threads).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Pinning } from './types.ts';
@@ -119,4 +119,43 @@ export function detectPinning(serverCpu = 0, loadCpu = 1): Pinning {
 /** `[file, args]` that run `command` pinned to `cpu` (taskset execs it, so the pid is the command's). */
 export function pinned(pinning: Pinning, cpu: number, command: string, args: readonly string[]): [string, string[]] {
   return pinning.taskset === undefined ? [command, [...args]] : [pinning.taskset, ['-c', String(cpu), command, ...args]];
+}
+
+export interface ChildRun {
+  readonly stdout: string;
+  /** The last 16 KiB of stderr (enough for an error message, bounded for a chatty child). */
+  readonly stderr: string;
+  readonly code: number | null;
+  /** The child's average share of one core over its life (1 = a full core). */
+  readonly cpu: number;
+}
+
+/**
+ * Runs a load generator to completion while sampling its CPU. Bounded: a child still running after
+ * `timeoutMs` is killed by its pid, and the run then ends with whatever it printed.
+ */
+export function runSampledChild(file: string, args: readonly string[], timeoutMs: number): Promise<ChildRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    if (child.pid === undefined) {
+      child.once('error', reject);
+      return;
+    }
+    const pid = child.pid;
+    const sampler = sampleProcess(pid);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-16_384)));
+    const timer = setTimeout(() => process.kill(pid, 'SIGKILL'), timeoutMs);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      sampler.stop();
+      reject(error);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ stdout, stderr, code, cpu: sampler.stop().cpu });
+    });
+  });
 }
