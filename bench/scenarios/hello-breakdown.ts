@@ -1,8 +1,8 @@
 /**
  * Where the hello benchmark's time goes: vial as shipped, vial without its security headers, without
  * its per-request metrics, with the admin listener on (as `vial run` starts it), vial's
- * handler alone on a plain server (no server limits, monitors or metrics), and raw node:http with
- * and without the same headers. Compare the rows of one run with each other.
+ * handler alone on a plain server (no server limits, monitors or metrics), and Fastify and raw
+ * node:http each with and without the same headers. Compare the rows of one run with each other.
  */
 import type { Scenario } from '../lib/index.ts';
 
@@ -15,6 +15,8 @@ const scenario: Scenario = {
     { name: 'vial no-metrics', server: 'servers/vial-variant.ts', args: ['no-metrics'] },
     { name: 'vial +admin', server: 'servers/vial-variant.ts', args: ['admin'] },
     { name: 'vial bare', server: 'servers/vial-variant.ts', args: ['bare'] },
+    { name: 'fastify', server: 'servers/fastify.ts' },
+    { name: 'fastify+headers', server: 'servers/fastify-headers.ts' },
     { name: 'node:http+headers', server: 'servers/node-http-headers.ts' },
     { name: 'node:http', server: 'servers/node-http.ts' },
   ],
