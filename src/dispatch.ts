@@ -185,8 +185,9 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
       error: stackless(() => new VialError('VIAL_ERR_OVERLOADED', message, { status: 503, expose: true, headers: { 'retry-after': retryAfter } })),
       json: `{"error":{"status":503,"code":"VIAL_ERR_OVERLOADED","message":${JSON.stringify(message)},"requestId":`,
       html: `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body><h1>${title}</h1><p>${escapeHtml(message)}</p><p><small>Request id: `,
-      jsonHead: ['content-type', 'application/json; charset=utf-8', 'retry-after', retryAfter, ...dataHeaders.flat()],
-      htmlHead: ['content-type', 'text/html; charset=utf-8', 'retry-after', retryAfter, ...baseHeaders.flat()],
+      // The plain replies' heads (content type + security headers), plus Retry-After.
+      jsonHead: [...plainHeads.json, 'retry-after', retryAfter],
+      htmlHead: [...plainHeads.html, 'retry-after', retryAfter],
     };
     // route-blocking refusals carry the remaining penalty in Retry-After; bound the cache anyway.
     if (refusalCache.size < 64) refusalCache.set(key, parts);
@@ -235,7 +236,7 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
         reply = Promise.reject(error);
       }
       if (reply instanceof Promise) pending = reply;
-      else if (ctx.sessionState === undefined && ctx.responseHeaders === undefined && writesPlain(ctx, res, reply)) {
+      else if (writesPlain(ctx, route, res, reply)) {
         // A string or a plain object, written straight from a prebuilt head: the commonest case.
         admission.leave(gate);
         publish(ctx, res, route, startedAt);
@@ -272,12 +273,16 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     void run(ctx, route, gate, res, startedAt, pending);
   }
 
-  /** True when the reply was written by writePlainReply; a throw from JSON.stringify writes nothing and means false. */
-  function writesPlain(ctx: Context, res: ServerResponse, reply: unknown): boolean {
+  /**
+   * Writes a string or plain-object reply from the prebuilt head when nothing else has a say in the
+   * response (no after hooks, no session to save, no ctx.header()). True when it wrote; false
+   * leaves the reply to the general path, which also meets a JSON.stringify throw again as a 500.
+   */
+  function writesPlain(ctx: Context, route: RouteRecord, res: ServerResponse, reply: unknown): boolean {
+    if (route.after.length !== 0 || ctx.sessionState !== undefined || ctx.responseHeaders !== undefined) return false;
     try {
       return writePlainReply(res, reply, plainHeads, idHeader === 'always' ? ctx.id : undefined, ctx.request.method === 'HEAD');
     } catch {
-      // toResponse below meets the same value and turns the failure into a 500 through the usual path.
       return false;
     }
   }
@@ -319,7 +324,7 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
       }
       if (res.headersSent) {
         // A handler that wrote to the raw response itself: nothing left to send.
-      } else if (route.after.length === 0 && ctx.sessionState === undefined && ctx.responseHeaders === undefined && writesPlain(ctx, res, reply)) {
+      } else if (writesPlain(ctx, route, res, reply)) {
         // A string or plain object with nothing to add: written from the prebuilt head, as in begin().
       } else {
         response = reply instanceof VialResponse ? reply : toResponse(reply ?? null);

@@ -13,6 +13,7 @@ import { outsideRequestContext } from '../context.ts';
 import { ConfigError } from '../errors.ts';
 import { resolveAdmissionOptions } from './options.ts';
 import type { AdmissionOptions } from './options.ts';
+import { PressureAllowance } from './pressure-allowance.ts';
 import { Gate, Waiter } from './queue.ts';
 
 export const ADMITTED = 0;
@@ -97,10 +98,6 @@ export interface AdmissionDeps {
 }
 
 const shedChannel = channel('vial:shed');
-/** How often the admission rate under pressure is steered by the loop's delay. */
-const PRESSURE_ADJUST_MS = 250;
-/** Completions between two clock marks of the completion rate (a power of two). */
-const RATE_MARK = 256;
 const REASONS: readonly ShedReason[] = ['queue-full', 'queue-timeout', 'route-full', 'route-blocking', 'pressure', 'closing'];
 
 export function createAdmission(options: Partial<AdmissionOptions> = {}, deps: AdmissionDeps = {}): Admission {
@@ -121,20 +118,8 @@ class AdmissionController implements Admission {
   #abandoned = 0;
   #seq = 0;
   #closing = false;
-  /** In-flight cap while the loop is overloaded (the in-flight count at its onset); -1 when not overloaded. */
-  #pressureCap = -1;
-  /** Admissions per ms allowed under pressure, and the token bucket that spends them. */
-  #pressureRatePerMs = 0;
-  #pressureTokens = 0;
-  #pressureRefilledAt = 0;
-  #pressureRateMaxPerMs = 0;
-  #pressureAdjustedAt = 0;
-  /** Completions, and the clock every RATE_MARK of them: the recent completion rate, at one clock read per RATE_MARK. */
-  #completed = 0;
-  #markAt = 0;
-  #markCompleted = 0;
-  #prevMarkAt = 0;
-  #prevMarkCompleted = 0;
+  /** What gets in while the loop is overloaded (pressure-allowance.ts). */
+  readonly #underPressure = new PressureAllowance();
   #sweep: NodeJS.Timeout | undefined;
   #drainWaiters: (() => void)[] = [];
 
@@ -188,9 +173,9 @@ class AdmissionController implements Admission {
       }
     }
     if (this.#pressure !== undefined && this.#pressure.overloaded) {
-      if (!this.#admitUnderPressure()) return this.#refuse(gate, 'pressure');
-    } else if (this.#pressureCap >= 0) {
-      this.#pressureCap = -1;
+      if (!this.#underPressure.admit(this.#inFlight, this.#now(), this.#pressure.delayRatio ?? 1)) return this.#refuse(gate, 'pressure');
+    } else {
+      this.#underPressure.end();
     }
     if (gate.inFlight < gate.concurrency && this.#inFlight < this.#opts.maxInFlight) {
       gate.inFlight++;
@@ -228,59 +213,6 @@ class AdmissionController implements Admission {
     return promise;
   }
 
-  /**
-   * While the loop is overloaded a request is admitted when either allowance has room:
-   *
-   * - in-flight work stays at its level at the onset (async handlers: a request that finishes
-   *   makes room for the next). Refusing everything instead drained in-flight work to zero while
-   *   the refusals alone kept the loop over its limit, so the state never cleared (bench
-   *   overload: 3% of peak).
-   * - admissions keep a rate, starting at 80% of the completions per second just before the onset
-   *   (handlers that finish synchronously, which are never in flight between two reads of the
-   *   socket: the first rule alone would refuse them all; the 20% left is for the refusals), then
-   *   every 250 ms cut by a quarter while the loop's delay is over its limit and raised by a tenth
-   *   (up to the start) while it is under half of it.
-   *
-   * With no recent completions to measure (a process overloaded at birth), only the first rule
-   * applies. The excess is refused with reason `pressure`.
-   */
-  #admitUnderPressure(): boolean {
-    const now = this.#now();
-    if (this.#pressureCap < 0) {
-      this.#pressureCap = this.#inFlight;
-      const spanMs = now - this.#prevMarkAt;
-      const recent = this.#completed - this.#prevMarkCompleted;
-      this.#pressureRatePerMs = this.#prevMarkAt > 0 && spanMs > 0 ? (0.8 * recent) / spanMs : 0;
-      this.#pressureRateMaxPerMs = this.#pressureRatePerMs;
-      this.#pressureAdjustedAt = now;
-      this.#pressureTokens = 0;
-      this.#pressureRefilledAt = now;
-    }
-    if (this.#pressureRateMaxPerMs > 0 && now - this.#pressureAdjustedAt >= PRESSURE_ADJUST_MS) {
-      // Steer the rate by the loop's delay: work read faster than the loop can finish it waits in
-      // socket buffers, where no in-flight count sees it, so the delay is the only witness.
-      this.#pressureAdjustedAt = now;
-      const ratio = this.#pressure?.delayRatio ?? 1;
-      if (ratio > 1) this.#pressureRatePerMs = Math.max(this.#pressureRateMaxPerMs * 0.05, this.#pressureRatePerMs * 0.75);
-      else if (ratio < 0.5) this.#pressureRatePerMs = Math.min(this.#pressureRateMaxPerMs, this.#pressureRatePerMs * 1.1);
-    }
-    const rate = this.#pressureRatePerMs;
-    if (rate > 0) {
-      // A bucket of at most 20 ms of admissions, so a quiet spell cannot bank a burst.
-      this.#pressureTokens = Math.min(Math.max(1, rate * 20), this.#pressureTokens + (now - this.#pressureRefilledAt) * rate);
-      this.#pressureRefilledAt = now;
-    }
-    if (this.#inFlight < this.#pressureCap) {
-      if (this.#pressureTokens >= 1) this.#pressureTokens -= 1;
-      return true;
-    }
-    if (this.#pressureTokens >= 1) {
-      this.#pressureTokens -= 1;
-      return true;
-    }
-    return false;
-  }
-
   withdraw(pending: Promise<Admitted | Refusal>): void {
     const waiter = this.#pending.get(pending);
     if (waiter !== undefined && !waiter.done) this.#settle(waiter, this.#refusals.aborted);
@@ -290,12 +222,7 @@ class AdmissionController implements Admission {
     const gate = routeGate as Gate;
     gate.inFlight--;
     this.#inFlight--;
-    if ((++this.#completed & (RATE_MARK - 1)) === 0 && this.#pressure !== undefined) {
-      this.#prevMarkAt = this.#markAt;
-      this.#prevMarkCompleted = this.#markCompleted;
-      this.#markAt = this.#now();
-      this.#markCompleted = this.#completed;
-    }
+    if (this.#pressure !== undefined) this.#underPressure.completed(this.#now);
     if (this.#queued !== 0) this.#pump();
     if (this.#inFlight === 0 && this.#drainWaiters.length !== 0) this.#notifyDrained();
   }
