@@ -9,12 +9,13 @@
  */
 import { describe } from 'node:test';
 import type { TestContext } from 'node:test';
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Vial } from '../../src/index.ts';
 import type { VialOptions } from '../../src/index.ts';
 import { encodeTestRequest, TestClient } from '../../src/testing.ts';
 import type { TestRequest } from '../../src/testing.ts';
+import { send } from './net.ts';
 
 export type Mode = 'client' | 'server';
 export const MODES: readonly Mode[] = ['client', 'server'];
@@ -111,20 +112,10 @@ function makeConn(
 }
 
 /** Mirrors what TestClient sends (same-origin browser headers, JSON and form encodings). */
-function sendOverHttp(port: number, agent: Agent, method: string, path: string, init: TestRequest): Promise<Reply> {
+async function sendOverHttp(port: number, agent: Agent, method: string, path: string, init: TestRequest): Promise<Reply> {
   const { url, headers, payload } = encodeTestRequest(path, init);
-  if (payload !== undefined) headers['content-length'] = String(Buffer.byteLength(payload));
-  return new Promise<Reply>((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, method, path: url, headers, agent, timeout: 10_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve(toReply(res.statusCode ?? 0, res.headers, Buffer.concat(chunks).toString('utf8'))));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path} got no answer within 10 s`)));
-    req.on('error', reject);
-    req.end(payload);
-  });
+  const answer = await send(port, agent, method, url, headers, payload);
+  return toReply(answer.status, answer.headers, answer.text);
 }
 
 function toReply(status: number, headers: IncomingHttpHeaders, text: string): Reply {
