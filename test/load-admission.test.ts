@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { ADMITTED, createAdmission } from '../src/load/admission.ts';
-import type { Admitted, Entry, Refusal, RouteGate } from '../src/load/admission.ts';
+import type { Admitted, Entry, Refusal } from '../src/load/admission.ts';
 
 function isPending(entry: Entry): entry is Promise<Admitted | Refusal> {
   return entry instanceof Promise;
@@ -157,18 +157,57 @@ void describe('admission', () => {
     admission.leave(gate);
   });
 
-  void it('sheds everything with reason pressure while the loop is overloaded', () => {
-    const pressure = { overloaded: true };
-    const admission = createAdmission({ maxInFlight: 4 }, { pressure });
+  /** A clock and loop turns the test drives: `turn()` ends the current turn as setImmediate would. */
+  function driven(): { clock: { now: number }; now: () => number; afterTurn: (fn: () => void) => void; turn: () => void } {
+    const clock = { now: 1 };
+    let pendingTurn: (() => void) | undefined;
+    return {
+      clock,
+      now: () => clock.now,
+      afterTurn: (fn) => { pendingTurn = fn; },
+      turn: () => {
+        const fn = pendingTurn;
+        pendingTurn = undefined;
+        fn?.();
+      },
+    };
+  }
+
+  void it('under pressure admits work for turnBudgetMs of each loop turn and refuses the rest of the turn', () => {
+    const loop = driven();
+    const pressure = { overloaded: true, turnBudgetMs: 5 };
+    const admission = createAdmission({ maxInFlight: 4 }, { pressure, now: loop.now, afterTurn: loop.afterTurn });
     const gate = admission.route('GET /a');
-    assert.equal(refusal(admission.tryEnter(gate)).reason, 'pressure');
+    // Synchronous 1 ms handlers: admitted at 0..4 ms into the turn, refused from 5 ms on.
+    const turnOf = (requests: number): string => {
+      let out = '';
+      for (let i = 0; i < requests; i++) {
+        const entry = admission.tryEnter(gate);
+        if (entry === ADMITTED) {
+          out += 'a';
+          loop.clock.now += 1;
+          admission.leave(gate);
+        } else {
+          assert.equal(refusal(entry).reason, 'pressure');
+          out += 'r';
+          loop.clock.now += 0.02;
+        }
+      }
+      return out;
+    };
+    assert.equal(turnOf(8), 'aaaaarrr');
+    assert.equal(turnOf(2), 'rr', 'still the same turn');
+    loop.turn();
+    assert.equal(turnOf(8), 'aaaaarrr', 'a new turn has a new budget');
+    assert.equal(admission.snapshot().shed.pressure, 8);
     pressure.overloaded = false;
-    assert.equal(admission.tryEnter(gate), ADMITTED);
+    assert.equal(turnOf(8), 'aaaaaaaa');
   });
 
   void it('under pressure holds in-flight work at its level when the overload began, instead of draining it to zero', () => {
+    const loop = driven();
     const pressure = { overloaded: false };
-    const admission = createAdmission({ maxInFlight: 16, maxQueue: 0 }, { pressure });
+    const admission = createAdmission({ maxInFlight: 16, maxQueue: 0 }, { pressure, now: loop.now, afterTurn: loop.afterTurn });
     const gate = admission.route('GET /a', { concurrency: 16 });
     for (let i = 0; i < 3; i++) assert.equal(admission.tryEnter(gate), ADMITTED);
     pressure.overloaded = true;
@@ -188,45 +227,49 @@ void describe('admission', () => {
     assert.equal(refusal(admission.tryEnter(gate)).reason, 'pressure');
     assert.equal(admission.inFlight, 5);
     assert.equal(admission.snapshot().shed.pressure, 4);
+    // Drained to zero (every admitted request finished), the next one gets in: never stuck at zero.
+    for (let i = 0; i < 5; i++) admission.leave(gate);
+    assert.equal(admission.tryEnter(gate), ADMITTED);
   });
 
-  /** Offers `count` requests, `perMs` to a millisecond, each finishing at once; returns how many got in. */
-  function offer(admission: ReturnType<typeof createAdmission>, gate: RouteGate, clock: { now: number }, count: number, perMs: number): number {
-    let admitted = 0;
-    for (let i = 0; i < count; i++) {
-      clock.now += 1 / perMs;
-      const entry = admission.tryEnter(gate);
-      if (entry === ADMITTED) {
-        admitted++;
-        admission.leave(gate);
-      } else {
-        assert.equal(refusal(entry).reason, 'pressure');
-      }
-    }
-    return admitted;
-  }
-
-  void it('under pressure keeps admitting synchronous work at 80% of its recent completion rate, steered by the loop delay', () => {
-    const clock = { now: 1 };
+  void it('under pressure lets async work in beyond the hold at 80% of its recent completion rate, steered by the loop delay', () => {
+    const loop = driven();
     const pressure = { overloaded: false, delayRatio: 1 };
-    const admission = createAdmission({ maxInFlight: 16, maxQueue: 0 }, { pressure, now: () => clock.now });
-    const gate = admission.route('GET /sync', { concurrency: 16 });
-    // A handler that finishes before the next request is read: 1,000 a second, never in flight.
-    assert.equal(offer(admission, gate, clock, 1000, 1), 1000);
+    const admission = createAdmission({ maxInFlight: 100_000, maxQueue: 0 }, { pressure, now: loop.now, afterTurn: loop.afterTurn });
+    const gate = admission.route('GET /async', { concurrency: 100_000 });
+    /** Offers `count` requests, `perMs` to a millisecond, one per loop turn; `finish` says whether each completes at once. */
+    const offer = (count: number, perMs: number, finish: boolean): number => {
+      let admitted = 0;
+      for (let i = 0; i < count; i++) {
+        loop.clock.now += 1 / perMs;
+        loop.turn();
+        const entry = admission.tryEnter(gate);
+        if (entry === ADMITTED) {
+          admitted++;
+          if (finish) admission.leave(gate);
+        } else {
+          assert.equal(refusal(entry).reason, 'pressure');
+        }
+      }
+      return admitted;
+    };
+    // 1,000 completions a second before the onset.
+    assert.equal(offer(1000, 1, true), 1000);
     pressure.overloaded = true;
-    // Offered three times as fast for 200 ms, delay at its limit: 0.8 x 1,000/s x 0.2 s = 160 get in.
-    const first = offer(admission, gate, clock, 600, 3);
-    assert.ok(first >= 150 && first <= 170, `admitted ${first}`);
+    // Offered three times as fast for 200 ms, nothing finishing, delay at its limit: the first
+    // gets in on an empty process, then 0.8 x 1,000/s x 0.2 s = 160 on the rate.
+    const first = offer(600, 3, false);
+    assert.ok(first >= 150 && first <= 172, `admitted ${first}`);
     assert.equal(admission.snapshot().shed.pressure, 600 - first);
     // The loop stays over its delay limit: the rate is cut by a quarter every 250 ms...
     pressure.delayRatio = 2;
-    offer(admission, gate, clock, 3000, 3); // 1 s: four cuts
-    const cut = offer(admission, gate, clock, 600, 3);
+    offer(3000, 3, false); // 1 s: four cuts
+    const cut = offer(600, 3, false);
     assert.ok(cut < first * 0.5, `admitted ${cut} after the cuts, ${first} before`);
     // ...and raised again, never past where it started, once the delay is well under the limit.
     pressure.delayRatio = 0.2;
-    offer(admission, gate, clock, 15_000, 3); // 5 s: back at the start
-    const raised = offer(admission, gate, clock, 600, 3);
+    offer(15_000, 3, false); // 5 s: back at the start
+    const raised = offer(600, 3, false);
     assert.ok(raised >= 150 && raised <= 170, `admitted ${raised} after recovery`);
   });
 

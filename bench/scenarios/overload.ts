@@ -20,8 +20,6 @@ const ROUTE = process.env['BENCH_OVERLOAD_ROUTE'] ?? '/work';
 if (ROUTE !== '/work' && ROUTE !== '/cpu') throw new Error(`overload: BENCH_OVERLOAD_ROUTE must be /work or /cpu, got ${ROUTE}`);
 const HANDLER_MS = ROUTE === '/work' ? 5 : 0.3;
 const DEFAULT_QUEUE_WAIT_MS = 1000;
-/** Tuned for this route: at ~5 ms per request, 64 in flight is far more than the core can feed. */
-const TUNED = { load: { admission: { maxInFlight: 64, maxQueue: 64, maxQueueWaitMs: 50 } } };
 const OVERLOAD_FACTOR = 3;
 /** Closed-loop concurrency levels tried for the peak: with a 5 ms wait, 64 clients cannot saturate a core. */
 const PEAK_CONNECTIONS = [32, 128, 256];
@@ -39,7 +37,6 @@ const scenario: Scenario = {
   description: `GET ${ROUTE} (${ROUTE === '/work' ? '5 ms wait + JSON' : '0.3 ms of synchronous CPU'}) at ${OVERLOAD_FACTOR}x vial's measured peak, open-loop: goodput, admitted p99, share refused`,
   systems: [
     { name: 'vial', server: 'servers/scenario-vial.ts' },
-    { name: 'vial (admission tuned)', server: 'servers/scenario-vial.ts', env: { BENCH_VIAL_OPTIONS: JSON.stringify(TUNED) } },
     // Not a target: shows how much of vial's behaviour under overload comes from pressure shedding.
     { name: 'vial (pressure shedding off)', server: 'servers/scenario-vial.ts', env: { BENCH_VIAL_OPTIONS: JSON.stringify({ load: { pressure: { enabled: false } } }) } },
     { name: 'fastify', server: 'servers/scenario-fastify.ts' },
@@ -121,11 +118,10 @@ async function run(ctx: RunContext): Promise<ScenarioReport> {
     'goodput = 200 answers per second of the schedule; 200 p99 is measured from each request\'s due time (waiting for one of the',
     'generator\'s 1000 connections included); p99 from send = the same 200s timed from the moment they were written (the',
     'server\'s share); unsent = due but no free connection before the schedule ended.',
-    `vial (admission tuned): ${JSON.stringify(TUNED)}.`,
   ];
 
   const checks: CheckResult[] = [];
-  const limits: Record<string, number> = { vial: DEFAULT_QUEUE_WAIT_MS, 'vial (admission tuned)': TUNED.load.admission.maxQueueWaitMs };
+  const limits: Record<string, number> = { vial: DEFAULT_QUEUE_WAIT_MS };
   for (const row of rows) {
     const limit = limits[row.system];
     if (limit === undefined) continue;
@@ -149,7 +145,7 @@ async function run(ctx: RunContext): Promise<ScenarioReport> {
     const offered = row.report.scheduled / (overloadMs / 1000);
     if (offered < 0.95 * rate) warnings.push(`${row.system}: offered ${num(offered)}/s, below the ${num(rate)}/s asked for`);
   }
-  return { lines, checks, warnings, raw: { peak: peakRps, probes, rate, overloadMs, tuned: TUNED, rows } };
+  return { lines, checks, warnings, raw: { peak: peakRps, probes, rate, overloadMs, rows } };
 }
 
 export default scenario;

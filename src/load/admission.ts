@@ -17,6 +17,7 @@ import { PressureAllowance } from './pressure-allowance.ts';
 import { Gate, Waiter } from './queue.ts';
 
 export const ADMITTED = 0;
+const DEFAULT_TURN_BUDGET_MS = 5;
 export type Admitted = typeof ADMITTED;
 
 export type ShedReason = 'queue-full' | 'queue-timeout' | 'route-full' | 'route-blocking' | 'pressure' | 'closing';
@@ -51,6 +52,8 @@ export interface PressureSignal {
   readonly overloaded: boolean;
   /** The latest event-loop delay over its limit (1 = at the limit), when known. */
   readonly delayRatio?: number;
+  /** Milliseconds of admitted work per loop turn while overloaded (load.pressure.turnBudgetMs). */
+  readonly turnBudgetMs?: number;
 }
 
 export interface RouteSnapshot {
@@ -95,6 +98,8 @@ export interface AdmissionDeps {
   pressure?: PressureSignal;
   /** Injectable clock for tests; defaults to performance.now(). */
   now?: () => number;
+  /** Calls `fn` once the current loop turn's I/O is done; defaults to setImmediate. Injectable for tests. */
+  afterTurn?: (fn: () => void) => void;
 }
 
 const shedChannel = channel('vial:shed');
@@ -119,7 +124,10 @@ class AdmissionController implements Admission {
   #seq = 0;
   #closing = false;
   /** What gets in while the loop is overloaded (pressure-allowance.ts). */
-  readonly #underPressure = new PressureAllowance();
+  readonly #underPressure: PressureAllowance;
+  readonly #afterTurn: (fn: () => void) => void;
+  #turnOpen = false;
+  readonly #closeTurn = (): void => { this.#turnOpen = false; };
   #sweep: NodeJS.Timeout | undefined;
   #drainWaiters: (() => void)[] = [];
 
@@ -127,6 +135,8 @@ class AdmissionController implements Admission {
     this.#opts = opts;
     this.#pressure = deps.pressure;
     this.#now = deps.now ?? performance.now.bind(performance);
+    this.#underPressure = new PressureAllowance(deps.pressure?.turnBudgetMs ?? DEFAULT_TURN_BUDGET_MS);
+    this.#afterTurn = deps.afterTurn ?? ((fn) => { setImmediate(fn); });
     const refusals = {} as Record<RefusalReason, Refusal>;
     const shed = {} as Record<ShedReason, number>;
     for (const reason of [...REASONS, 'aborted'] as const) {
@@ -173,7 +183,13 @@ class AdmissionController implements Admission {
       }
     }
     if (this.#pressure !== undefined && this.#pressure.overloaded) {
-      if (!this.#underPressure.admit(this.#inFlight, this.#now(), this.#pressure.delayRatio ?? 1)) return this.#refuse(gate, 'pressure');
+      const now = this.#now();
+      if (!this.#turnOpen) {
+        this.#turnOpen = true;
+        this.#underPressure.startTurn(now);
+        this.#afterTurn(this.#closeTurn);
+      }
+      if (!this.#underPressure.admit(this.#inFlight, now, this.#pressure.delayRatio ?? 1)) return this.#refuse(gate, 'pressure');
     } else {
       this.#underPressure.end();
     }

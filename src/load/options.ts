@@ -38,6 +38,11 @@ export interface PressureOptions {
   /** Consecutive samples under `recoverRatio` x limit before shedding stops. */
   recoverSamples: number;
   recoverRatio: number;
+  /**
+   * While overloaded, admitted work per event-loop turn: once a turn has run this long, the rest
+   * of what it reads is refused, so turns stay short (see pressure-allowance.ts).
+   */
+  turnBudgetMs: number;
 }
 
 export interface OffloadOptions {
@@ -115,6 +120,7 @@ export function resolvePressureOptions(input: Partial<PressureOptions> = {}): Re
     overloadSamples: num(g, 'overloadSamples', input.overloadSamples ?? 3, 1, 1000),
     recoverSamples: num(g, 'recoverSamples', input.recoverSamples ?? 8, 1, 1000),
     recoverRatio: num(g, 'recoverRatio', input.recoverRatio ?? 0.8, 0.1, 1, false),
+    turnBudgetMs: num(g, 'turnBudgetMs', input.turnBudgetMs ?? 5, 0.1, 60_000, false),
   });
 }
 

@@ -62,6 +62,8 @@ export class PressureMonitor {
   overloaded = false;
   /** The last sample's delay as a share of its limit (1 = at the limit); admission steers by it under pressure. */
   delayRatio = 0;
+  /** Admitted work per loop turn while overloaded (admission reads it once). */
+  readonly turnBudgetMs: number;
   readonly #opts: Readonly<PressureOptions>;
   readonly #source: PressureSource;
   #over = 0;
@@ -71,6 +73,7 @@ export class PressureMonitor {
 
   constructor(options: Partial<PressureOptions> = {}, source: PressureSource = eventLoopSource()) {
     this.#opts = resolvePressureOptions(options);
+    this.turnBudgetMs = this.#opts.turnBudgetMs;
     this.#source = source;
   }
 
