@@ -29,7 +29,7 @@ import { runOffloadedHandler } from './load/offload-handler.ts';
 import type { OffloadPool } from './load/offload.ts';
 import { hasTooManyHeaders } from './load/server-limits.ts';
 import { recordRoute } from './memory/route-activity.ts';
-import { ACTIVE_ROUTE_KEY } from './process/watchdog.ts';
+import { ACTIVE_REQUEST_KEY, ACTIVE_ROUTE_KEY } from './process/watchdog.ts';
 import { VialRequest } from './request.ts';
 import { buildPlainHeads, toResponse, VialResponse, writePlainReply, writeResponse } from './response.ts';
 import type { HeaderList as ResponseHead, HeaderMap } from './response.ts';
@@ -92,6 +92,7 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
   // The blocked-loop watchdog evaluates this while the main thread is blocked (an inspector
   // interrupt runs on top of the blocked stack), so AsyncLocalStorage still holds that request.
   (globalThis as Record<symbol, unknown>)[ACTIVE_ROUTE_KEY] = () => peekContext()?.route?.key;
+  (globalThis as Record<symbol, unknown>)[ACTIVE_REQUEST_KEY] = peekContext;
 
   return function dispatch(req: IncomingMessage, res: ServerResponse): void {
     // Only subscribers (metrics, request logs) need a duration; skip the clock read otherwise.

@@ -141,6 +141,7 @@ for (const runtime of runtimes) {
       const [report] = ours;
       assert.ok(report !== undefined);
       assert.equal(report.route, 'GET /busy');
+      assert.equal(report.confirmed, true, 'a second look found the same request still running');
       assert.equal(report.stackError, null);
       assert.ok(report.durationMs > 0);
       assert.deepEqual(report.userFrame, report.stack[0]);
@@ -155,6 +156,17 @@ for (const runtime of runtimes) {
         output.warnings.some((line) => new RegExp(`by GET /busy at .*busy\\.ts:${busyLine}$`).test(line)),
         output.warnings.join('\n'),
       );
+    });
+
+    void it('tells a turn of many short requests from one request holding the loop (not confirmed)', async () => {
+      const output = lastJson<BusyOutput>(await run(runtime.bin, 'busy.ts', ['100', 'many']));
+      const ours = busyLoopReports(output.reports);
+      assert.ok(ours.length >= 1, JSON.stringify(output.reports));
+      for (const report of ours) {
+        assert.equal(report.route, 'GET /short');
+        assert.equal(report.confirmed, false, 'the second look found another request');
+      }
+      assert.ok(output.warnings.some((line) => line.includes('a long turn of many requests (sampled in GET /short')), output.warnings.join('\n'));
     });
 
     void it('reports a block outside any request with a null route', async () => {

@@ -27,6 +27,8 @@ export interface ThreadData {
   captureTimeoutMs: number;
   /** Evaluated on the main thread; returns a `ProbeResult`. */
   probeExpression: string;
+  /** The second look: returns a `ProbeResult` with `sameRequest` and no stack. */
+  confirmExpression: string;
 }
 
 export interface ThreadFrame {
@@ -42,6 +44,8 @@ export interface ProbeResult {
   tick: number;
   route: string | null;
   stack: ThreadFrame[];
+  /** Second look only: the request running now is the one the first look found. */
+  sameRequest?: boolean;
 }
 
 export type ThreadMessage =
@@ -52,6 +56,7 @@ export type ThreadMessage =
       at: number;
       stack: ThreadFrame[];
       stackError: string | null;
+      confirmed: boolean;
     }
   | { type: 'unavailable' | 'failed'; reason: string }
   /** Sent once the thread is watching, so a block right after start is not missed. */
@@ -65,7 +70,15 @@ interface Capture {
   route: string | null;
   stack: ThreadFrame[];
   stackError: string | null;
+  confirmed: boolean;
 }
+
+/**
+ * The pause between the two looks: long enough that a turn of many short requests has moved on
+ * to another one (each takes well under a millisecond), short enough to land inside any block a
+ * user would care about.
+ */
+const CONFIRM_AFTER_MS = 20;
 
 const data = workerData as ThreadData;
 const cells = new Int32Array(data.sab);
@@ -102,7 +115,7 @@ function isProbeResult(value: unknown): value is ProbeResult {
 }
 
 async function capture(Session: typeof SessionType, tick: number): Promise<Capture> {
-  const out: Capture = { route: null, stack: [], stackError: null };
+  const out: Capture = { route: null, stack: [], stackError: null, confirmed: false };
   const session = new Session();
   const { within, clear } = deadline();
   try {
@@ -120,6 +133,13 @@ async function capture(Session: typeof SessionType, tick: number): Promise<Captu
     } else {
       out.stack = value.stack;
       out.route = value.route;
+      // The second look, only while the same block lasts: was it one request all along?
+      Atomics.wait(cells, STOP, 0, CONFIRM_AFTER_MS);
+      if (Atomics.load(cells, TICK) === tick && Atomics.load(cells, STOP) === 0) {
+        const second = await within(session.post('Runtime.evaluate', { expression: data.confirmExpression, returnByValue: true, silent: true }));
+        const look: unknown = second.result.value;
+        out.confirmed = second.exceptionDetails === undefined && isProbeResult(look) && look.tick === tick && look.sameRequest === true;
+      }
     }
   } catch (error) {
     out.stackError = `stack capture failed: ${message(error)}`;
@@ -167,7 +187,7 @@ async function watch(): Promise<void> {
     if (now - lastTickAt <= data.thresholdMs) continue;
     const at = Math.round(Date.now() - (now - lastTickAt));
     const result: Capture =
-      typeof Session === 'string' ? { route: null, stack: [], stackError: Session } : await capture(Session, tick);
+      typeof Session === 'string' ? { route: null, stack: [], stackError: Session, confirmed: false } : await capture(Session, tick);
     waitWhile(tick);
     if (Atomics.load(cells, STOP) !== 0) break;
     const end = performance.now();

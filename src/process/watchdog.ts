@@ -50,6 +50,13 @@ export interface BlockReport {
   readonly at: number;
   /** Why `stack` is empty, or null when it was captured. */
   readonly stackError: string | null;
+  /**
+   * True when a second look, a moment after the first, found the same request still running:
+   * that request's code held the loop. False for a turn that was long because it ran many short
+   * requests (a burst of connections, a flood of refusals) or when the block ended in between:
+   * `route` then names only the request that happened to run at the first look.
+   */
+  readonly confirmed: boolean;
 }
 
 /** The part of a pino logger the watchdog uses. */
@@ -60,6 +67,8 @@ export interface WatchdogLogger {
 export interface InstallWatchdogOptions extends Partial<WatchdogOptions> {
   /** Returns the running request's route key (the dispatcher reads it from AsyncLocalStorage). */
   getActiveRoute?: () => string | null | undefined;
+  /** Returns an object that identifies the running request (its context); lets a report say whether one request held the loop. */
+  getActiveRequest?: () => object | undefined;
   log?: WatchdogLogger;
   /** Called on the main thread once the loop is free again, after the report is recorded. */
   onBlock?: (report: BlockReport) => void;
@@ -83,6 +92,8 @@ export interface Watchdog {
  * is the only handle that expression can reach.
  */
 export const ACTIVE_ROUTE_KEY = Symbol.for('vial.watchdog.active');
+/** A getter of the running request's identity (any object, e.g. its context), read only by the probes. */
+export const ACTIVE_REQUEST_KEY = Symbol.for('vial.watchdog.request');
 const PROBE_KEY = Symbol.for('vial.watchdog.probe');
 
 export const RECENT_BLOCKS_LIMIT = 50;
@@ -195,9 +206,31 @@ function activeRoute(): string | null {
  * Runs on the main thread, inside the block, when the watchdog thread asks through the inspector
  * (never on the request path). It restores Error's stack settings before returning.
  */
-function makeProbe(cells: Int32Array, maxFrames: number): () => ProbeResult {
-  return function vialWatchdogProbe(): ProbeResult {
+function activeRequest(): object | undefined {
+  const getter = (globalThis as Record<symbol, unknown>)[ACTIVE_REQUEST_KEY];
+  if (typeof getter !== 'function') return undefined;
+  try {
+    const request: unknown = (getter as () => unknown)();
+    return typeof request === 'object' && request !== null ? request : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function makeProbe(cells: Int32Array, maxFrames: number): (look?: number) => ProbeResult {
+  // The request the first look found, for the second look to compare with; weak, and dropped
+  // by the second look, so a block report never keeps a request alive.
+  let first: WeakRef<object> | undefined;
+  return function vialWatchdogProbe(look = 1): ProbeResult {
     const tick = Atomics.load(cells, TICK);
+    if (look === 2) {
+      const request = activeRequest();
+      const sameRequest = request !== undefined && first?.deref() === request;
+      first = undefined;
+      return { tick, route: activeRoute(), stack: [], sameRequest };
+    }
+    const request = activeRequest();
+    first = request === undefined ? undefined : new WeakRef(request);
     const stackTraceLimit = Error.stackTraceLimit;
     // Saved as a descriptor so that "not set" is restored as "not set", not as undefined.
     const prepareStackTrace = Object.getOwnPropertyDescriptor(Error, 'prepareStackTrace');
@@ -235,6 +268,7 @@ function toReport(message: Extract<ThreadMessage, { type: 'block' }>): BlockRepo
     userFrame: findUserFrame(stack),
     at: message.at,
     stackError: message.stackError,
+    confirmed: message.confirmed,
   });
 }
 
@@ -262,8 +296,10 @@ function deliver(subscriber: Subscriber, report: BlockReport): void {
   const frame = report.userFrame ?? report.stack[0];
   const where = frame === undefined ? `an unknown place (${report.stackError ?? 'no stack'})` : formatFrame(frame);
   log?.warn(
-    { route: report.route, durationMs: report.durationMs, frame: where, stack: report.stack },
-    `event loop blocked for ${report.durationMs} ms by ${report.route ?? 'code outside any route'} at ${where}`,
+    { route: report.route, durationMs: report.durationMs, confirmed: report.confirmed, frame: where, stack: report.stack },
+    report.confirmed
+      ? `event loop blocked for ${report.durationMs} ms by ${report.route ?? 'code outside any route'} at ${where}`
+      : `event loop blocked for ${report.durationMs} ms by a long turn of many requests (sampled in ${report.route ?? 'code outside any route'} at ${where}); no single request held it`,
   );
   try {
     onBlock?.(report);
@@ -295,7 +331,8 @@ function startEngine(config: Readonly<WatchdogOptions>): Engine {
     thresholdMs: config.thresholdMs,
     checkIntervalMs: config.checkIntervalMs,
     captureTimeoutMs: config.captureTimeoutMs,
-    probeExpression: `globalThis[Symbol.for(${JSON.stringify(PROBE_KEY.description)})]?.()`,
+    probeExpression: `globalThis[Symbol.for(${JSON.stringify(PROBE_KEY.description)})]?.(1)`,
+    confirmExpression: `globalThis[Symbol.for(${JSON.stringify(PROBE_KEY.description)})]?.(2)`,
   };
   const worker = new Worker(threadUrl(), { workerData: data, name: 'vial-watchdog' });
   const warnAll = (obj: object, msg: string): void => {
@@ -359,7 +396,7 @@ function sameTiming(a: Readonly<WatchdogOptions>, b: Readonly<WatchdogOptions>):
  * Never keeps the process alive; the thread ends when the last handle is stopped.
  */
 export function installWatchdog(options: InstallWatchdogOptions = {}): Watchdog {
-  const { getActiveRoute, log, onBlock, ...rest } = options;
+  const { getActiveRoute, getActiveRequest, log, onBlock, ...rest } = options;
   const config = resolveWatchdogOptions(rest);
   const subscriber: Subscriber = { log, onBlock, blocks: [] };
   const recentBlocks = (): readonly BlockReport[] => Object.freeze(subscriber.blocks.slice());
@@ -377,12 +414,14 @@ export function installWatchdog(options: InstallWatchdogOptions = {}): Watchdog 
   shared.subscribers.add(subscriber);
   const globals = globalThis as Record<symbol, unknown>;
   if (getActiveRoute !== undefined) globals[ACTIVE_ROUTE_KEY] = getActiveRoute;
+  if (getActiveRequest !== undefined) globals[ACTIVE_REQUEST_KEY] = getActiveRequest;
 
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     if (stopped !== undefined) return stopped;
     shared.subscribers.delete(subscriber);
     if (getActiveRoute !== undefined && globals[ACTIVE_ROUTE_KEY] === getActiveRoute) delete globals[ACTIVE_ROUTE_KEY];
+    if (getActiveRequest !== undefined && globals[ACTIVE_REQUEST_KEY] === getActiveRequest) delete globals[ACTIVE_REQUEST_KEY];
     if (shared.subscribers.size > 0) return (stopped = Promise.resolve());
     return (stopped = shared.stop());
   };
