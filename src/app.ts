@@ -18,6 +18,7 @@ import { ConfigError, VialError } from './errors.ts';
 import type { RouteGate } from './load/admission.ts';
 import { createLoadProtection } from './load/protection.ts';
 import type { LoadProtection } from './load/protection.ts';
+import { closeAcceptors, listenWithAcceptors } from './load/acceptors.ts';
 import { applyServerLimits, serverOptions } from './load/server-limits.ts';
 import { createAllocationSampler } from './memory/allocation.ts';
 import type { AllocationSampler } from './memory/allocation.ts';
@@ -191,7 +192,9 @@ export class Vial extends Scaffold {
         log: this.log,
         onBlock: (report) => {
           // Runs of the route are spaced ten times its block apart: it keeps at most ~10% of the loop.
-          if (report.route !== null) this.load.admission.penalize(report.route, BLOCKING_ROUTE_PENALTY_MS, report.durationMs * 10);
+          // Only when one request held the loop: a long turn of many requests (a burst of new
+          // connections) says nothing about the route that happened to run when it was sampled.
+          if (report.route !== null && report.confirmed) this.load.admission.penalize(report.route, BLOCKING_ROUTE_PENALTY_MS, report.durationMs * 10);
         },
       });
       // Serve only once the thread watches, so a block in the first moments is not missed; bounded,
@@ -237,13 +240,8 @@ export class Vial extends Scaffold {
     await this.startMonitors();
     const server = this.createServer();
     const host = options.host ?? this.config.host;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ port: options.port ?? this.config.port, host, backlog: this.config.load.server.listenBacklog }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    const limits = this.config.load.server;
+    await listenWithAcceptors(server, { port: options.port ?? this.config.port, host, backlog: limits.listenBacklog, acceptors: limits.acceptors });
     const { port } = server.address() as AddressInfo;
     const shownHost = host.includes(':') ? `[${host}]` : host;
     const url = `http://${shownHost}:${port}`;
@@ -269,6 +267,7 @@ export class Vial extends Scaffold {
       port,
       close: () => {
         closing ??= (async () => {
+          closeAcceptors(server);
           const closed = new Promise<void>((resolve) => server.close(() => resolve()));
           server.closeIdleConnections();
           await closed;

@@ -73,6 +73,9 @@ both('admission through the app', (mode) => {
     const { app, gate, started } = parkingApp({ maxInFlight: 1, maxQueue: 1 }, { concurrency: 1, maxQueue: 1 });
     const conn = await connect(t, mode, app);
     const first = conn.get('/held?n=first');
+    // Two connections are not ordered (the server listens on several sockets): send the second
+    // only once the first runs.
+    await until(() => app.load.admission.inFlight === 1, 'the first request runs');
     const second = conn.get('/held?n=second');
     await until(() => app.load.admission.queued === 1, 'the second request is queued');
     assert.deepEqual(started, ['first'], 'the queued handler has not started');
@@ -118,19 +121,33 @@ both('admission through the app', (mode) => {
     assert.equal((await first).status, 200);
   });
 
-  it('sheds new requests under event-loop pressure and admits them again after recovery', async (t) => {
+  it('sheds new requests under event-loop pressure, never drains to zero, and admits again after recovery', async (t) => {
     const app = makeApp({ load: { pressure: { enabled: true } } });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
     app.get('/', () => 'ok');
+    app.get('/held', async () => {
+      await held;
+      return 'held';
+    });
     const conn = await connect(t, mode, app);
-    const { pressure } = app.load;
+    const { pressure, admission } = app.load;
     // Utilisation alone is not overload while the loop still answers quickly.
     for (let i = 0; i < 5; i++) pressure.observe({ delayP99Ms: 10, utilization: 1 });
     assert.equal((await conn.get('/')).status, 200);
+    // One request in flight when the overload begins: that level is held, the next is refused.
+    const first = conn.get('/held');
+    while (admission.inFlight === 0) await new Promise((resolve) => setImmediate(resolve));
     for (let i = 0; i < 5; i++) pressure.observe({ delayP99Ms: 500, utilization: 1 });
     assertRefused(await conn.get('/'), 'pressure');
+    release();
+    assert.equal((await first).status, 200);
+    // Still overloaded, but nothing in flight: refusing everything would never let the state clear.
+    assert.equal(pressure.overloaded, true);
+    assert.equal((await conn.get('/')).status, 200);
     for (let i = 0; i < 20; i++) pressure.observe({ delayP99Ms: 1, utilization: 0.1 });
     assert.equal((await conn.get('/')).status, 200);
-    assert.ok(app.load.admission.snapshot().shed.pressure >= 1);
+    assert.ok(admission.snapshot().shed.pressure >= 1);
   });
 });
 

@@ -63,6 +63,8 @@ export interface ServerLimitOptions {
   connectionsCheckingIntervalMs: number;
   /** Pending connections the kernel queues before accept() (`listen()`'s backlog); capped by net.core.somaxconn. */
   listenBacklog: number;
+  /** Listening sockets on the port (Linux SO_REUSEPORT; 1 elsewhere): each accepts one connection per loop turn (acceptors.ts). */
+  acceptors: number;
 }
 
 export interface LoadOptions {
@@ -164,6 +166,9 @@ export function resolveServerLimitOptions(input: Partial<ServerLimitOptions> = {
     // for their retransmits (bench overload on a 0.3 ms route: 2,401 drops, /cpu p99 9.5 s while
     // p90 was 54 ms). A longer queue holds them until accept() instead.
     listenBacklog: num(g, 'listenBacklog', input.listenBacklog ?? 2048, 1, 65_535),
+    // Node accepts one connection per listening socket per loop turn; 16 sockets took in a burst of
+    // 1,000 connections in ~2 s where one took over 15 s (bench overload on /cpu, acceptors.ts).
+    acceptors: num(g, 'acceptors', input.acceptors ?? 16, 1, 256),
   });
 }
 

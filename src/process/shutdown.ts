@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import diagnostics from 'node:diagnostics_channel';
 import type { ProcessLogger } from './options.ts';
 import { silentLogger } from './options.ts';
+import { closeAcceptors } from '../load/acceptors.ts';
 
 const shutdownChannel = diagnostics.channel('vial:shutdown');
 
@@ -212,6 +213,7 @@ export function installGracefulShutdown(server: Server, options: GracefulShutdow
     // Stops accepting through net.Server's close: since Node 19, http.Server's close() also calls
     // closeIdleConnections(), which would close connections accepted a moment ago whose request is
     // still on its way. The tracker closes only idle keep-alive connections instead.
+    closeAcceptors(server);
     net.Server.prototype.close.call(server);
 
     let timer: NodeJS.Timeout | undefined;

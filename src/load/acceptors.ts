@@ -1,0 +1,98 @@
+/**
+ * Listening with more than one accept socket, so a busy process takes in new connections fast.
+ *
+ * Node accepts one connection per listening socket per event-loop turn (libuv 1.45+,
+ * libuv/libuv#3696). When turns are long, that is the bottleneck: in `bench overload` a process
+ * with 15-50 ms turns took in 15-30 connections a second while ~900 waited in the kernel's accept
+ * queue for seconds, where neither admission nor the client can see why. On Linux, `reusePort`
+ * lets several sockets in this process listen on the same port; the kernel spreads incoming
+ * connections over their queues and each socket accepts one per turn, so N sockets accept N per
+ * turn. Each extra socket is a plain net.Server that hands its connections to the http.Server
+ * (`emit('connection')`, Node's documented way to inject one), with the socket options
+ * http.createServer would have set.
+ *
+ * `reusePort` would also let a second process bind the same port and silently take half the
+ * traffic (an app started twice). A probe bind without it comes first: the port must be free,
+ * exactly as a plain listen() requires, and while vial holds it any later bind without
+ * `reusePort` fails with EADDRINUSE as usual.
+ */
+import type { Server } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import type { Server as NetServer } from 'node:net';
+
+export interface AcceptorListenOptions {
+  readonly port: number;
+  readonly host: string;
+  readonly backlog: number;
+  /** Listening sockets in all, the server's own included; 1 is a plain listen(). */
+  readonly acceptors: number;
+}
+
+const extras = new WeakMap<Server, NetServer[]>();
+
+/** Whether extra accept sockets work here: SO_REUSEPORT that balances, which is Linux's. */
+export function acceptorsSupported(): boolean {
+  return process.platform === 'linux';
+}
+
+/** Listens `server` on port and host with `acceptors` sockets (one where unsupported). */
+export async function listenWithAcceptors(server: Server, options: AcceptorListenOptions): Promise<void> {
+  const { host, backlog } = options;
+  const count = acceptorsSupported() ? options.acceptors : 1;
+  if (count <= 1) {
+    await listenOn(server, { port: options.port, host, backlog });
+    return;
+  }
+  if (options.port !== 0) await probe(options.port, host);
+  await listenOn(server, { port: options.port, host, backlog, reusePort: true });
+  const { port } = server.address() as { port: number };
+  const own: NetServer[] = [];
+  extras.set(server, own);
+  try {
+    for (let i = 1; i < count; i++) {
+      // The options http.createServer gives its own net.Server (allowHalfOpen is what http expects).
+      const extra = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket) => server.emit('connection', socket));
+      // An accept error on an extra socket is one on the server: same listeners, same outcome.
+      extra.on('error', (error) => server.emit('error', error));
+      await listenOn(extra, { port, host, backlog, reusePort: true });
+      own.push(extra);
+    }
+  } catch (error) {
+    closeAcceptors(server);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw error;
+  }
+}
+
+/**
+ * Stops the extra accept sockets of `server` (a no-op without any). Call it wherever the server
+ * stops accepting; their connections belong to the http.Server and close with it.
+ */
+export function closeAcceptors(server: Server): void {
+  const own = extras.get(server);
+  if (own === undefined) return;
+  extras.delete(server);
+  for (const extra of own) extra.close();
+}
+
+/** Extra accept sockets `server` has now (for tests and the admin surface). */
+export function acceptorCount(server: Server): number {
+  return 1 + (extras.get(server)?.length ?? 0);
+}
+
+function listenOn(server: NetServer, options: { port: number; host: string; backlog: number; reusePort?: boolean }): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** Binds and releases `port` without reusePort: EADDRINUSE if anything holds it. */
+async function probe(port: number, host: string): Promise<void> {
+  const probe = createNetServer();
+  await listenOn(probe, { port, host, backlog: 1 });
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+}
