@@ -75,10 +75,11 @@ interface Capture {
 
 /**
  * The pause between the two looks: long enough that a turn of many short requests has moved on
- * to another one (each takes well under a millisecond), short enough to land inside any block a
- * user would care about.
+ * to another one (each takes well under a millisecond), short enough that a block only just over
+ * the threshold is still on when the second look lands (the first lands up to one check interval
+ * past the threshold).
  */
-const CONFIRM_AFTER_MS = 20;
+const CONFIRM_AFTER_MS = 5;
 
 const data = workerData as ThreadData;
 const cells = new Int32Array(data.sab);
