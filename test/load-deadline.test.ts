@@ -74,4 +74,22 @@ void describe('deadline tracker', () => {
     clearTimeout(guardTimer);
     tracker.close();
   });
+
+  void it('ignores a step of the wall clock: deadlines run on the monotonic clock', (t) => {
+    // A wall clock the test can step, installed before the tracker exists (as a real one is).
+    const realNow = Date.now;
+    let step = 0;
+    Date.now = () => realNow() + step;
+    t.after(() => { Date.now = realNow; });
+    const tracker = new DeadlineTracker({ checkIntervalMs: 50 });
+    const expired: string[] = [];
+    tracker.track(tracker.deadlineIn(60_000), (id: string) => { expired.push(id); }, 'a');
+    // NTP or a resumed VM moves the wall clock an hour ahead: nothing in flight may expire for it.
+    step = 3_600_000;
+    tracker.check();
+    assert.deepEqual(expired, []);
+    step = 0;
+    assert.ok(Math.abs(tracker.deadlineIn(0) - Date.now()) < 1000, 'deadlines still read as epoch ms');
+    tracker.close();
+  });
 });

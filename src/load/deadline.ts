@@ -18,6 +18,15 @@ export interface DeadlineStats {
   lateFinishes: number;
 }
 
+/**
+ * Epoch milliseconds on the monotonic clock. Date.now() follows the wall clock, which NTP or a
+ * resumed VM can step by seconds or minutes: a step forward would expire every in-flight
+ * deadline at once (a burst of 504s), a step back would stretch them all.
+ */
+function monotonicEpochMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
 // Slots are capped at 2^21 (two million concurrent deadlines); generation takes the bits above.
 const SLOT_BITS = 2 ** 21;
 
@@ -37,8 +46,8 @@ export class DeadlineTracker {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
-  // Date.now by default so deadlines read like ctx.deadlineAt (epoch ms); tests inject a clock.
-  constructor(options: Partial<DeadlineOptions> = {}, now: () => number = Date.now) {
+  // Epoch ms so deadlines read like ctx.deadlineAt, but monotonic (see above); tests inject a clock.
+  constructor(options: Partial<DeadlineOptions> = {}, now: () => number = monotonicEpochMs) {
     const o = resolveDeadlineOptions(options);
     this.requestTimeoutMs = o.requestTimeoutMs;
     this.#intervalMs = o.checkIntervalMs;
