@@ -70,12 +70,20 @@ void describe('accept sockets (load.server.acceptors)', { skip: !acceptorsSuppor
     }
   });
 
-  void it('stops every socket on close(), and closeAcceptors() stops the extra ones', async () => {
+  void it('stops every socket on close() and on server.close(), and closeAcceptors() stops the extra ones', async () => {
     const running = await quietApp().listen({ port: 0, host: '127.0.0.1' });
     await running.close();
     // With any socket left listening, some of these would connect (the kernel balances by 4-tuple).
     const attempts = await Promise.all(Array.from({ length: 32 }, () => tryConnect(running.port)));
     assert.deepEqual(new Set(attempts), new Set(['ECONNREFUSED']));
+
+    // Node's own server.close() stops them too.
+    const plain = await quietApp().listen({ port: 0, host: '127.0.0.1' });
+    await new Promise<void>((resolve) => plain.server.close(() => resolve()));
+    assert.equal(acceptorCount(plain.server), 1);
+    const afterServerClose = await Promise.all(Array.from({ length: 32 }, () => tryConnect(plain.port)));
+    assert.deepEqual(new Set(afterServerClose), new Set(['ECONNREFUSED']));
+    await plain.close();
 
     const app = quietApp();
     const again = await app.listen({ port: 0, host: '127.0.0.1' });

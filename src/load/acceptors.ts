@@ -62,6 +62,13 @@ export async function listenWithAcceptors(server: Server, options: AcceptorListe
     await new Promise<void>((resolve) => server.close(() => resolve()));
     throw error;
   }
+  // `server.close()` is how Node code stops listening: it must stop the extra sockets too, or they
+  // would go on feeding connections to a server its owner has closed.
+  const ownClose = server.close.bind(server);
+  server.close = (callback?: (error?: Error) => void): Server => {
+    closeAcceptors(server);
+    return ownClose(callback);
+  };
 }
 
 /**
