@@ -11,13 +11,12 @@
 import { channel } from 'node:diagnostics_channel';
 import { outsideRequestContext } from '../context.ts';
 import { ConfigError } from '../errors.ts';
-import { resolveAdmissionOptions } from './options.ts';
+import { DEFAULT_TURN_BUDGET_MS, resolveAdmissionOptions } from './options.ts';
 import type { AdmissionOptions } from './options.ts';
 import { PressureAllowance } from './pressure-allowance.ts';
 import { Gate, Waiter } from './queue.ts';
 
 export const ADMITTED = 0;
-const DEFAULT_TURN_BUDGET_MS = 5;
 export type Admitted = typeof ADMITTED;
 
 export type ShedReason = 'queue-full' | 'queue-timeout' | 'route-full' | 'route-blocking' | 'pressure' | 'closing';

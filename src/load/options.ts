@@ -112,6 +112,9 @@ export function resolveDeadlineOptions(input: Partial<DeadlineOptions> = {}): Re
   });
 }
 
+/** load.pressure.turnBudgetMs when nothing says otherwise (admission falls back to it too). */
+export const DEFAULT_TURN_BUDGET_MS = 5;
+
 export function resolvePressureOptions(input: Partial<PressureOptions> = {}): Readonly<PressureOptions> {
   const g = 'pressure';
   return Object.freeze({
@@ -122,7 +125,7 @@ export function resolvePressureOptions(input: Partial<PressureOptions> = {}): Re
     overloadSamples: num(g, 'overloadSamples', input.overloadSamples ?? 3, 1, 1000),
     recoverSamples: num(g, 'recoverSamples', input.recoverSamples ?? 8, 1, 1000),
     recoverRatio: num(g, 'recoverRatio', input.recoverRatio ?? 0.8, 0.1, 1, false),
-    turnBudgetMs: num(g, 'turnBudgetMs', input.turnBudgetMs ?? 5, 0.1, 60_000, false),
+    turnBudgetMs: num(g, 'turnBudgetMs', input.turnBudgetMs ?? DEFAULT_TURN_BUDGET_MS, 0.1, 60_000, false),
   });
 }
 
