@@ -1,10 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { connect, createServer } from 'node:net';
 import type { Server as NetServer } from 'node:net';
 import { Vial } from '../src/index.ts';
-import { acceptorCount, acceptorsSupported, closeAcceptors } from '../src/load/acceptors.ts';
+import { acceptorCount, acceptorsSupported, acceptQueueIn, closeAcceptors, readAcceptQueue } from '../src/load/acceptors.ts';
 import { installGracefulShutdown } from '../src/process/shutdown.ts';
 import { freePort, send } from './helpers/net.ts';
 
@@ -122,5 +124,49 @@ void describe('accept sockets (load.server.acceptors)', { skip: !acceptorsSuppor
 
   void it('refuses a bad acceptors value at construction with a message that says what to do', () => {
     assert.throws(() => quietApp(0), /load\.server\.acceptors is 0; it must be an integer between 1 and 256/);
+  });
+
+  void it('counts the connections waiting in the kernel accept queue while the loop cannot take them', async (t) => {
+    const running = await quietApp().listen({ port: 0, host: '127.0.0.1' });
+    // 20 connections from another process (the kernel completes them without us), held open.
+    const holder = spawn(process.execPath, ['-e', `
+      const net = require('node:net');
+      for (let i = 0; i < 20; i++) net.connect(${running.port}, '127.0.0.1').on('error', () => {});
+      setTimeout(() => process.exit(0), 20000);
+    `], { stdio: 'ignore' });
+    t.after(() => holder.kill());
+    // Block this loop (as a long turn would) and watch the queue fill from /proc, bounded at 10 s.
+    const wanted = new Set([running.port]);
+    const until = Date.now() + 10_000;
+    let queued = 0;
+    while (queued < 20 && Date.now() < until) queued = acceptQueueIn(readFileSync('/proc/net/tcp', 'latin1'), wanted);
+    assert.equal(queued, 20, 'all 20 wait unaccepted while the loop is blocked');
+    // Once the loop turns, vial takes them in and the queue empties.
+    let after: number | null = 20;
+    while (after !== 0 && Date.now() < until + 10_000) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      after = await readAcceptQueue();
+    }
+    assert.equal(after, 0);
+    holder.kill();
+    await running.close();
+  });
+});
+
+void describe('acceptQueueIn (pure)', () => {
+  void it('sums rx_queue of listening rows on the wanted ports, IPv4 and IPv6 tables alike', () => {
+    const tcp = [
+      '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+      '   0: 0100007F:1388 00000000:0000 0A 00000000:00000007 00:00000000 00000000     0        0 648 1',
+      '   1: 0100007F:1388 00000000:0000 0A 00000000:0000000C 00:00000000 00000000     0        0 649 1',
+      '   2: 0100007F:8AB0 0100007F:1388 01 00000000:00000005 03:0000069F 00000000     0        0 0 3',
+      '   3: 00000000:1F90 00000000:0000 0A 00000000:00000009 00:00000000 00000000     0        0 650 1',
+    ].join('\n');
+    // Port 0x1388 = 5000: two listening rows (7 + 12); the established row and port 8080 do not count.
+    assert.equal(acceptQueueIn(tcp, new Set([5000])), 19);
+    assert.equal(acceptQueueIn(tcp, new Set([5000, 8080])), 28);
+    const tcp6 = '   0: 00000000000000000000000001000000:1388 00000000000000000000000000000000:0000 0A 00000000:00000002 00:00000000 00000000     0        0 651 1';
+    assert.equal(acceptQueueIn(tcp6, new Set([5000])), 2);
+    assert.equal(acceptQueueIn('', new Set([5000])), 0);
   });
 });

@@ -132,6 +132,7 @@ export function appEndpoints(app: ObservedApp, metrics: Metrics, startedAt: numb
   get('/loop/blocks', () => json({ watchdog: app.monitors.watchdog !== undefined, blocks: (app.monitors.watchdog?.recentBlocks() ?? []).map((b) => block(b)).reverse() }));
   get('/load', () => json({
     admission: app.load.admission.snapshot(),
+    acceptQueue: metrics.live.last?.acceptQueue ?? null,
     pressure: { enabled: app.config.load.pressure.enabled, overloaded: app.load.pressure.overloaded, lastSample: app.load.pressure.lastSample },
     deadlines: app.load.deadlines.stats(),
     lateHandlers: { ...lateHandlers },

@@ -6,6 +6,7 @@
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { EventLoopUtilization, ELDHistogram } from 'node:perf_hooks';
+import { readAcceptQueue } from '../load/acceptors.ts';
 import { LatencyHistogram } from './latency.ts';
 import type { ObservedApp } from './types.ts';
 
@@ -26,6 +27,11 @@ export interface LiveSample {
   eventLoopUtilization: number;
   heapUsedBytes: number;
   rssBytes: number;
+  /**
+   * Connections waiting in the kernel's accept queue of the app's listening sockets, read at the
+   * previous tick (load/acceptors.ts); null off Linux or before the first read.
+   */
+  acceptQueue: number | null;
 }
 
 export interface RouteLive {
@@ -58,6 +64,7 @@ export class LiveStats {
   readonly historySize: number;
   readonly #app: ObservedApp;
   readonly #ring: LiveSample[] = [];
+  #acceptQueue: number | null = null;
   readonly #window = new LatencyHistogram();
   readonly #routes = new Map<string, RouteEntry>();
   readonly #scratch = new LatencyHistogram();
@@ -128,7 +135,10 @@ export class LiveStats {
       eventLoopUtilization: this.#elu === undefined ? 0 : round(performance.eventLoopUtilization(elu, this.#elu).utilization),
       heapUsedBytes: memory.heapUsed,
       rssBytes: memory.rss,
+      acceptQueue: this.#acceptQueue,
     };
+    // Read off the loop (the file read runs on libuv's pool); the next sample carries it.
+    void readAcceptQueue().then((queued) => { this.#acceptQueue = queued; });
     delay?.reset();
     this.#elu = elu;
     this.#lastShed = shed;

@@ -159,6 +159,10 @@ function registerLoadMetrics(app: ObservedApp, r: Registry, live: LiveStats): vo
   totals(r, 'vial_deadline_expired_total', 'Requests that ran past their deadline (504).', [], () => [[NO_LABELS, deadlines.stats().expired]]);
   gauge(r, 'vial_late_handlers_running', 'Handlers still running after their deadline answered 504.', [], () => [[NO_LABELS, lateHandlers.running]]);
   totals(r, 'vial_late_handlers_finished_total', 'Handlers that finished after their deadline.', [], () => [[NO_LABELS, lateHandlers.finished]]);
+  gauge(r, 'vial_accept_queue_connections', 'Connections waiting in the kernel accept queue of the listening sockets (Linux; not yet visible to admission).', [], () => {
+    const queued = live.last?.acceptQueue;
+    return queued === null || queued === undefined ? [] : [[NO_LABELS, queued]];
+  });
   gauge(r, 'vial_overloaded', '1 while event-loop pressure sheds requests (vial:pressure).', [], () => [[NO_LABELS, pressure.overloaded ? 1 : 0]]);
   gauge(r, 'vial_event_loop_delay_p99_seconds', 'p99 event-loop delay over the last second.', [], () => [[NO_LABELS, (live.last?.eventLoopDelayP99Ms ?? 0) / 1000]]);
   gauge(r, 'vial_event_loop_utilization', 'Event-loop utilisation over the last second, 0..1.', [], () => [[NO_LABELS, live.last?.eventLoopUtilization ?? 0]]);
