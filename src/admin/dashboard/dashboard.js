@@ -14,7 +14,8 @@
   const series = {
     latency: { labels: ['p50', 'p95', 'p99'], colors: ['#2da44e', '#bf8700', '#cf222e'], pick: (s) => [s.p50Ms, s.p95Ms, s.p99Ms] },
     throughput: { labels: ['req/s'], colors: ['#0969da'], pick: (s) => [s.rps] },
-    load: { labels: ['in flight', 'queued', 'shed/s'], colors: ['#0969da', '#8250df', '#cf222e'], pick: (s) => [s.inFlight, s.queued, s.shedPerSec] },
+    // accept queue: connections the kernel holds that vial has not taken in yet (null off Linux: a gap).
+    load: { labels: ['in flight', 'queued', 'shed/s', 'accept queue'], colors: ['#0969da', '#8250df', '#cf222e', '#bf8700'], pick: (s) => [s.inFlight, s.queued, s.shedPerSec, s.acceptQueue ?? null] },
     loop: { labels: ['delay p99 ms', 'utilisation %'], colors: ['#cf222e', '#59636e'], pick: (s) => [s.eventLoopDelayP99Ms, Math.round(s.eventLoopUtilization * 1000) / 10] },
     memory: { labels: ['heap used', 'rss'], colors: ['#8250df', '#0969da'], pick: (s) => [Math.round(s.heapUsedBytes / MiB * 10) / 10, Math.round(s.rssBytes / MiB * 10) / 10] },
   };
