@@ -241,7 +241,10 @@ export class Vial extends Scaffold {
     const server = this.createServer();
     const host = options.host ?? this.config.host;
     const limits = this.config.load.server;
-    await listenWithAcceptors(server, { port: options.port ?? this.config.port, host, backlog: limits.listenBacklog, acceptors: limits.acceptors });
+    const accepting = await listenWithAcceptors(server, { port: options.port ?? this.config.port, host, backlog: limits.listenBacklog, acceptors: limits.acceptors });
+    if (accepting.degraded !== undefined) {
+      this.log.warn({ sockets: accepting.sockets, acceptors: limits.acceptors }, `vial: ${accepting.degraded}. New connections are taken in more slowly when the loop is busy; set load.server.acceptors to 1 to silence this.`);
+    }
     const { port } = server.address() as AddressInfo;
     const shownHost = host.includes(':') ? `[${host}]` : host;
     const url = `http://${shownHost}:${port}`;

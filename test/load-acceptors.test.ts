@@ -2,11 +2,11 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { Agent } from 'node:http';
+import { Agent, createServer as createHttpServer } from 'node:http';
 import { connect, createServer } from 'node:net';
 import type { Server as NetServer } from 'node:net';
 import { Vial } from '../src/index.ts';
-import { acceptorCount, acceptorsSupported, acceptQueueIn, closeAcceptors, readAcceptQueue } from '../src/load/acceptors.ts';
+import { acceptorCount, acceptorsSupported, acceptQueueIn, closeAcceptors, listenWithAcceptors, readAcceptQueue } from '../src/load/acceptors.ts';
 import { installGracefulShutdown } from '../src/process/shutdown.ts';
 import { freePort, send } from './helpers/net.ts';
 
@@ -110,6 +110,38 @@ void describe('accept sockets (load.server.acceptors)', { skip: !acceptorsSuppor
       closeAcceptors(running.server);
       await app.shutdown();
     }
+  });
+
+  void it('degrades instead of failing where SO_REUSEPORT is refused (a sandbox, an old kernel)', async () => {
+    const refused = Object.assign(new Error('Protocol not available'), { code: 'ENOPROTOOPT' });
+    let binds = 0;
+    /** Binds for real, except that the `allowed`-th SO_REUSEPORT bind onwards is refused. */
+    const bindRefusingAfter = (allowed: number) => (target: NetServer, spec: { port: number; host: string; backlog: number; reusePort?: boolean }): Promise<void> => {
+      if (spec.reusePort === true && binds++ >= allowed) return Promise.reject(refused);
+      return new Promise((resolve, reject) => {
+        target.once('error', reject);
+        target.listen(spec, () => { target.off('error', reject); resolve(); });
+      });
+    };
+    const answer = () => (_req: unknown, res: { end: (body: string) => void }) => res.end('ok');
+
+    const none = createHttpServer(answer());
+    const alone = await listenWithAcceptors(none, { port: 0, host: '127.0.0.1', backlog: 511, acceptors: 16 }, bindRefusingAfter(0));
+    assert.equal(alone.sockets, 1);
+    assert.match(alone.degraded ?? '', /one socket: SO_REUSEPORT failed \(ENOPROTOOPT\)/);
+    const port = (none.address() as { port: number }).port;
+    assert.equal((await send(port, new Agent({ keepAlive: false }), 'GET', '/')).status, 200);
+    await assert.rejects(listenPlain(port), { code: 'EADDRINUSE' });
+    await new Promise<void>((resolve) => none.close(() => resolve()));
+
+    binds = 0;
+    const some = createHttpServer(answer());
+    const four = await listenWithAcceptors(some, { port: 0, host: '127.0.0.1', backlog: 511, acceptors: 16 }, bindRefusingAfter(4));
+    assert.equal(four.sockets, 4);
+    assert.equal(acceptorCount(some), 4);
+    assert.match(four.degraded ?? '', /4 of 16 sockets/);
+    await new Promise<void>((resolve) => some.close(() => resolve()));
+    assert.equal(acceptorCount(some), 1);
   });
 
   void it('listens with one plain socket when acceptors is 1', async () => {

@@ -38,33 +38,65 @@ export function acceptorsSupported(): boolean {
   return process.platform === 'linux';
 }
 
-/** Listens `server` on port and host with `acceptors` sockets (one where unsupported). */
-export async function listenWithAcceptors(server: Server, options: AcceptorListenOptions): Promise<void> {
+/** What listenWithAcceptors ended up with. */
+export interface AcceptorsResult {
+  /** Sockets listening, the server's own included. */
+  readonly sockets: number;
+  /** Why there are fewer than asked for (SO_REUSEPORT refused by this kernel or sandbox), if so. */
+  readonly degraded?: string;
+}
+
+type Bind = (server: NetServer, options: ListenSpec) => Promise<void>;
+
+interface ListenSpec {
+  port: number;
+  host: string;
+  backlog: number;
+  reusePort?: boolean;
+}
+
+/** Errors a plain listen() would give too: they are the caller's to see, not a reason to degrade. */
+const REAL_LISTEN_ERRORS = new Set(['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL']);
+
+/**
+ * Listens `server` on port and host with `acceptors` sockets (one where unsupported). Where this
+ * kernel or sandbox refuses SO_REUSEPORT, it listens with what it could get, down to one plain
+ * socket, and says why in `degraded`: a protection must never be the reason a service cannot start.
+ * `bind` is injectable for tests.
+ */
+export async function listenWithAcceptors(server: Server, options: AcceptorListenOptions, bind: Bind = listenOn): Promise<AcceptorsResult> {
   const { host, backlog } = options;
   const count = acceptorsSupported() ? options.acceptors : 1;
   if (count <= 1) {
-    await listenOn(server, { port: options.port, host, backlog });
+    await bind(server, { port: options.port, host, backlog });
     remember(server);
-    return;
+    return { sockets: 1 };
   }
   if (options.port !== 0) await probe(options.port, host);
-  await listenOn(server, { port: options.port, host, backlog, reusePort: true });
+  try {
+    await bind(server, { port: options.port, host, backlog, reusePort: true });
+  } catch (error) {
+    if (REAL_LISTEN_ERRORS.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
+    await bind(server, { port: options.port, host, backlog });
+    remember(server);
+    return { sockets: 1, degraded: `listening with one socket: SO_REUSEPORT failed (${describe(error)})` };
+  }
   const { port } = server.address() as { port: number };
   const own: NetServer[] = [];
   extras.set(server, own);
-  try {
-    for (let i = 1; i < count; i++) {
-      // The options http.createServer gives its own net.Server (allowHalfOpen is what http expects).
-      const extra = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket) => server.emit('connection', socket));
-      // An accept error on an extra socket is one on the server: same listeners, same outcome.
-      extra.on('error', (error) => server.emit('error', error));
-      await listenOn(extra, { port, host, backlog, reusePort: true });
-      own.push(extra);
+  let degraded: string | undefined;
+  for (let i = 1; i < count; i++) {
+    // The options http.createServer gives its own net.Server (allowHalfOpen is what http expects).
+    const extra = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket) => server.emit('connection', socket));
+    try {
+      await bind(extra, { port, host, backlog, reusePort: true });
+    } catch (error) {
+      degraded = `listening with ${own.length + 1} of ${count} sockets: another SO_REUSEPORT socket failed (${describe(error)})`;
+      break;
     }
-  } catch (error) {
-    closeAcceptors(server);
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    throw error;
+    // An accept error on an extra socket is one on the server: same listeners, same outcome.
+    extra.on('error', (error) => server.emit('error', error));
+    own.push(extra);
   }
   // `server.close()` is how Node code stops listening: it must stop the extra sockets too, or they
   // would go on feeding connections to a server its owner has closed.
@@ -74,6 +106,12 @@ export async function listenWithAcceptors(server: Server, options: AcceptorListe
     return ownClose(callback);
   };
   remember(server);
+  return degraded === undefined ? { sockets: own.length + 1 } : { sockets: own.length + 1, degraded };
+}
+
+function describe(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  return e.code ?? (error instanceof Error ? error.message : String(error));
 }
 
 function remember(server: Server): void {
@@ -163,7 +201,7 @@ export function acceptorCount(server: Server): number {
   return 1 + (extras.get(server)?.length ?? 0);
 }
 
-function listenOn(server: NetServer, options: { port: number; host: string; backlog: number; reusePort?: boolean }): Promise<void> {
+function listenOn(server: NetServer, options: ListenSpec): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options, () => {

@@ -1,6 +1,6 @@
 /** Load protection: admission, bulkheads, deadlines, event-loop pressure, CPU offload, server limits. */
 export { acceptorCount, acceptorsSupported, closeAcceptors, listenWithAcceptors } from './acceptors.ts';
-export type { AcceptorListenOptions } from './acceptors.ts';
+export type { AcceptorListenOptions, AcceptorsResult } from './acceptors.ts';
 export { ADMITTED, createAdmission } from './admission.ts';
 export type {
   Admission, AdmissionDeps, AdmissionSnapshot, Admitted, Entry, PressureSignal, Refusal, RefusalReason,
