@@ -18,7 +18,7 @@ import { ConfigError, VialError } from './errors.ts';
 import type { RouteGate } from './load/admission.ts';
 import { createLoadProtection } from './load/protection.ts';
 import type { LoadProtection } from './load/protection.ts';
-import { closeAcceptors, listenWithAcceptors } from './load/acceptors.ts';
+import { listenWithAcceptors } from './load/acceptors.ts';
 import { applyServerLimits, serverOptions } from './load/server-limits.ts';
 import { createAllocationSampler } from './memory/allocation.ts';
 import type { AllocationSampler } from './memory/allocation.ts';
@@ -256,7 +256,11 @@ export class Vial extends Scaffold {
         admin = await startAdmin(this, { host: adminHost, port: adminPort, ...(token === undefined ? {} : { token }), ...(this.#metrics === undefined ? {} : { metrics: this.#metrics }) });
       } catch (error) {
         // A taken admin port must not take the service down with it; a missing token must.
-        if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+        if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
+          // Not started after all: free the port (and every accept socket) before saying why.
+          await new Promise<void>((resolve) => server.close(() => resolve()));
+          throw error;
+        }
         this.log.warn(
           { port: adminPort },
           `vial: admin listener not started: port ${adminPort} is in use. Pick another with --admin-port or VIAL_ADMIN_PORT (0 picks a free one).`,
@@ -270,7 +274,7 @@ export class Vial extends Scaffold {
       port,
       close: () => {
         closing ??= (async () => {
-          closeAcceptors(server);
+          // server.close() also stops the extra accept sockets and waits for their connections.
           const closed = new Promise<void>((resolve) => server.close(() => resolve()));
           server.closeIdleConnections();
           await closed;

@@ -60,7 +60,11 @@ export class Context {
   route: RouteInfo | undefined;
   /** Headers added to whatever response this request ends with (also error responses); created on first use. */
   responseHeaders: Record<string, string> | undefined;
-  /** When this request's deadline passes (ms since epoch); set at admission. */
+  /**
+   * When this request's deadline passes, set at admission: epoch ms on the monotonic clock
+   * (`performance.timeOrigin + performance.now()`), so a wall-clock step does not move it. For the
+   * time left, compare with that same sum rather than with Date.now().
+   */
   deadlineAt = 0;
   /** Set by the session layer. */
   sessionState: SessionLike | undefined;

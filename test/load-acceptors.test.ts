@@ -89,7 +89,7 @@ void describe('accept sockets (load.server.acceptors)', { skip: !acceptorsSuppor
 
     const app = quietApp();
     const again = await app.listen({ port: 0, host: '127.0.0.1' });
-    closeAcceptors(again.server);
+    await closeAcceptors(again.server);
     assert.equal(acceptorCount(again.server), 1);
     assert.equal((await send(again.port, new Agent({ keepAlive: false }), 'GET', '/')).status, 200, 'the server\'s own socket still accepts');
     await again.close();
@@ -107,7 +107,7 @@ void describe('accept sockets (load.server.acceptors)', { skip: !acceptorsSuppor
       assert.deepEqual(new Set(attempts), new Set(['ECONNREFUSED']));
     } finally {
       // So that a regression fails here instead of leaving sockets that keep the test process alive.
-      closeAcceptors(running.server);
+      await closeAcceptors(running.server);
       await app.shutdown();
     }
   });
@@ -142,6 +142,55 @@ void describe('accept sockets (load.server.acceptors)', { skip: !acceptorsSuppor
     assert.match(four.degraded ?? '', /4 of 16 sockets/);
     await new Promise<void>((resolve) => some.close(() => resolve()));
     assert.equal(acceptorCount(some), 1);
+  });
+
+  void it('server.close() calls back only once the connections an extra socket accepted are gone', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const server = createHttpServer((req, res) => {
+      // Answered at once (and closed) when the server's own socket accepted it; held otherwise.
+      // `_server` is the net.Server that accepted the socket (http overwrites `server` with itself).
+      if ((req.socket as unknown as { _server: unknown })._server === server) {
+        res.setHeader('connection', 'close');
+        res.end('own');
+        return;
+      }
+      void held.then(() => {
+        res.setHeader('connection', 'close');
+        res.end('extra');
+      });
+    });
+    await listenWithAcceptors(server, { port: 0, host: '127.0.0.1', backlog: 511, acceptors: 16 });
+    const port = (server.address() as { port: number }).port;
+    const agent = new Agent({ keepAlive: false });
+    // Until one lands on an extra socket (each does with probability 15/16), bounded.
+    let answer: Promise<{ text: string }> | undefined;
+    for (let i = 0; i < 50 && answer === undefined; i++) {
+      const attempt = send(port, agent, 'GET', '/');
+      const first = await Promise.race([attempt, new Promise<'held'>((resolve) => setTimeout(resolve, 200, 'held'))]);
+      if (first === 'held') answer = attempt;
+    }
+    assert.ok(answer !== undefined, 'a connection was accepted by an extra socket');
+    let closed = false;
+    const done = new Promise<void>((resolve) => server.close(() => { closed = true; resolve(); }));
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(closed, false, 'close() waits while a connection accepted by an extra socket is open');
+    release();
+    assert.equal((await answer).text, 'extra');
+    await done;
+    agent.destroy();
+  });
+
+  void it('keeps to one socket in node:cluster workers, which share the primary\'s handle (PM2 cluster mode)', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [new URL('./fixtures/load/cluster-listen.ts', import.meta.url).pathname, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString(); });
+    const guard = setTimeout(() => child.kill(), 20_000);
+    await new Promise((resolve) => child.once('exit', resolve));
+    clearTimeout(guard);
+    assert.deepEqual(JSON.parse(out.trim().split('\n').at(-1) ?? 'null'), [{ ok: true, sockets: 1 }, { ok: true, sockets: 1 }]);
   });
 
   void it('listens with one plain socket when acceptors is 1', async () => {

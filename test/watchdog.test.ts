@@ -62,7 +62,7 @@ interface BusyOutput {
  * reported too, and that is correct behaviour, so the assertions look for ours, not for "only".
  */
 function busyLoopReports(reports: BlockReport[]): BlockReport[] {
-  return reports.filter((report) => report.userFrame?.functionName === 'burnCpu');
+  return reports.filter((report) => report.userFrame?.functionName === 'burnCpu' || report.route === 'GET /native');
 }
 
 void describe('resolveWatchdogOptions', () => {
@@ -169,12 +169,21 @@ for (const runtime of runtimes) {
       assert.ok(output.warnings.some((line) => line.includes('a long turn of many requests (sampled in GET /short')), output.warnings.join('\n'));
     });
 
+    void it('confirms a block held by one native call (the probe can only run once it returns)', async () => {
+      const output = lastJson<BusyOutput>(await run(runtime.bin, 'busy.ts', ['100', 'native']));
+      const ours = busyLoopReports(output.reports);
+      assert.equal(ours.length, 1, JSON.stringify(output.reports));
+      assert.equal(ours[0]?.route, 'GET /native');
+      assert.equal(ours[0]?.confirmed, true);
+    });
+
     void it('reports a block outside any request with a null route', async () => {
       const output = lastJson<BusyOutput>(await run(runtime.bin, 'busy.ts', ['100', 'outside']));
       const ours = busyLoopReports(output.reports);
       assert.equal(ours.length, 1, JSON.stringify(output.reports));
       assert.equal(ours[0]?.route, null);
       assert.equal(ours[0]?.userFrame?.line, busyLine);
+      assert.ok(output.warnings.some((line) => line.includes('by code outside any route at')), output.warnings.join('\n'));
     });
 
     void it('reports nothing for a loop that is busy but never blocked', async () => {

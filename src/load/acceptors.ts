@@ -14,8 +14,11 @@
  * `reusePort` would also let a second process bind the same port and silently take half the
  * traffic (an app started twice). A probe bind without it comes first: the port must be free,
  * exactly as a plain listen() requires, and while vial holds it any later bind without
- * `reusePort` fails with EADDRINUSE as usual.
+ * `reusePort` fails with EADDRINUSE as usual, a second vial included. What remains: two processes
+ * started within the same instant can both pass the probe, and a process of the same user that
+ * binds with SO_REUSEPORT on purpose can join.
  */
+import cluster from 'node:cluster';
 import { open } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
@@ -33,9 +36,13 @@ const extras = new WeakMap<Server, NetServer[]>();
 /** Ports vial's servers listen on in this process, for readAcceptQueue(). */
 const ports = new Map<Server, number>();
 
-/** Whether extra accept sockets work here: SO_REUSEPORT that balances, which is Linux's. */
+/**
+ * Whether extra accept sockets work here: SO_REUSEPORT that balances, which is Linux's, and not in
+ * a node:cluster worker (PM2's cluster mode, for one), whose listen() goes through the primary's
+ * shared handle: there the probe and the SO_REUSEPORT binds of a second worker clash (EADDRINUSE).
+ */
 export function acceptorsSupported(): boolean {
-  return process.platform === 'linux';
+  return process.platform === 'linux' && !cluster.isWorker;
 }
 
 /** What listenWithAcceptors ended up with. */
@@ -81,7 +88,9 @@ export async function listenWithAcceptors(server: Server, options: AcceptorListe
     remember(server);
     return { sockets: 1, degraded: `listening with one socket: SO_REUSEPORT failed (${describe(error)})` };
   }
-  const { port } = server.address() as { port: number };
+  // The address the server got, not the host name again: a name with several addresses could
+  // put the extra sockets on another one.
+  const { port, address } = server.address() as { port: number; address: string };
   const own: NetServer[] = [];
   extras.set(server, own);
   let degraded: string | undefined;
@@ -89,7 +98,7 @@ export async function listenWithAcceptors(server: Server, options: AcceptorListe
     // The options http.createServer gives its own net.Server (allowHalfOpen is what http expects).
     const extra = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket) => server.emit('connection', socket));
     try {
-      await bind(extra, { port, host, backlog, reusePort: true });
+      await bind(extra, { port, host: address, backlog, reusePort: true });
     } catch (error) {
       degraded = `listening with ${own.length + 1} of ${count} sockets: another SO_REUSEPORT socket failed (${describe(error)})`;
       break;
@@ -99,11 +108,15 @@ export async function listenWithAcceptors(server: Server, options: AcceptorListe
     own.push(extra);
   }
   // `server.close()` is how Node code stops listening: it must stop the extra sockets too, or they
-  // would go on feeding connections to a server its owner has closed.
+  // would go on feeding connections to a server its owner has closed. And it calls back only once
+  // every connection is gone, which net.Server counts on the socket that accepted it: the
+  // callback waits for the extra sockets' connections as well as the server's own.
   const ownClose = server.close.bind(server);
   server.close = (callback?: (error?: Error) => void): Server => {
-    closeAcceptors(server);
-    return ownClose(callback);
+    const extrasClosed = closeAcceptors(server);
+    return ownClose((error) => {
+      void extrasClosed.then(() => callback?.(error));
+    });
   };
   remember(server);
   return degraded === undefined ? { sockets: own.length + 1 } : { sockets: own.length + 1, degraded };
@@ -143,7 +156,10 @@ export async function readAcceptQueue(): Promise<number | null> {
   return read === 0 ? null : total;
 }
 
-/** Listening rows per table we read at most: the kernel lists them before any connection. */
+/**
+ * Bytes read per table: the kernel lists listening rows before any connection, and 64 KiB holds
+ * ~430 of them (a host with more listening sockets in this network namespace is under-counted).
+ */
 const HEAD_BYTES = 64 * 1024;
 
 /**
@@ -187,13 +203,15 @@ export function acceptQueueIn(table: string, wanted: ReadonlySet<number>): numbe
 
 /**
  * Stops the extra accept sockets of `server` (a no-op without any). Call it wherever the server
- * stops accepting; their connections belong to the http.Server and close with it.
+ * stops accepting; their connections belong to the http.Server and close with it. Settles once
+ * those connections have ended.
  */
-export function closeAcceptors(server: Server): void {
+export function closeAcceptors(server: Server): Promise<void> {
   const own = extras.get(server);
-  if (own === undefined) return;
+  if (own === undefined) return Promise.resolve();
   extras.delete(server);
-  for (const extra of own) extra.close();
+  // Each settles once the connections it accepted have ended (the http.Server closes idle ones).
+  return Promise.all(own.map((extra) => new Promise<void>((resolve) => extra.close(() => resolve())))).then(() => undefined);
 }
 
 /** Extra accept sockets `server` has now (for tests and the admin surface). */

@@ -28,8 +28,9 @@ export interface LiveSample {
   heapUsedBytes: number;
   rssBytes: number;
   /**
-   * Connections waiting in the kernel's accept queue of the app's listening sockets, read at the
-   * previous tick (load/acceptors.ts); null off Linux or before the first read.
+   * Connections waiting in the kernel's accept queue of the listening sockets vial opened in this
+   * process (all apps together), read at the previous tick (load/acceptors.ts); null off Linux,
+   * before the first read, and in `vial run --workers` workers (the primary holds the queue).
    */
   acceptQueue: number | null;
 }
@@ -65,6 +66,7 @@ export class LiveStats {
   readonly #app: ObservedApp;
   readonly #ring: LiveSample[] = [];
   #acceptQueue: number | null = null;
+  #readingAcceptQueue = false;
   readonly #window = new LatencyHistogram();
   readonly #routes = new Map<string, RouteEntry>();
   readonly #scratch = new LatencyHistogram();
@@ -137,8 +139,15 @@ export class LiveStats {
       rssBytes: memory.rss,
       acceptQueue: this.#acceptQueue,
     };
-    // Read off the loop (the file read runs on libuv's pool); the next sample carries it.
-    void readAcceptQueue().then((queued) => { this.#acceptQueue = queued; });
+    // Read off the loop (the file read runs on libuv's pool); the next sample carries it. One read
+    // at a time, so a slow one (a busy pool) never overwrites a newer value.
+    if (!this.#readingAcceptQueue) {
+      this.#readingAcceptQueue = true;
+      void readAcceptQueue().then((queued) => {
+        this.#acceptQueue = queued;
+        this.#readingAcceptQueue = false;
+      });
+    }
     delay?.reset();
     this.#elu = elu;
     this.#lastShed = shed;

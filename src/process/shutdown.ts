@@ -213,7 +213,8 @@ export function installGracefulShutdown(server: Server, options: GracefulShutdow
     // Stops accepting through net.Server's close: since Node 19, http.Server's close() also calls
     // closeIdleConnections(), which would close connections accepted a moment ago whose request is
     // still on its way. The tracker closes only idle keep-alive connections instead.
-    closeAcceptors(server);
+    // The tracker below waits for every connection, whichever socket accepted it.
+    void closeAcceptors(server);
     net.Server.prototype.close.call(server);
 
     let timer: NodeJS.Timeout | undefined;

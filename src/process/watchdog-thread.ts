@@ -80,6 +80,11 @@ interface Capture {
  * past the threshold).
  */
 const CONFIRM_AFTER_MS = 5;
+/**
+ * A first reply slower than this means the interrupt could not run: JavaScript was stopped inside
+ * one native call. Replies take 1-5 ms when JavaScript is running, even in a turn of many requests.
+ */
+const SLOW_REPLY_MS = 25;
 
 const data = workerData as ThreadData;
 const cells = new Int32Array(data.sab);
@@ -121,9 +126,11 @@ async function capture(Session: typeof SessionType, tick: number): Promise<Captu
   const { within, clear } = deadline();
   try {
     session.connectToMainThread();
+    const sentAt = performance.now();
     const { result, exceptionDetails } = await within(
       session.post('Runtime.evaluate', { expression: data.probeExpression, returnByValue: true, silent: true }),
     );
+    const replyMs = performance.now() - sentAt;
     const value: unknown = result.value;
     if (exceptionDetails !== undefined || !isProbeResult(value)) {
       out.stackError = `the stack probe failed: ${exceptionDetails?.exception?.description ?? 'no probe is registered'}`;
@@ -134,12 +141,12 @@ async function capture(Session: typeof SessionType, tick: number): Promise<Captu
     } else {
       out.stack = value.stack;
       out.route = value.route;
-      // The second look, only while the same block lasts: was it one request all along?
-      Atomics.wait(cells, STOP, 0, CONFIRM_AFTER_MS);
-      if (Atomics.load(cells, TICK) === tick && Atomics.load(cells, STOP) === 0) {
-        const second = await within(session.post('Runtime.evaluate', { expression: data.confirmExpression, returnByValue: true, silent: true }));
-        const look: unknown = second.result.value;
-        out.confirmed = second.exceptionDetails === undefined && isProbeResult(look) && look.tick === tick && look.sameRequest === true;
+      if (replyMs > SLOW_REPLY_MS) {
+        // The interrupt waited for JavaScript to resume: one native call (pbkdf2Sync, a *Sync
+        // read, zlib) held the thread, and the request that made it is the one the probe found.
+        out.confirmed = value.route !== null;
+      } else {
+        out.confirmed = await secondLook(session, tick, within);
       }
     }
   } catch (error) {
@@ -149,6 +156,22 @@ async function capture(Session: typeof SessionType, tick: number): Promise<Captu
     clear();
   }
   return out;
+}
+
+/**
+ * The second look, only while the same block lasts: was it one request all along? A look that
+ * fails or times out only leaves the block unconfirmed; the stack is already read.
+ */
+async function secondLook(session: SessionType, tick: number, within: <T>(promise: Promise<T>) => Promise<T>): Promise<boolean> {
+  Atomics.wait(cells, STOP, 0, CONFIRM_AFTER_MS);
+  if (Atomics.load(cells, TICK) !== tick || Atomics.load(cells, STOP) !== 0) return false;
+  try {
+    const second = await within(session.post('Runtime.evaluate', { expression: data.confirmExpression, returnByValue: true, silent: true }));
+    const look: unknown = second.result.value;
+    return second.exceptionDetails === undefined && isProbeResult(look) && look.tick === tick && look.sameRequest === true;
+  } catch {
+    return false;
+  }
 }
 
 async function loadSession(): Promise<typeof SessionType | string> {

@@ -221,13 +221,16 @@ function makeProbe(cells: Int32Array, maxFrames: number): (look?: number) => Pro
   // The request the first look found, for the second look to compare with; weak, and dropped
   // by the second look, so a block report never keeps a request alive.
   let first: WeakRef<object> | undefined;
+  let firstRoute: string | null = null;
   return function vialWatchdogProbe(look = 1): ProbeResult {
     const tick = Atomics.load(cells, TICK);
     if (look === 2) {
       const request = activeRequest();
-      const sameRequest = request !== undefined && first?.deref() === request;
+      const route = activeRoute();
+      // Without a request getter (a standalone install) the route is the best identity there is.
+      const sameRequest = request === undefined && first === undefined ? route !== null && route === firstRoute : request !== undefined && first?.deref() === request;
       first = undefined;
-      return { tick, route: activeRoute(), stack: [], sameRequest };
+      return { tick, route, stack: [], sameRequest };
     }
     const request = activeRequest();
     first = request === undefined ? undefined : new WeakRef(request);
@@ -250,7 +253,8 @@ function makeProbe(cells: Int32Array, maxFrames: number): (look?: number) => Pro
     }
     // A probe that lands in the heartbeat ran after the block ended: not the culprit's stack.
     if (stack[0]?.functionName === HEARTBEAT_NAME) stack = [];
-    return { tick, route: activeRoute(), stack };
+    firstRoute = activeRoute();
+    return { tick, route: firstRoute, stack };
   };
 }
 
@@ -297,9 +301,9 @@ function deliver(subscriber: Subscriber, report: BlockReport): void {
   const where = frame === undefined ? `an unknown place (${report.stackError ?? 'no stack'})` : formatFrame(frame);
   log?.warn(
     { route: report.route, durationMs: report.durationMs, confirmed: report.confirmed, frame: where, stack: report.stack },
-    report.confirmed
+    report.confirmed || report.route === null
       ? `event loop blocked for ${report.durationMs} ms by ${report.route ?? 'code outside any route'} at ${where}`
-      : `event loop blocked for ${report.durationMs} ms by a long turn of many requests (sampled in ${report.route ?? 'code outside any route'} at ${where}); no single request held it`,
+      : `event loop blocked for ${report.durationMs} ms by a long turn of many requests (sampled in ${report.route} at ${where}); no single request held it`,
   );
   try {
     onBlock?.(report);
