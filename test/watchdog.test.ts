@@ -160,13 +160,16 @@ for (const runtime of runtimes) {
 
     void it('tells a turn of many short requests from one request holding the loop (not confirmed)', async () => {
       const output = lastJson<BusyOutput>(await run(runtime.bin, 'busy.ts', ['100', 'many']));
-      const ours = busyLoopReports(output.reports);
-      assert.ok(ours.length >= 1, JSON.stringify(output.reports));
-      for (const report of ours) {
-        assert.equal(report.route, 'GET /short');
-        assert.equal(report.confirmed, false, 'the second look found another request');
+      // Whatever the first look landed in (a request, or the few instructions between two), no
+      // report of this second-long turn may blame one request.
+      // The turn lasts about a second; shorter reports (a stall at startup) are not it.
+      const turn = output.reports.filter((report) => report.durationMs >= 500);
+      assert.ok(turn.length >= 1, JSON.stringify(output.reports));
+      for (const report of turn) assert.equal(report.confirmed, false, JSON.stringify(report));
+      const sampled = turn.filter((report) => report.route === 'GET /short');
+      if (sampled.length > 0) {
+        assert.ok(output.warnings.some((line) => line.includes('a long turn of many requests (sampled in GET /short')), output.warnings.join('\n'));
       }
-      assert.ok(output.warnings.some((line) => line.includes('a long turn of many requests (sampled in GET /short')), output.warnings.join('\n'));
     });
 
     void it('confirms a block held by one native call (the probe can only run once it returns)', async () => {
