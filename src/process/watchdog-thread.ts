@@ -141,13 +141,12 @@ async function capture(Session: typeof SessionType, tick: number): Promise<Captu
     } else {
       out.stack = value.stack;
       out.route = value.route;
-      if (replyMs > SLOW_REPLY_MS) {
-        // The interrupt waited for JavaScript to resume: one native call (pbkdf2Sync, a *Sync
-        // read, zlib) held the thread, and the request that made it is the one the probe found.
-        out.confirmed = value.route !== null;
-      } else {
-        out.confirmed = await secondLook(session, tick, within);
-      }
+      const look = await secondLook(session, tick, within);
+      // A late first reply and a block over by the second look: the interrupt waited for one
+      // native call (pbkdf2Sync, a *Sync read, execSync) to return, and the request that made it
+      // is the one the probe found. A late reply while the block goes on (this thread was merely
+      // descheduled) is judged by the second look like any other.
+      out.confirmed = look === 'same' || (look === 'ended' && replyMs > SLOW_REPLY_MS && value.route !== null);
     }
   } catch (error) {
     out.stackError = `stack capture failed: ${message(error)}`;
@@ -159,18 +158,21 @@ async function capture(Session: typeof SessionType, tick: number): Promise<Captu
 }
 
 /**
- * The second look, only while the same block lasts: was it one request all along? A look that
- * fails or times out only leaves the block unconfirmed; the stack is already read.
+ * The second look, only while the same block lasts: was it one request all along? 'ended' when
+ * the block was over before it; a look that fails or times out counts as 'other' (unconfirmed),
+ * and the stack, already read, stays.
  */
-async function secondLook(session: SessionType, tick: number, within: <T>(promise: Promise<T>) => Promise<T>): Promise<boolean> {
+async function secondLook(session: SessionType, tick: number, within: <T>(promise: Promise<T>) => Promise<T>): Promise<'same' | 'other' | 'ended'> {
   Atomics.wait(cells, STOP, 0, CONFIRM_AFTER_MS);
-  if (Atomics.load(cells, TICK) !== tick || Atomics.load(cells, STOP) !== 0) return false;
+  if (Atomics.load(cells, TICK) !== tick || Atomics.load(cells, STOP) !== 0) return 'ended';
   try {
     const second = await within(session.post('Runtime.evaluate', { expression: data.confirmExpression, returnByValue: true, silent: true }));
     const look: unknown = second.result.value;
-    return second.exceptionDetails === undefined && isProbeResult(look) && look.tick === tick && look.sameRequest === true;
+    if (second.exceptionDetails !== undefined || !isProbeResult(look)) return 'other';
+    if (look.tick !== tick) return 'ended';
+    return look.sameRequest === true ? 'same' : 'other';
   } catch {
-    return false;
+    return 'other';
   }
 }
 
