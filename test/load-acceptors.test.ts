@@ -6,7 +6,8 @@ import { Agent, createServer as createHttpServer } from 'node:http';
 import { connect, createServer } from 'node:net';
 import type { Server as NetServer } from 'node:net';
 import { Vial } from '../src/index.ts';
-import { acceptorCount, acceptorsSupported, acceptQueueIn, closeAcceptors, listenWithAcceptors, readAcceptQueue } from '../src/load/acceptors.ts';
+import { acceptQueueIn, readAcceptQueue } from '../src/load/accept-queue.ts';
+import { acceptorCount, acceptorsSupported, closeAcceptors, listenWithAcceptors } from '../src/load/acceptors.ts';
 import { installGracefulShutdown } from '../src/process/shutdown.ts';
 import { freePort, send } from './helpers/net.ts';
 

@@ -1,6 +1,7 @@
 /** Load protection: admission, bulkheads, deadlines, event-loop pressure, CPU offload, server limits. */
 export { acceptorCount, acceptorsSupported, closeAcceptors, listenWithAcceptors } from './acceptors.ts';
 export type { AcceptorListenOptions, AcceptorsResult } from './acceptors.ts';
+export { acceptQueueIn, readAcceptQueue } from './accept-queue.ts';
 export { ADMITTED, createAdmission } from './admission.ts';
 export type {
   Admission, AdmissionDeps, AdmissionSnapshot, Admitted, Entry, PressureSignal, Refusal, RefusalReason,

@@ -6,7 +6,7 @@
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { EventLoopUtilization, ELDHistogram } from 'node:perf_hooks';
-import { readAcceptQueue } from '../load/acceptors.ts';
+import { readAcceptQueue } from '../load/accept-queue.ts';
 import { LatencyHistogram } from './latency.ts';
 import type { ObservedApp } from './types.ts';
 
@@ -29,7 +29,7 @@ export interface LiveSample {
   rssBytes: number;
   /**
    * Connections waiting in the kernel's accept queue of the listening sockets vial opened in this
-   * process (all apps together), read at the previous tick (load/acceptors.ts); null off Linux,
+   * process (all apps together), read at the previous tick (load/accept-queue.ts); null off Linux,
    * before the first read, and in `vial run --workers` workers (the primary holds the queue).
    */
   acceptQueue: number | null;
