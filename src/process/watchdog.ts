@@ -218,22 +218,29 @@ function activeRequest(): object | undefined {
 }
 
 function makeProbe(cells: Int32Array, maxFrames: number): (look?: number) => ProbeResult {
-  // The request the first look found, for the second look to compare with; weak, and dropped
-  // by the second look, so a block report never keeps a request alive.
-  let first: WeakRef<object> | undefined;
+  // What the first look found, for the second to compare with. The request only weakly, and
+  // dropped by the second look, so a block report never keeps a request alive.
+  let firstRequest: WeakRef<object> | undefined;
   let firstRoute: string | null = null;
+
+  /** The second look: only whether the same request still runs (no stack). */
+  function lookAgain(tick: number): ProbeResult {
+    const request = activeRequest();
+    const route = activeRoute();
+    let sameRequest: boolean;
+    if (request !== undefined) sameRequest = firstRequest?.deref() === request;
+    // Without a request getter (a standalone install) the route is the best identity there is.
+    else sameRequest = firstRequest === undefined && route !== null && route === firstRoute;
+    firstRequest = undefined;
+    return { tick, route, stack: [], sameRequest };
+  }
+
   return function vialWatchdogProbe(look = 1): ProbeResult {
     const tick = Atomics.load(cells, TICK);
-    if (look === 2) {
-      const request = activeRequest();
-      const route = activeRoute();
-      // Without a request getter (a standalone install) the route is the best identity there is.
-      const sameRequest = request === undefined && first === undefined ? route !== null && route === firstRoute : request !== undefined && first?.deref() === request;
-      first = undefined;
-      return { tick, route, stack: [], sameRequest };
-    }
+    if (look === 2) return lookAgain(tick);
     const request = activeRequest();
-    first = request === undefined ? undefined : new WeakRef(request);
+    firstRequest = request === undefined ? undefined : new WeakRef(request);
+    firstRoute = activeRoute();
     const stackTraceLimit = Error.stackTraceLimit;
     // Saved as a descriptor so that "not set" is restored as "not set", not as undefined.
     const prepareStackTrace = Object.getOwnPropertyDescriptor(Error, 'prepareStackTrace');
@@ -253,7 +260,6 @@ function makeProbe(cells: Int32Array, maxFrames: number): (look?: number) => Pro
     }
     // A probe that lands in the heartbeat ran after the block ended: not the culprit's stack.
     if (stack[0]?.functionName === HEARTBEAT_NAME) stack = [];
-    firstRoute = activeRoute();
     return { tick, route: firstRoute, stack };
   };
 }
