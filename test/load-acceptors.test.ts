@@ -32,12 +32,19 @@ function tryConnect(port: number): Promise<string> {
   });
 }
 
-function listenPlain(port: number): Promise<NetServer> {
+/** listen() as a promise: rejects with the bind error. */
+function listenAt(target: NetServer, spec: { port: number; host: string; backlog?: number; reusePort?: boolean }): Promise<void> {
   return new Promise((resolve, reject) => {
-    const other = createServer();
-    other.once('error', reject);
-    other.listen({ port, host: '127.0.0.1' }, () => resolve(other));
+    target.once('error', reject);
+    target.listen(spec, () => { target.off('error', reject); resolve(); });
   });
+}
+
+/** A plain (no SO_REUSEPORT) listener on 127.0.0.1:port, as another process would open it. */
+async function listenPlain(port: number): Promise<NetServer> {
+  const other = createServer();
+  await listenAt(other, { port, host: '127.0.0.1' });
+  return other;
 }
 
 void describe('accept sockets (load.server.acceptors)', { skip: !acceptorsSupported() && 'SO_REUSEPORT balancing is Linux-only' }, () => {
@@ -119,10 +126,7 @@ void describe('accept sockets (load.server.acceptors)', { skip: !acceptorsSuppor
     /** Binds for real, except that the `allowed`-th SO_REUSEPORT bind onwards is refused. */
     const bindRefusingAfter = (allowed: number) => (target: NetServer, spec: { port: number; host: string; backlog: number; reusePort?: boolean }): Promise<void> => {
       if (spec.reusePort === true && binds++ >= allowed) return Promise.reject(refused);
-      return new Promise((resolve, reject) => {
-        target.once('error', reject);
-        target.listen(spec, () => { target.off('error', reject); resolve(); });
-      });
+      return listenAt(target, spec);
     };
     const answer = () => (_req: unknown, res: { end: (body: string) => void }) => res.end('ok');
 
