@@ -132,8 +132,8 @@ async function browser(t: TestContext, mode: Mode, subject: CsrfApp): Promise<Ja
 }
 
 for (const mode of MODES) {
-  void describe(`CSRF through the app (${mode === 'client' ? 'test client' : 'real server'})`, () => {
-    void it('refuses Sec-Fetch-Site: cross-site and same-site with 403 VIAL_ERR_CSRF before any hook or handler runs', async (t) => {
+  describe(`CSRF through the app (${mode === 'client' ? 'test client' : 'real server'})`, () => {
+    it('refuses Sec-Fetch-Site: cross-site and same-site with 403 VIAL_ERR_CSRF before any hook or handler runs', async (t) => {
       const subject = csrfApp();
       const c = await browser(t, mode, subject);
       await expectAllRefused(c, subject, { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' }, 'cross-site');
@@ -142,14 +142,14 @@ for (const mode of MODES) {
       await expectAllRefused(c, subject, { 'sec-fetch-site': 'cross-site', origin: `http://${HOST}` }, 'cross-site with our Origin');
     });
 
-    void it('allows Sec-Fetch-Site: same-origin and none', async (t) => {
+    it('allows Sec-Fetch-Site: same-origin and none', async (t) => {
       const subject = csrfApp();
       const c = await browser(t, mode, subject);
       await expectAllAllowed(c, subject, { 'sec-fetch-site': 'same-origin' }, 'same-origin');
       await expectAllAllowed(c, subject, { 'sec-fetch-site': 'none' }, 'none');
     });
 
-    void it('without Sec-Fetch-Site, refuses a foreign Origin and Origin: null, and allows the origin derived from Host', async (t) => {
+    it('without Sec-Fetch-Site, refuses a foreign Origin and Origin: null, and allows the origin derived from Host', async (t) => {
       const subject = csrfApp();
       const c = await browser(t, mode, subject);
       await expectAllRefused(c, subject, { origin: 'https://evil.example' }, 'foreign Origin');
@@ -158,7 +158,7 @@ for (const mode of MODES) {
       await expectAllAllowed(c, subject, { origin: `http://${HOST}` }, 'Origin matching Host');
     });
 
-    void it('compares Origin with security.csrf.appOrigin when it is set (scheme, host and port), not with Host', async (t) => {
+    it('compares Origin with security.csrf.appOrigin when it is set (scheme, host and port), not with Host', async (t) => {
       const subject = csrfApp({ csrf: { appOrigin: 'https://app.example' } });
       const c = await browser(t, mode, subject);
       await expectAllAllowed(c, subject, { origin: 'https://app.example' }, 'the configured origin');
@@ -166,7 +166,7 @@ for (const mode of MODES) {
       await expectAllRefused(c, subject, { origin: 'https://evil.example', host: 'evil.example' }, 'a Host and Origin that agree but are not ours');
     });
 
-    void it('allows exact trusted origins and nothing that merely resembles them', async (t) => {
+    it('allows exact trusted origins and nothing that merely resembles them', async (t) => {
       const subject = csrfApp({ csrf: { trustedOrigins: ['https://admin.example'] } });
       const c = await browser(t, mode, subject);
       await expectAllAllowed(c, subject, { origin: 'https://admin.example' }, 'a trusted origin');
@@ -174,7 +174,7 @@ for (const mode of MODES) {
       await expectAllRefused(c, subject, { origin: 'http://admin.example' }, 'a trusted host over http');
     });
 
-    void it('with neither header, lets a cookieless request through and makes a session cookie require the token', async (t) => {
+    it('with neither header, lets a cookieless request through and makes a session cookie require the token', async (t) => {
       const subject = csrfApp();
       const c = await browser(t, mode, subject);
       await expectAllAllowed(c, subject, {}, 'no headers, no cookie');
@@ -197,7 +197,7 @@ for (const mode of MODES) {
       assert.equal(subject.app.security.csrfRefusals['token-missing'], UNSAFE.length * ROUTES.length);
     });
 
-    void it('skips the check for a route with { csrf: false } and for security.csrf.exemptPaths, and only there', async (t) => {
+    it('skips the check for a route with { csrf: false } and for security.csrf.exemptPaths, and only there', async (t) => {
       const subject = csrfApp({ csrf: { exemptPaths: ['/hooks/*'] } });
       const c = await browser(t, mode, subject);
       const crossSite = { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' };
@@ -207,7 +207,7 @@ for (const mode of MODES) {
       await expectAllRefused(c, subject, crossSite, 'the other routes stay protected');
     });
 
-    void it('never lets a method override header or _method field turn a refused POST into a GET', async (t) => {
+    it('never lets a method override header or _method field turn a refused POST into a GET', async (t) => {
       const subject = csrfApp();
       const c = await browser(t, mode, subject);
       const crossSite = { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' };
@@ -219,7 +219,7 @@ for (const mode of MODES) {
       assert.equal(subject.calls.n, 0, 'neither the POST nor the GET handler ran');
     });
 
-    void it('counts refusals by reason in app.security.csrfRefusals and publishes them on vial:csrf', async (t) => {
+    it('counts refusals by reason in app.security.csrfRefusals and publishes them on vial:csrf', async (t) => {
       const subject = csrfApp();
       const c = await browser(t, mode, subject);
       const seen: unknown[] = [];
@@ -252,8 +252,8 @@ for (const mode of MODES) {
   });
 }
 
-void describe('CSRF through the app: what only a raw socket can send', () => {
-  void it('does not treat a lowercase "post" method as anything safe: it never reaches a handler', async (t) => {
+describe('CSRF through the app: what only a raw socket can send', () => {
+  it('does not treat a lowercase "post" method as anything safe: it never reaches a handler', async (t) => {
     const subject = csrfApp();
     const target = await serve(t, 'server', subject.app);
     const res = await rawRequest(
@@ -266,8 +266,8 @@ void describe('CSRF through the app: what only a raw socket can send', () => {
   });
 });
 
-void describe('CSRF and the app origin option', () => {
-  void it(
+describe('CSRF and the app origin option', () => {
+  it(
     'uses the app-wide origin option as the CSRF origin when security.csrf.appOrigin is not set',
     {},
     async (t) => {

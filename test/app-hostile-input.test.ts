@@ -90,8 +90,8 @@ async function stillServes(port: number): Promise<void> {
   assert.equal(res.status, 200, 'the server still answers');
 }
 
-void describe('hostile bodies', () => {
-  void it('answers invalid UTF-8 in a JSON body with 400 VIAL_ERR_BAD_UTF8', async (t) => {
+describe('hostile bodies', () => {
+  it('answers invalid UTF-8 in a JSON body with 400 VIAL_ERR_BAD_UTF8', async (t) => {
     const port = await listen(t, hostileApp());
     const body = Buffer.concat([Buffer.from('{"name":"'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}')]);
     const res = await rawRequest(port, request('POST', '/json', { 'Content-Type': 'application/json' }, body));
@@ -99,7 +99,7 @@ void describe('hostile bodies', () => {
     assert.equal(errorCode(res), 'VIAL_ERR_BAD_UTF8');
   });
 
-  void it('answers 100,000 nested arrays with a 400, open or closed, without blowing the stack', async (t) => {
+  it('answers 100,000 nested arrays with a 400, open or closed, without blowing the stack', async (t) => {
     const port = await listen(t, hostileApp());
     const open = '['.repeat(100_000);
     const cases: ReadonlyArray<readonly [string, string, string]> = [
@@ -114,7 +114,7 @@ void describe('hostile bodies', () => {
     await stillServes(port);
   });
 
-  void it('refuses __proto__ and constructor.prototype keys in JSON with 400, and Object.prototype stays clean', async (t) => {
+  it('refuses __proto__ and constructor.prototype keys in JSON with 400, and Object.prototype stays clean', async (t) => {
     const port = await listen(t, hostileApp());
     const bodies = ['{"__proto__":{"polluted":1}}', '{"a":{"constructor":{"prototype":{"polluted":1}}}}', '[{"__proto__":{"polluted":1}}]'];
     for (const body of bodies) {
@@ -125,7 +125,7 @@ void describe('hostile bodies', () => {
     assert.equal(({} as { polluted?: unknown }).polluted, undefined);
   });
 
-  void it('keeps pollution keys in urlencoded forms as plain strings: forms are URLSearchParams, and toObject() has no prototype', async (t) => {
+  it('keeps pollution keys in urlencoded forms as plain strings: forms are URLSearchParams, and toObject() has no prototype', async (t) => {
     const port = await listen(t, hostileApp());
     const body = '__proto__[polluted]=1&__proto__=x&constructor[prototype][polluted]=1&polluted=own';
     const res = await rawRequest(port, request('POST', '/form', { 'Content-Type': 'application/x-www-form-urlencoded', 'Sec-Fetch-Site': 'same-origin' }, body));
@@ -141,8 +141,8 @@ void describe('hostile bodies', () => {
   });
 });
 
-void describe('hostile query strings and handler echoes', () => {
-  void it('gives the first of repeated query parameters to query.get and all of them to getAll', async (t) => {
+describe('hostile query strings and handler echoes', () => {
+  it('gives the first of repeated query parameters to query.get and all of them to getAll', async (t) => {
     const port = await listen(t, hostileApp());
     const res = await rawRequest(port, request('GET', '/ids?id=1&id=2&id=3'));
     assert.deepEqual(JSON.parse(res.body), { first: '1', all: ['1', '2', '3'] });
@@ -151,7 +151,7 @@ void describe('hostile query strings and handler echoes', () => {
   const INJECTIONS = ['a%0d%0aSet-Cookie:%20evil=1', 'a%0aX-Injected:%201', 'a%0d%0a%0d%0a<script>alert(1)</script>', 'a%00b'];
   const ECHO_ROUTES = ['/sync/ctx', '/sync/response', '/async/ctx', '/async/response'];
 
-  void it(
+  it(
     'answers a handler that echoes CR/LF into a header with a generic 500: no split, no leak, no crash',
     {},
     async (t) => {
@@ -173,7 +173,7 @@ void describe('hostile query strings and handler echoes', () => {
     },
   );
 
-  void it('refuses open redirects through redirect(query.get("next")) with 400 and follows same-site paths', async (t) => {
+  it('refuses open redirects through redirect(query.get("next")) with 400 and follows same-site paths', async (t) => {
     const port = await listen(t, hostileApp());
     const attempts = [
       '//evil.example',
@@ -197,8 +197,8 @@ void describe('hostile query strings and handler echoes', () => {
   });
 });
 
-void describe('hostile headers', () => {
-  void it('reads at most 100 cookies and serves a 15 KiB cookie header; a 16 KiB one gets 431', async (t) => {
+describe('hostile headers', () => {
+  it('reads at most 100 cookies and serves a 15 KiB cookie header; a 16 KiB one gets 431', async (t) => {
     const port = await listen(t, hostileApp());
     const many = Array.from({ length: 150 }, (_, i) => `c${i}=${i}`).join('; ');
     const manyRes = await rawRequest(port, request('GET', '/cookies', { Cookie: many }));
@@ -215,7 +215,7 @@ void describe('hostile headers', () => {
     await stillServes(port);
   });
 
-  void it('answers 431 to too many headers and to oversize headers', async (t) => {
+  it('answers 431 to too many headers and to oversize headers', async (t) => {
     const port = await listen(t, hostileApp());
     const manyHeaders: Record<string, string> = {};
     for (let i = 0; i < 150; i++) manyHeaders[`X-H${i}`] = String(i);
@@ -224,7 +224,7 @@ void describe('hostile headers', () => {
     await stillServes(port);
   });
 
-  void it('answers 408 to a slowloris client that never finishes its headers, and to a trickling body', async (t) => {
+  it('answers 408 to a slowloris client that never finishes its headers, and to a trickling body', async (t) => {
     const port = await listen(
       t,
       hostileApp({ load: { server: { headersTimeoutMs: 300, requestTimeoutMs: 600, connectionsCheckingIntervalMs: 50 } } }),

@@ -43,7 +43,7 @@ async function settle(): Promise<void> {
   }
 }
 
-void describe('a finished request keeps nothing alive', () => {
+describe('a finished request keeps nothing alive', () => {
   const fixture = fileURLToPath(new URL('./fixtures/app-memory/retention.ts', import.meta.url));
   interface Report {
     statuses: Record<string, number>;
@@ -61,7 +61,7 @@ void describe('a finished request keeps nothing alive', () => {
       });
     });
 
-  void it('collects ctx, ctx.request, ctx.g and the IncomingMessage of finished, failed, shed, timed-out and abandoned requests', async () => {
+  it('collects ctx, ctx.request, ctx.g and the IncomingMessage of finished, failed, shed, timed-out and abandoned requests', async () => {
     const report = await run();
     assert.deepEqual(report.statuses, {
       'ok client': 200, 'throw client': 500, 'shed client': 503, 'deadline client': 504, 'deadline-ignored client': 504,
@@ -75,7 +75,7 @@ void describe('a finished request keeps nothing alive', () => {
     assert.deepEqual(report.retained, []);
   });
 
-  void it('does see a context that the app itself keeps (the probe is not blind)', async () => {
+  it('does see a context that the app itself keeps (the probe is not blind)', async () => {
     const report = await run('control');
     assert.ok(report.retained.includes('ok client: ctx (handler)'), report.retained.join('\n'));
     assert.ok(report.retained.includes('ok server: raw IncomingMessage (handler)'), report.retained.join('\n'));
@@ -83,7 +83,7 @@ void describe('a finished request keeps nothing alive', () => {
   });
 });
 
-void describe('allocation sites of a running app', () => {
+describe('allocation sites of a running app', () => {
   let app: Vial;
   let older: AllocationSnapshot;
   let newer: AllocationSnapshot;
@@ -112,7 +112,7 @@ void describe('allocation sites of a running app', () => {
   const describeSites = (sites: readonly { functionName: string; location: string }[]): string =>
     sites.slice(0, 5).map((s) => `${s.functionName} ${s.location}`).join(', ');
 
-  void it('names the leaky handler by its file and the line where it starts among the top sites', () => {
+  it('names the leaky handler by its file and the line where it starts among the top sites', () => {
     assert.equal(leakySize(), 20_000);
     const top = newer.sites.slice(0, 3);
     const site = top.find((s) => s.functionName === 'leakyHandler');
@@ -122,7 +122,7 @@ void describe('allocation sites of a running app', () => {
     assert.equal(site.location, `${routesFile}:${LEAKY_LINE}`);
   });
 
-  void it('shows the leaky handler as the top grower, with GET /leak in the route activity', () => {
+  it('shows the leaky handler as the top grower, with GET /leak in the route activity', () => {
     const diff = app.monitors.sampler!.diff(older, newer);
     assert.equal(diff.sites[0]?.functionName, 'leakyHandler', `growers: ${describeSites(diff.sites)}`);
     assert.equal(diff.sites[0].location, `${routesFile}:${LEAKY_LINE}`);
@@ -134,7 +134,7 @@ void describe('allocation sites of a running app', () => {
     assert.deepEqual(diff.routes.find((r) => r.route === 'GET /bounded'), { route: 'GET /bounded', requests: 5_000 });
   });
 
-  void it('does not list the bounded route\'s handler among the growers', () => {
+  it('does not list the bounded route\'s handler among the growers', () => {
     const diff = app.monitors.sampler!.diff(older, newer);
     const bounded = diff.sites.find((s) => s.file === routesFile && s.line === BOUNDED_LINE);
     const leaky = diff.sites[0]!;
@@ -143,8 +143,8 @@ void describe('allocation sites of a running app', () => {
   });
 });
 
-void describe('a BoundedCache used by a route', () => {
-  void it('never holds more than its bound under 100,000 unique keys, and is listed with its hit rate and evictions', async () => {
+describe('a BoundedCache used by a route', () => {
+  it('never holds more than its bound under 100,000 unique keys, and is listed with its hit rate and evictions', async () => {
     const app = buildApp({ memory: { allocationSampling: { enabled: false }, leakAlarm: { enabled: false } } });
     const client = new TestClient(app);
     boundedCache.clear();
@@ -168,7 +168,7 @@ void describe('a BoundedCache used by a route', () => {
   });
 });
 
-void describe('the leak alarm of a running app', () => {
+describe('the leak alarm of a running app', () => {
   const ROUND = 4_000; // ~8 MB retained per leaky round
   let app: Vial;
   const events: LeakAlarmEvent[] = [];
@@ -208,7 +208,7 @@ void describe('the leak alarm of a running app', () => {
     return fired;
   }
 
-  void it('stays silent for the bounded route', async () => {
+  it('stays silent for the bounded route', async () => {
     const client = new TestClient(app);
     for (let round = 0; round < 5; round++) {
       await feed(client, '/bounded', `alarm-bounded-${round}-`, ROUND);
@@ -219,7 +219,7 @@ void describe('the leak alarm of a running app', () => {
     assert.deepEqual(warnings, []);
   });
 
-  void it('fires for the unbounded route, names the handler\'s file:line and publishes on vial:leak', async () => {
+  it('fires for the unbounded route, names the handler\'s file:line and publishes on vial:leak', async () => {
     const client = new TestClient(app);
     let fired: LeakAlarmEvent | undefined;
     for (let round = 0; round < 8 && fired === undefined; round++) {
@@ -242,7 +242,7 @@ void describe('the leak alarm of a running app', () => {
   });
 });
 
-void describe('request-path memory limits (real server)', () => {
+describe('request-path memory limits (real server)', () => {
   const limitsApp = (): Vial => {
     const app = makeApp({
       body: { maxBytes: 1024, maxParts: 3, maxFileBytes: 1024 },
@@ -283,7 +283,7 @@ void describe('request-path memory limits (real server)', () => {
     return connect(t, 'server', limitsApp());
   }
 
-  void it('answers 413 to a body over body.maxBytes', async (t) => {
+  it('answers 413 to a body over body.maxBytes', async (t) => {
     const conn = await serve(t);
     assert.equal((await conn.post('/echo', { body: 'a'.repeat(1000) })).json<{ bytes: number }>().bytes, 1000);
     const res = await conn.post('/echo', { body: 'a'.repeat(5000) });
@@ -291,7 +291,7 @@ void describe('request-path memory limits (real server)', () => {
     assert.equal(res.json<{ error: { code: string } }>().error.code, 'VIAL_ERR_BODY_TOO_LARGE');
   });
 
-  void it('answers 413 to a multipart form with too many parts or too large a file', async (t) => {
+  it('answers 413 to a multipart form with too many parts or too large a file', async (t) => {
     const conn = await serve(t);
     const ok = multipart([{ name: 'a', body: '1' }, { name: 'f', filename: 'f.txt', body: 'x'.repeat(500) }]);
     assert.equal((await conn.post('/upload', { body: ok.body, headers: { 'content-type': ok.type } })).status, 200);
@@ -305,7 +305,7 @@ void describe('request-path memory limits (real server)', () => {
     assert.equal(tooBig.json<{ error: { code: string } }>().error.code, 'VIAL_ERR_FILE_TOO_LARGE');
   });
 
-  void it('answers 431 to too many headers and to headers over maxHeaderSizeBytes', async (t) => {
+  it('answers 431 to too many headers and to headers over maxHeaderSizeBytes', async (t) => {
     const conn = await serve(t);
     const port = conn.port!;
     const few = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`x-h${i}`, 'v']));
@@ -315,7 +315,7 @@ void describe('request-path memory limits (real server)', () => {
     assert.equal(await rawGet(port, '/cookies', { 'x-big': 'b'.repeat(40 * 1024) }), 431);
   });
 
-  void it('ignores cookies past the parse limit instead of failing', async (t) => {
+  it('ignores cookies past the parse limit instead of failing', async (t) => {
     const conn = await serve(t);
     // 20 KiB of cookies: under the server's header limit, over the 16 KiB the cookie parser reads.
     const pairs = Array.from({ length: 20 }, (_, i) => `c${i}=${'v'.repeat(1000)}`);

@@ -76,8 +76,8 @@ async function client(t: TestContext, mode: Mode, app: Vial): Promise<JarClient>
 }
 
 for (const mode of MODES) {
-  void describe(`sessions through the app (${mode === 'client' ? 'test client' : 'real server'})`, () => {
-    void it('never adopts an attacker-chosen id: a write gets a different, fresh id', async (t) => {
+  describe(`sessions through the app (${mode === 'client' ? 'test client' : 'real server'})`, () => {
+    it('never adopts an attacker-chosen id: a write gets a different, fresh id', async (t) => {
       const store = new MemorySessionStore();
       const c = await client(t, mode, sessionApp({ session: { store } }));
       const planted = randomBytes(32).toString('base64url');
@@ -91,7 +91,7 @@ for (const mode of MODES) {
       assert.deepEqual(await who(c, planted), { user: null, n: null }, 'the planted id stays worthless');
     });
 
-    void it('rotates the id on login and the pre-login id is dead', async (t) => {
+    it('rotates the id on login and the pre-login id is dead', async (t) => {
       const c = await client(t, mode, sessionApp());
       const before = issued(await c.post('/write', { form: { n: '1' } }));
       const after = issued(await c.post('/login', { form: { user: 'alice' } }));
@@ -100,7 +100,7 @@ for (const mode of MODES) {
       assert.deepEqual(await who(c, before), { user: null, n: null }, 'replaying the old cookie is anonymous');
     });
 
-    void it('clears the cookie on logout, and a cookie replayed after logout is anonymous', async (t) => {
+    it('clears the cookie on logout, and a cookie replayed after logout is anonymous', async (t) => {
       const c = await client(t, mode, sessionApp());
       const id = issued(await c.post('/login', { form: { user: 'alice' } }));
       const out = await c.post('/logout');
@@ -109,7 +109,7 @@ for (const mode of MODES) {
       assert.deepEqual(await who(c, id), { user: null, n: null });
     });
 
-    void it('rotates the id on regenerate() and keeps the data', async (t) => {
+    it('rotates the id on regenerate() and keeps the data', async (t) => {
       const c = await client(t, mode, sessionApp());
       const first = issued(await c.post('/write', { form: { n: '3' } }));
       const second = issued(await c.post('/regenerate'));
@@ -118,7 +118,7 @@ for (const mode of MODES) {
       assert.deepEqual(await who(c, first), { user: null, n: null });
     });
 
-    void it('gives tampered, malformed, duplicated and oversized cookies an empty session and a 200, never a 500', async (t) => {
+    it('gives tampered, malformed, duplicated and oversized cookies an empty session and a 200, never a 500', async (t) => {
       const c = await client(t, mode, sessionApp());
       const id = issued(await c.post('/login', { form: { user: 'alice' } }));
       const flipped = `${id.slice(0, -1)}${id.endsWith('A') ? 'B' : 'A'}`;
@@ -139,7 +139,7 @@ for (const mode of MODES) {
       assert.deepEqual(await who(c), { user: 'alice', n: null }, 'the genuine session is untouched');
     });
 
-    void it('persists a session created by a synchronous GET on a first, cookieless visit (a login page with a CSRF token)', async (t) => {
+    it('persists a session created by a synchronous GET on a first, cookieless visit (a login page with a CSRF token)', async (t) => {
       const store = new MemorySessionStore();
       const c = await client(t, mode, sessionApp({ session: { store } }));
       const token = await c.get('/token');
@@ -151,7 +151,7 @@ for (const mode of MODES) {
       assert.equal(store.size, 2);
     });
 
-    void it('marks responses that touch a session Cache-Control: no-store and Vary: Cookie, and leaves cookieless ones alone', async (t) => {
+    it('marks responses that touch a session Cache-Control: no-store and Vary: Cookie, and leaves cookieless ones alone', async (t) => {
       const c = await client(t, mode, sessionApp());
       const written = await c.post('/write');
       const read = await c.get('/who');
@@ -170,8 +170,8 @@ for (const mode of MODES) {
   });
 }
 
-void describe('sessions: storage and lifetime', () => {
-  void it('leaves the store empty after 10,000 anonymous GETs and same-origin POSTs that write nothing', async (t) => {
+describe('sessions: storage and lifetime', () => {
+  it('leaves the store empty after 10,000 anonymous GETs and same-origin POSTs that write nothing', async (t) => {
     const store = new MemorySessionStore();
     const c = await client(t, 'client', sessionApp({ session: { store } }));
     let ok = 0;
@@ -185,7 +185,7 @@ void describe('sessions: storage and lifetime', () => {
     assert.equal(store.size, 0);
   });
 
-  void it('keeps a SQLite session across a process restart (a second app on the same file)', async (t) => {
+  it('keeps a SQLite session across a process restart (a second app on the same file)', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'vial-session-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const security: SecurityOptions = { session: { store: 'sqlite', sqlitePath: join(dir, 'sessions.sqlite') } };
@@ -201,7 +201,7 @@ void describe('sessions: storage and lifetime', () => {
     assert.deepEqual(await who(c2, id), { user: 'alice', n: 42 });
   });
 
-  void it('ends a session after its idle timeout, and after its absolute timeout even while in use', async (t) => {
+  it('ends a session after its idle timeout, and after its absolute timeout even while in use', async (t) => {
     const c = await client(t, 'server', sessionApp({ session: { store: 'memory', idleTimeoutMs: 1000, absoluteTimeoutMs: 2000 } }));
     const idle = issued(await c.post('/login', { form: { user: 'idle' } }));
     await sleep(1200);
@@ -221,8 +221,8 @@ void describe('sessions: storage and lifetime', () => {
   });
 });
 
-void describe('sessions: cookie flags', () => {
-  void it('uses __Host- with Secure, HttpOnly, SameSite=Lax and Path=/ in production over https', async (t) => {
+describe('sessions: cookie flags', () => {
+  it('uses __Host- with Secure, HttpOnly, SameSite=Lax and Path=/ in production over https', async (t) => {
     const app = sessionApp({ session: { store: 'memory' } }, { env: 'production', origin: 'https://app.example' });
     const c = await client(t, 'server', app);
     const res = await c.post('/write');
@@ -233,7 +233,7 @@ void describe('sessions: cookie flags', () => {
     assert.ok(!attrs.some((a) => /^domain=/i.test(a)), 'no Domain attribute');
   });
 
-  void it('falls back to a visible, unprefixed, non-Secure cookie in development over http', async (t) => {
+  it('falls back to a visible, unprefixed, non-Secure cookie in development over http', async (t) => {
     const c = await client(t, 'server', sessionApp());
     const cookie = cookieFrom(await c.post('/write'), COOKIE);
     assert.ok(cookie !== undefined);
@@ -248,7 +248,7 @@ void describe('sessions: cookie flags', () => {
 let redis: RedisServer | undefined;
 let redisPort = 0;
 
-void describe('sessions: log out every session of a user', () => {
+describe('sessions: log out every session of a user', () => {
   before(async () => {
     redis = await startRedis();
     redisPort = redis.port;
@@ -262,7 +262,7 @@ void describe('sessions: log out every session of a user', () => {
     ['sqlite', (dir) => ({ session: { store: 'sqlite', sqlitePath: join(dir, 'sessions.sqlite') } })],
   ];
   for (const [name, security] of stores) {
-    void it(`ends every session of one user and no one else's (${name})`, async (t) => {
+    it(`ends every session of one user and no one else's (${name})`, async (t) => {
       const dir = mkdtempSync(join(tmpdir(), 'vial-logout-all-'));
       t.after(() => rmSync(dir, { recursive: true, force: true }));
       const app = sessionApp(security(dir));
@@ -283,12 +283,12 @@ void describe('sessions: log out every session of a user', () => {
   }
 });
 
-void describe('sessions: encrypted cookie sessions', () => {
+describe('sessions: encrypted cookie sessions', () => {
   const oldKey = randomBytes(32).toString('base64url');
   const newKey = randomBytes(32).toString('base64url');
   const cookieApp = (keys: string[]): Vial => sessionApp({ secretKeys: keys, session: { store: 'cookie' } });
 
-  void it('round-trips data and login through the sealed cookie, and refuses a tampered one', async (t) => {
+  it('round-trips data and login through the sealed cookie, and refuses a tampered one', async (t) => {
     const c = await client(t, 'server', cookieApp([oldKey]));
     await c.post('/login', { form: { user: 'carol' } });
     await c.post('/write', { form: { n: '5' } });
@@ -299,7 +299,7 @@ void describe('sessions: encrypted cookie sessions', () => {
     assert.deepEqual(await who(c, flipped), { user: null, n: null });
   });
 
-  void it('opens cookies sealed with an older key after rotation, and drops them once the key is retired', async (t) => {
+  it('opens cookies sealed with an older key after rotation, and drops them once the key is retired', async (t) => {
     const c = await client(t, 'client', cookieApp([oldKey]));
     await c.post('/login', { form: { user: 'dave' } });
     const sealedWithOld = c.cookies.get(COOKIE) ?? '';

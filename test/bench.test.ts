@@ -60,33 +60,33 @@ function record(system: string, round: number, rps: number, p99: number, extra: 
   };
 }
 
-void describe('bench options', () => {
-  void it('runs the hello scenario with the defaults when given no arguments', () => {
+describe('bench options', () => {
+  it('runs the hello scenario with the defaults when given no arguments', () => {
     const args = parseArgs([]);
     assert.deepEqual(args.scenarios, ['hello']);
     assert.deepEqual(resolveBenchOptions(args.options), BENCH_DEFAULTS);
   });
 
-  void it('lets explicit flags win over --quick whatever their order', () => {
+  it('lets explicit flags win over --quick whatever their order', () => {
     const args = parseArgs(['--rounds', '3', '--quick', 'hello', 'memory', '--connections=10']);
     assert.deepEqual(args.scenarios, ['hello', 'memory']);
     assert.deepEqual(resolveBenchOptions(args.options), { ...BENCH_DEFAULTS, rounds: 3, durationSec: 2, warmupSec: 1, connections: 10 });
   });
 
-  void it('refuses unknown options, missing numbers and out-of-bound values with VIAL_ERR_BENCH_OPTIONS', () => {
+  it('refuses unknown options, missing numbers and out-of-bound values with VIAL_ERR_BENCH_OPTIONS', () => {
     assert.throws(() => parseArgs(['--round', '3']), hasCode('VIAL_ERR_BENCH_OPTIONS'));
     assert.throws(() => parseArgs(['--duration']), hasCode('VIAL_ERR_BENCH_OPTIONS'));
     assert.throws(() => resolveBenchOptions({ rounds: 0 }), hasCode('VIAL_ERR_BENCH_OPTIONS'));
     assert.throws(() => resolveBenchOptions({ durationSec: 1.5 }), /durationSec must be an integer from 1 to 600/);
   });
 
-  void it('returns a frozen config', () => {
+  it('returns a frozen config', () => {
     assert.ok(Object.isFrozen(resolveBenchOptions({ rounds: 2 })));
   });
 });
 
-void describe('bench statistics and tables', () => {
-  void it('takes medians and interpolated percentiles, ignoring missing values', () => {
+describe('bench statistics and tables', () => {
+  it('takes medians and interpolated percentiles, ignoring missing values', () => {
     assert.equal(median([3, 1, 2]), 2);
     assert.equal(median([4, 1, 3, 2]), 2.5);
     assert.equal(percentile([1, 2, 3, 4, 5], 90), 4.6);
@@ -95,25 +95,25 @@ void describe('bench statistics and tables', () => {
     assert.ok(Number.isNaN(ratio(1, 0)));
   });
 
-  void it('rotates the system order every round', () => {
+  it('rotates the system order every round', () => {
     assert.deepEqual([0, 1, 2, 3].map((r) => rotate(['a', 'b', 'c'], r).join('')), ['abc', 'bca', 'cab', 'abc']);
   });
 
-  void it('aligns text left in the first column and right elsewhere', () => {
+  it('aligns text left in the first column and right elsewhere', () => {
     const lines = formatTable([{ title: 'name', value: (r: [string, number]) => r[0] }, { title: 'n', value: (r) => String(r[1]) }], [['a', 100], ['bb', 2]]);
     assert.deepEqual(lines, ['name    n', '----  ---', 'a     100', 'bb      2']);
   });
 });
 
-void describe('reading /proc', () => {
-  void it('counts stat fields from the last parenthesis, so odd command names parse', () => {
+describe('reading /proc', () => {
+  it('counts stat fields from the last parenthesis, so odd command names parse', () => {
     const fields = ['S', ...Array.from({ length: 10 }, () => '0'), '150', '50', ...Array.from({ length: 8 }, () => '0'), '1000', '0'];
     const parsed = parseProcStat(`42 (we ird) (name) ${fields.join(' ')}`);
     assert.deepEqual(parsed, { cpuTicks: 200, rssBytes: 1000 * 4096 });
     assert.equal(parseProcStat('garbage'), undefined);
   });
 
-  void it('reads its own process and samples it', () => {
+  it('reads its own process and samples it', () => {
     const sample = readProc(process.pid);
     assert.ok(sample !== undefined && sample.rssBytes > 0);
     const usage = sampleProcess(process.pid).stop();
@@ -122,12 +122,12 @@ void describe('reading /proc', () => {
   });
 });
 
-void describe('wrk output and script', () => {
-  void it('escapes every non-printable byte, quote and backslash as a decimal Lua escape', () => {
+describe('wrk output and script', () => {
+  it('escapes every non-printable byte, quote and backslash as a decimal Lua escape', () => {
     assert.equal(luaString('a"b\\c\né'), '"a\\034b\\092c\\010\\195\\169"');
   });
 
-  void it('sets method, body and headers and reports through done()', () => {
+  it('sets method, body and headers and reports through done()', () => {
     const script = buildWrkScript({ path: '/x', method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
     assert.match(script, /^wrk\.method = "POST"$/m);
     assert.match(script, /^wrk\.body = "\{\}"$/m);
@@ -135,14 +135,14 @@ void describe('wrk output and script', () => {
     assert.match(script, /^done = function\(summary, latency, requests\)$/m);
   });
 
-  void it('parses time units the way wrk prints them', () => {
+  it('parses time units the way wrk prints them', () => {
     assert.equal(parseWrkTime('32.00us'), 0.032);
     assert.equal(parseWrkTime('3.97ms'), 3.97);
     assert.equal(parseWrkTime('1.00s'), 1000);
     assert.ok(Number.isNaN(parseWrkTime('fast')));
   });
 
-  void it('parses wrk text output including socket errors and non-2xx responses', () => {
+  it('parses wrk text output including socket errors and non-2xx responses', () => {
     const parsed = parseWrkText(WRK_TEXT);
     assert.deepEqual(parsed, {
       requests: 41951,
@@ -153,7 +153,7 @@ void describe('wrk output and script', () => {
     });
   });
 
-  void it('prefers the exact result line over the rounded text', () => {
+  it('prefers the exact result line over the rounded text', () => {
     const line = 'VIAL_BENCH {"requests":1000,"durationUs":2000000,"connect":0,"read":0,"write":0,"status":5,"timeout":0,"meanUs":1500.5,"p50Us":1200,"p90Us":2000,"p99Us":4100,"maxUs":9000}';
     const parsed = parseWrkOutput(`${WRK_TEXT}${line}\n`);
     assert.equal(parsed?.rps, 500);
@@ -162,7 +162,7 @@ void describe('wrk output and script', () => {
     assert.equal(parseWrkOutput('wrk: connection refused'), undefined);
   });
 
-  void it('parses autocannon --json output', () => {
+  it('parses autocannon --json output', () => {
     const parsed = parseAutocannonJson('{"duration":2,"errors":1,"timeouts":2,"non2xx":3,"latency":{"mean":1.5,"p50":1,"p90":2,"p99":4,"max":9},"requests":{"total":1000}}');
     assert.equal(parsed?.rps, 500);
     assert.deepEqual(parsed?.errors, { connect: 1, read: 0, write: 0, timeout: 2, status: 3 });
@@ -170,14 +170,14 @@ void describe('wrk output and script', () => {
   });
 });
 
-void describe('bench summary', () => {
+describe('bench summary', () => {
   const records = [
     ...[100, 110, 90].map((rps, i) => record('vial', i, rps, 5)),
     ...[100, 100, 100].map((rps, i) => record('fastify', i, rps, 4)),
     ...[105, 105, 105].map((rps, i) => record('node:http', i, rps, 3)),
   ];
 
-  void it('summarises each system by its medians over rounds', () => {
+  it('summarises each system by its medians over rounds', () => {
     const [vial] = summarise(['vial', 'fastify', 'node:http'], records);
     assert.equal(vial?.rps, 100);
     assert.equal(vial?.rpsMin, 90);
@@ -185,14 +185,14 @@ void describe('bench summary', () => {
     assert.equal(vial?.p99Ms, 5);
   });
 
-  void it('divides req/s by the server\'s CPU share so a starved run still compares', () => {
+  it('divides req/s by the server\'s CPU share so a starved run still compares', () => {
     const starved = [record('vial', 0, 25, 1, { serverCpu: 0.25 }), record('vial', 1, 100, 1, { serverCpu: 1 }), record('vial', 2, 45, 1, { serverCpu: 0.5 })];
     const [vial] = summarise(['vial'], starved);
     assert.equal(vial?.rps, 45);
     assert.equal(vial?.rpsPerCpu, 100);
   });
 
-  void it('checks the framework targets against the medians', () => {
+  it('checks the framework targets against the medians', () => {
     const checks = checkTargets(summarise(['vial', 'fastify', 'node:http'], records), FRAMEWORK_TARGETS);
     assert.deepEqual(
       checks.map((c) => [c.label, c.pass]),
@@ -204,17 +204,17 @@ void describe('bench summary', () => {
     );
   });
 
-  void it('skips targets about systems the scenario does not run', () => {
+  it('skips targets about systems the scenario does not run', () => {
     assert.deepEqual(checkTargets(summarise(['vial'], records), FRAMEWORK_TARGETS), []);
   });
 
-  void it('prints the table and the first system against each other', () => {
+  it('prints the table and the first system against each other', () => {
     const lines = renderSummary(summarise(['vial', 'fastify'], records));
     assert.match(lines[0] ?? '', /^system\s+req\/s/);
     assert.equal(lines.at(-1), 'vial/fastify: req/s 1.00x, req/cpu-s 1.00x, p50 1.00x, p99 1.25x');
   });
 
-  void it('warns when the generator is CPU-bound, the server idles, or requests fail', () => {
+  it('warns when the generator is CPU-bound, the server idles, or requests fail', () => {
     const warnings = findWarnings([
       record('vial', 0, 1, 1, { generatorCpu: 0.95 }),
       record('vial', 1, 1, 1, { serverCpu: 0.5 }),
@@ -228,8 +228,8 @@ void describe('bench summary', () => {
   });
 });
 
-void describe('bench profile summary', () => {
-  void it('sums self time per function over busy samples, leaving idle out', () => {
+describe('bench profile summary', () => {
+  it('sums self time per function over busy samples, leaving idle out', () => {
     const frame = (functionName: string, url = '', lineNumber = 0) => ({ functionName, url, lineNumber });
     const profile = {
       nodes: [
@@ -250,7 +250,7 @@ void describe('bench profile summary', () => {
     );
   });
 
-  void it('groups locations into vial files, packages and Node internals', () => {
+  it('groups locations into vial files, packages and Node internals', () => {
     assert.equal(area('src/dispatch.ts:269', 'send'), 'src/dispatch.ts');
     assert.equal(area('node_modules/@fastify/ajv-compiler/index.js:3', 'x'), '@fastify/ajv-compiler');
     assert.equal(area('node:_http_server:408', 'writeHead'), 'node:internal');
@@ -259,8 +259,8 @@ void describe('bench profile summary', () => {
   });
 });
 
-void describe('bench scenarios', () => {
-  void it('loads the hello scenario with all three systems', async () => {
+describe('bench scenarios', () => {
+  it('loads the hello scenario with all three systems', async () => {
     const hello = await loadScenario(join(benchDir, 'scenarios'), 'hello');
     assert.deepEqual(
       hello.systems.map((s) => s.name),
@@ -269,19 +269,19 @@ void describe('bench scenarios', () => {
     for (const system of hello.systems) assert.ok(existsSync(join(benchDir, system.server)), system.server);
   });
 
-  void it('names the available scenarios when one is missing', async () => {
+  it('names the available scenarios when one is missing', async () => {
     await assert.rejects(loadScenario(join(benchDir, 'scenarios'), 'nope'), (e: Error) => hasCode('VIAL_ERR_BENCH_SCENARIO')(e) && /Available: .*hello/.test(e.message));
     await assert.rejects(loadScenario(join(benchDir, 'scenarios'), '../run'), hasCode('VIAL_ERR_BENCH_SCENARIO'));
   });
 
-  void it('refuses a scenario without a load or run, or with duplicate system names', () => {
+  it('refuses a scenario without a load or run, or with duplicate system names', () => {
     const system = { name: 'a', server: 'servers/a.ts' };
     assert.throws(() => validateScenario({ name: 'x', description: '', systems: [system] }, 'x.ts'), /give it a `load` or a `run\(ctx\)`/);
     assert.throws(() => validateScenario({ name: 'x', description: '', systems: [system, system], load: { path: '/' } }, 'x.ts'), /appears twice/);
     assert.throws(() => validateScenario({ name: 'x', description: '', systems: [system], load: { path: 'x' } }, 'x.ts'), /load\.path/);
   });
 
-  void it('prints usage for --help and fails clearly for an unknown scenario', () => {
+  it('prints usage for --help and fails clearly for an unknown scenario', () => {
     const help = spawnSync(process.execPath, [join(benchDir, 'run.ts'), '--help'], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(help.status, 0);
     assert.match(help.stdout, /usage: node bench\/run\.ts/);
@@ -291,7 +291,7 @@ void describe('bench scenarios', () => {
   });
 });
 
-void describe('bench processes', { timeout: 60_000 }, () => {
+describe('bench processes', { timeout: 60_000 }, () => {
   const pinning: Pinning = detectPinning();
   let tmp = '';
   before(async () => {
@@ -301,7 +301,7 @@ void describe('bench processes', { timeout: 60_000 }, () => {
     await rm(tmp, { recursive: true, force: true });
   });
 
-  void it('starts a server pinned, probes it, and stops it by pid', async () => {
+  it('starts a server pinned, probes it, and stops it by pid', async () => {
     const server = await startServer({ name: 'node:http', server: 'servers/node-http.ts' }, { benchDir, pinning });
     try {
       assert.ok(server.port > 0);
@@ -316,7 +316,7 @@ void describe('bench processes', { timeout: 60_000 }, () => {
     assert.equal(readProc(server.pid), undefined);
   });
 
-  void it('waits for the whole ready line when the port arrives in pieces', async () => {
+  it('waits for the whole ready line when the port arrives in pieces', async () => {
     const slow = join(tmp, 'slow-ready.ts');
     await writeFile(
       slow,
@@ -338,7 +338,7 @@ void describe('bench processes', { timeout: 60_000 }, () => {
     }
   });
 
-  void it('reports a server that exits before it is ready, with its output', async () => {
+  it('reports a server that exits before it is ready, with its output', async () => {
     const crash = join(tmp, 'crash.ts');
     await writeFile(crash, "console.error('cannot bind: boom');\nprocess.exit(3);\n");
     await assert.rejects(
@@ -347,7 +347,7 @@ void describe('bench processes', { timeout: 60_000 }, () => {
     );
   });
 
-  void describe('load generators against a recording server', () => {
+  describe('load generators against a recording server', () => {
     let server: Server;
     let url = '';
     let first: { method: string | undefined; body: string; header: string | undefined } | undefined;
@@ -368,7 +368,7 @@ void describe('bench processes', { timeout: 60_000 }, () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     });
 
-    void it('runs wrk with the load\'s method, body and headers and measures its CPU', { skip: !existsSync(WRK_PATH) && 'wrk is not installed' }, async () => {
+    it('runs wrk with the load\'s method, body and headers and measures its CPU', { skip: !existsSync(WRK_PATH) && 'wrk is not installed' }, async () => {
       first = undefined;
       const load = { path: '/echo', method: 'POST', body: 'a "quoted"\nbody é', headers: { 'x-bench': 'yes' } };
       const result = await runLoad({ url, load, durationSec: 1, connections: 2, generator: 'wrk', pinning });
@@ -379,7 +379,7 @@ void describe('bench processes', { timeout: 60_000 }, () => {
       assert.ok(result.latencyMs.p99 >= result.latencyMs.p50);
     });
 
-    void it('falls back to autocannon with the same request shape', async () => {
+    it('falls back to autocannon with the same request shape', async () => {
       first = undefined;
       const load = { path: '/echo', method: 'PUT', body: 'x=1', headers: { 'x-bench': 'ac' } };
       const result = await runLoad({ url, load, durationSec: 1, connections: 2, generator: 'autocannon', pinning });
@@ -388,7 +388,7 @@ void describe('bench processes', { timeout: 60_000 }, () => {
       assert.equal(result.generator, 'autocannon');
     });
 
-    void it('refuses a wrk-only load on autocannon', async () => {
+    it('refuses a wrk-only load on autocannon', async () => {
       await assert.rejects(
         runLoad({ url, load: { path: '/', wrkScript: 'request = nil' }, durationSec: 1, connections: 1, generator: 'autocannon', pinning }),
         hasCode('VIAL_ERR_BENCH_LOAD'),

@@ -37,8 +37,8 @@ async function eventually(check: () => boolean, timeoutMs: number): Promise<bool
   return true;
 }
 
-void describe('CSRF in Chromium', () => {
-  void it('refuses a cross-site form post and no-cors fetch from a logged-in browser, and accepts the app\'s own form', { timeout: 60_000 }, async (t) => {
+describe('CSRF in Chromium', () => {
+  it('refuses a cross-site form post and no-cors fetch from a logged-in browser, and accepts the app\'s own form', { timeout: 60_000 }, async (t) => {
     const { app, calls } = victimApp();
     const running: RunningServer = await app.listen({ port: 0, host: '127.0.0.1' });
     t.after(() => running.close());

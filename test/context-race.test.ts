@@ -81,8 +81,8 @@ function check(answers: readonly Answer[]): { wrong: string[]; naiveWrong: numbe
   return { wrong, naiveWrong };
 }
 
-void describe('request context under 10,000 concurrent requests', () => {
-  void it('never answers with another request’s user through the test client', async () => {
+describe('request context under 10,000 concurrent requests', () => {
+  it('never answers with another request’s user through the test client', async () => {
     const { app, peak } = raceApp();
     const client = new TestClient(app);
     const replies = await Promise.all(
@@ -95,7 +95,7 @@ void describe('request context under 10,000 concurrent requests', () => {
     assert.ok(naiveWrong > 0, 'the module-level variable control went wrong, so the requests really interleaved');
   });
 
-  void it('never answers with another request’s user through a real server', async (t: TestContext) => {
+  it('never answers with another request’s user through a real server', async (t: TestContext) => {
     const { app, peak } = raceApp();
     const running = await app.listen({ port: 0, host: '127.0.0.1' });
     // Bounded sockets: all 10,000 requests are issued at once and queue in the agent, so the

@@ -25,7 +25,7 @@ function assertPrototypeClean(): void {
 }
 
 both('request body limits', (mode) => {
-  void it('accepts a body of exactly 1 MiB and refuses one byte more with 413 by default', async (t) => {
+  it('accepts a body of exactly 1 MiB and refuses one byte more with 413 by default', async (t) => {
     const c = await connect(t, mode, jsonApp());
     assert.deepEqual((await c.post('/t', { body: 'a'.repeat(MiB), headers: { 'content-type': 'text/plain' } })).json(), { length: MiB });
     const res = await c.post('/t', { body: 'a'.repeat(MiB + 1), headers: { 'content-type': 'text/plain' } });
@@ -33,14 +33,14 @@ both('request body limits', (mode) => {
     assert.equal(res.json<ErrorBody>().error.code, 'VIAL_ERR_BODY_TOO_LARGE');
   });
 
-  void it('applies a per-route maxBodyBytes, lower or higher than the default', async (t) => {
+  it('applies a per-route maxBodyBytes, lower or higher than the default', async (t) => {
     const c = await connect(t, mode, jsonApp());
     assert.deepEqual((await c.post('/small', { body: '0123456789' })).json(), { length: 10 });
     assert.equal((await c.post('/small', { body: '0123456789X' })).status, 413);
     assert.deepEqual((await c.post('/large', { body: Buffer.alloc(MiB + 10) })).json(), { length: MiB + 10 });
   });
 
-  void it('refuses malformed JSON with 400', async (t) => {
+  it('refuses malformed JSON with 400', async (t) => {
     const c = await connect(t, mode, jsonApp());
     for (const body of ['{', '{"a":}', "{'a':1}", '', 'undefined', '[1,]', '{"constructor": x}', '{"prototype": }']) {
       const res = await c.post('/j', { body, headers: { 'content-type': 'application/json' } });
@@ -49,7 +49,7 @@ both('request body limits', (mode) => {
     }
   });
 
-  void it('refuses __proto__ and constructor.prototype keys with 400 and never pollutes Object.prototype', async (t) => {
+  it('refuses __proto__ and constructor.prototype keys with 400 and never pollutes Object.prototype', async (t) => {
     const c = await connect(t, mode, jsonApp());
     const hostile = [
       '{"__proto__":{"polluted":true}}',
@@ -72,7 +72,7 @@ both('request body limits', (mode) => {
     assertPrototypeClean();
   });
 
-  void it('refuses JSON nested deeper than maxJsonDepth with 400', async (t) => {
+  it('refuses JSON nested deeper than maxJsonDepth with 400', async (t) => {
     const c = await connect(t, mode, jsonApp());
     const nest = (depth: number): string => '['.repeat(depth) + ']'.repeat(depth);
     assert.equal((await c.post('/j', { body: nest(64), headers: { 'content-type': 'application/json' } })).status, 200);
@@ -83,7 +83,7 @@ both('request body limits', (mode) => {
     assert.equal(hostile.status, 400);
   });
 
-  void it('refuses invalid UTF-8 with 400', async (t) => {
+  it('refuses invalid UTF-8 with 400', async (t) => {
     const c = await connect(t, mode, jsonApp());
     for (const bytes of [[0xff], [0xc0, 0xae], [0xe2, 0x82], [0xed, 0xa0, 0x80]]) {
       const body = Buffer.concat([Buffer.from('"'), Buffer.from(bytes), Buffer.from('"')]);
@@ -94,8 +94,8 @@ both('request body limits', (mode) => {
   });
 });
 
-void describe('request body limits on the wire', () => {
-  void it('answers 413 from Content-Length alone, before the client sends the rest of the body', async (t) => {
+describe('request body limits on the wire', () => {
+  it('answers 413 from Content-Length alone, before the client sends the rest of the body', async (t) => {
     const app = jsonApp();
     const c = await connect(t, 'server', app);
     const { socket, response } = rawOpen(c.port ?? 0);
@@ -108,7 +108,7 @@ void describe('request body limits on the wire', () => {
     assert.equal((JSON.parse(res.body) as ErrorBody).error.code, 'VIAL_ERR_BODY_TOO_LARGE');
   });
 
-  void it('answers 413 to a chunked body once it passes the limit, without waiting for its end', async (t) => {
+  it('answers 413 to a chunked body once it passes the limit, without waiting for its end', async (t) => {
     const c = await connect(t, 'server', jsonApp());
     const { socket, response } = rawOpen(c.port ?? 0);
     socket.write('POST /t HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n');
@@ -120,7 +120,7 @@ void describe('request body limits on the wire', () => {
     assert.equal((JSON.parse(res.body) as ErrorBody).error.code, 'VIAL_ERR_BODY_TOO_LARGE');
   });
 
-  void it('closes the connection on a client that keeps streaming past the limit', async (t) => {
+  it('closes the connection on a client that keeps streaming past the limit', async (t) => {
     const c = await connect(t, 'server', jsonApp());
     const socket = connectSocket(c.port ?? 0, '127.0.0.1');
     t.after(() => socket.destroy());

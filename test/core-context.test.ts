@@ -23,8 +23,8 @@ function within<T>(t: { after(fn: () => void): void }, promise: Promise<T>, ms: 
   });
 }
 
-void describe('context accessors outside a request', () => {
-  void it('throw a ContextError that says what to do for g, request and session', () => {
+describe('context accessors outside a request', () => {
+  it('throw a ContextError that says what to do for g, request and session', () => {
     assert.throws(() => g['user'], isContextError('g'));
     assert.throws(() => {
       g['user'] = 'x';
@@ -36,7 +36,7 @@ void describe('context accessors outside a request', () => {
     assert.throws(() => session.get('x'), isContextError('session'));
   });
 
-  void it('throw again after a request has finished (no context leaks out of a request)', async () => {
+  it('throw again after a request has finished (no context leaks out of a request)', async () => {
     const app = makeApp();
     let captured: Promise<unknown> | undefined;
     app.get('/', () => {
@@ -52,7 +52,7 @@ void describe('context accessors outside a request', () => {
 });
 
 both('request context', (mode) => {
-  void it('gives each request its own g, readable through the accessor, ctx.g and after awaits', async (t) => {
+  it('gives each request its own g, readable through the accessor, ctx.g and after awaits', async (t) => {
     const app = makeApp();
     app.beforeRequest((ctx) => {
       g['user'] = ctx.query.get('user');
@@ -67,14 +67,14 @@ both('request context', (mode) => {
     assert.deepEqual(b.json(), { viaG: 'bob', viaCtx: 'bob', keys: ['user'], has: true, path: '/me' });
   });
 
-  void it('binds request methods through the accessor so await request.json() works', async (t) => {
+  it('binds request methods through the accessor so await request.json() works', async (t) => {
     const app = makeApp();
     app.post('/echo', async () => ({ body: await request.json(), method: request.method }));
     const c = await connect(t, mode, app);
     assert.deepEqual((await c.post('/echo', { json: { x: 1 } })).json(), { body: { x: 1 }, method: 'POST' });
   });
 
-  void it('binds session methods through the accessor to the current request', async (t) => {
+  it('binds session methods through the accessor to the current request', async (t) => {
     const app = makeApp();
     app.get('/s', () => {
       session.set('visits', ((session.get<number>('visits')) ?? 0) + 1);
@@ -84,7 +84,7 @@ both('request context', (mode) => {
     assert.deepEqual((await c.get('/s')).json(), { visits: 1, has: true });
   });
 
-  void it('adds ctx.header() values to the response, also to error responses', async (t) => {
+  it('adds ctx.header() values to the response, also to error responses', async (t) => {
     const app = makeApp();
     app.beforeRequest((ctx) => void ctx.header('X-Trace', 'abc'));
     app.get('/ok', () => 'ok');
@@ -96,7 +96,7 @@ both('request context', (mode) => {
     assert.equal((await c.get('/fail')).header('x-trace'), 'abc');
   });
 
-  void it('gives every request a distinct id, sent as x-request-id', async (t) => {
+  it('gives every request a distinct id, sent as x-request-id', async (t) => {
     const app = makeApp({ log: { requestIdHeader: 'always' } });
     app.get('/id', (ctx) => ctx.id);
     const c = await connect(t, mode, app);
@@ -107,8 +107,8 @@ both('request context', (mode) => {
   });
 });
 
-void describe('ctx.signal', () => {
-  void it('aborts when the client disconnects mid-handler', async (t) => {
+describe('ctx.signal', () => {
+  it('aborts when the client disconnects mid-handler', async (t) => {
     const app = makeApp();
     let started: () => void = () => undefined;
     const handlerStarted = new Promise<void>((resolve) => (started = resolve));
@@ -134,7 +134,7 @@ void describe('ctx.signal', () => {
     assert.equal((reason as { code?: string }).code, 'VIAL_ERR_CLIENT_GONE');
   });
 
-  void it('is not aborted for a request that completes normally', async (t) => {
+  it('is not aborted for a request that completes normally', async (t) => {
     const app = makeApp();
     let signal: AbortSignal | undefined;
     app.get('/', (ctx) => {

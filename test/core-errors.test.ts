@@ -16,7 +16,7 @@ class EmailError extends ValidationError {}
 const SECRET = 'db password is hunter2';
 
 both('errors', (mode) => {
-  void it('maps abort() and VialError to their status, code and exposed message', async (t) => {
+  it('maps abort() and VialError to their status, code and exposed message', async (t) => {
     const app = makeApp();
     app.get('/gone', () => abort(410, 'This page was removed; see /new.'));
     app.get('/custom', () => {
@@ -44,7 +44,7 @@ both('errors', (mode) => {
     assert.equal(bad.json<ErrorBody>().error.code, 'VIAL_ERR_TEST_BAD');
   });
 
-  void it('gives unexpected errors a generic 500 with the request id and never the message or stack', async (t) => {
+  it('gives unexpected errors a generic 500 with the request id and never the message or stack', async (t) => {
     const app = makeApp();
     app.get('/crash', () => {
       throw new Error(SECRET);
@@ -79,7 +79,7 @@ both('errors', (mode) => {
     }
   });
 
-  void it('answers JSON by default and HTML when the client prefers it', async (t) => {
+  it('answers JSON by default and HTML when the client prefers it', async (t) => {
     const app = makeApp();
     app.get('/x', () => abort(403, 'No <b>entry</b>.'));
     const c = await connect(t, mode, app);
@@ -98,7 +98,7 @@ both('errors', (mode) => {
     assert.match(missing.text, /<h1>404 Not Found<\/h1>/);
   });
 
-  void it('calls handlers registered by status, with the status kept unless the handler sets one', async (t) => {
+  it('calls handlers registered by status, with the status kept unless the handler sets one', async (t) => {
     const app = makeApp();
     app.errorHandler(404, (_e, ctx) => `<p>Nothing at ${ctx.request.path}</p>`);
     app.errorHandler(500, () => json({ sorry: true }, { status: 503 }));
@@ -116,7 +116,7 @@ both('errors', (mode) => {
     assert.deepEqual(boom.json(), { sorry: true });
   });
 
-  void it('calls handlers registered by class, matching subclasses, nearest class first', async (t) => {
+  it('calls handlers registered by class, matching subclasses, nearest class first', async (t) => {
     const app = makeApp();
     app.errorHandler(ValidationError, (e) => json({ invalid: e.field }, { status: 422 }));
     app.get('/field', () => {
@@ -137,7 +137,7 @@ both('errors', (mode) => {
     assert.deepEqual(http.json(), { http: 409 });
   });
 
-  void it('prefers a subclass handler over its parent class handler', async (t) => {
+  it('prefers a subclass handler over its parent class handler', async (t) => {
     const app = makeApp();
     app.errorHandler(ValidationError, () => 'parent');
     app.errorHandler(EmailError, () => 'child');
@@ -148,7 +148,7 @@ both('errors', (mode) => {
     assert.equal((await c.get('/email')).text, 'child');
   });
 
-  void it('falls back to a generic 500 when the error handler itself throws', async (t) => {
+  it('falls back to a generic 500 when the error handler itself throws', async (t) => {
     const app = makeApp();
     app.errorHandler(ValidationError, () => {
       throw new Error(SECRET);
@@ -167,7 +167,7 @@ both('errors', (mode) => {
     assert.equal(rethrown.json<ErrorBody>().error.message, 'Unavailable here.');
   });
 
-  void it('answers 500 when a handler returns something that is not a response', async (t) => {
+  it('answers 500 when a handler returns something that is not a response', async (t) => {
     const app = makeApp();
     // A function is not a reply; the type system would catch it, a JavaScript caller would not.
     const notAReply: () => object = () => () => 'a function';

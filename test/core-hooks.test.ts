@@ -12,7 +12,7 @@ async function eventually(check: () => boolean, what: string): Promise<void> {
 }
 
 both('blueprints', (mode) => {
-  void it('mounts routes under the blueprint prefix, or the prefix given to register', async (t) => {
+  it('mounts routes under the blueprint prefix, or the prefix given to register', async (t) => {
     const app = makeApp();
     const api = new Blueprint('api', { prefix: '/api/' });
     api.get('/', () => 'api root');
@@ -27,7 +27,7 @@ both('blueprints', (mode) => {
     assert.equal((await c.get('/ignored/x')).status, 404);
   });
 
-  void it('runs app before hooks, then blueprint before hooks, and only for the blueprint routes', async (t) => {
+  it('runs app before hooks, then blueprint before hooks, and only for the blueprint routes', async (t) => {
     const app = makeApp();
     app.beforeRequest((ctx) => {
       ctx.g['order'] = ['app'];
@@ -44,7 +44,7 @@ both('blueprints', (mode) => {
     assert.deepEqual((await c.get('/plain')).json(), ['app']);
   });
 
-  void it('runs after hooks blueprint first, then app, each newest first', async (t) => {
+  it('runs after hooks blueprint first, then app, each newest first', async (t) => {
     const app = makeApp();
     const order: string[] = [];
     const mark = (name: string) => (_ctx: Context, res: VialResponse): void => {
@@ -63,7 +63,7 @@ both('blueprints', (mode) => {
     assert.equal(res.header('x-after'), 'bp2,bp1,app2,app1');
   });
 
-  void it('runs blueprint teardown hooks before app ones, each with the request', async (t) => {
+  it('runs blueprint teardown hooks before app ones, each with the request', async (t) => {
     const app = makeApp();
     const seen: string[] = [];
     app.teardownRequest((ctx) => void seen.push(`app:${ctx.request.path}`));
@@ -77,7 +77,7 @@ both('blueprints', (mode) => {
     assert.deepEqual(seen, ['bp:/bp', 'app:/bp']);
   });
 
-  void it('uses the blueprint error handler for its routes and the app one elsewhere', async (t) => {
+  it('uses the blueprint error handler for its routes and the app one elsewhere', async (t) => {
     const app = makeApp();
     app.errorHandler(418, () => 'app teapot');
     const bp = new Blueprint('bp', { prefix: '/bp' });
@@ -94,7 +94,7 @@ both('blueprints', (mode) => {
     assert.equal(inApp.text, 'app teapot');
   });
 
-  void it('falls back to the app error handler when the blueprint has none for that error', async (t) => {
+  it('falls back to the app error handler when the blueprint has none for that error', async (t) => {
     const app = makeApp();
     app.errorHandler(409, (e: VialError) => json({ handled: 'app', code: e.code }, { status: 409 }));
     const bp = new Blueprint('bp', { prefix: '/bp' });
@@ -108,7 +108,7 @@ both('blueprints', (mode) => {
 });
 
 both('request hooks', (mode) => {
-  void it('short-circuits when a before hook returns a value: later hooks and the handler do not run', async (t) => {
+  it('short-circuits when a before hook returns a value: later hooks and the handler do not run', async (t) => {
     const app = makeApp();
     let later = 0;
     let handled = 0;
@@ -129,7 +129,7 @@ both('request hooks', (mode) => {
     assert.equal(handled, 1);
   });
 
-  void it('lets after hooks change the response or replace it', async (t) => {
+  it('lets after hooks change the response or replace it', async (t) => {
     const app = makeApp();
     app.afterRequest((_ctx, res) => {
       res.status = 201;
@@ -149,7 +149,7 @@ both('request hooks', (mode) => {
     assert.equal(replaced.header('x-changed'), 'yes');
   });
 
-  void it('runs teardown after success with no error, and after a failure with the error', async (t) => {
+  it('runs teardown after success with no error, and after a failure with the error', async (t) => {
     const app = makeApp();
     const seen: Array<{ path: string; error: unknown }> = [];
     app.teardownRequest((ctx, error) => void seen.push({ path: ctx.request.path, error }));
@@ -173,7 +173,7 @@ both('request hooks', (mode) => {
     assert.equal((byPath.get('/before') as VialError).code, 'VIAL_ERR_TEST');
   });
 
-  void it('runs every teardown hook even when one of them throws', async (t) => {
+  it('runs every teardown hook even when one of them throws', async (t) => {
     const app = makeApp();
     const ran: string[] = [];
     app.teardownRequest(() => void ran.push('first registered'));
@@ -194,7 +194,7 @@ both('request hooks', (mode) => {
     assert.deepEqual(ran, ['newest', 'failing', 'first registered']);
   });
 
-  void it('turns an error thrown by an after hook into an error response and still tears down', async (t) => {
+  it('turns an error thrown by an after hook into an error response and still tears down', async (t) => {
     const app = makeApp();
     let failure: unknown;
     app.afterRequest(() => abort(503, 'after hook refused'));
@@ -211,8 +211,8 @@ both('request hooks', (mode) => {
   });
 });
 
-void describe('startup and shutdown hooks', () => {
-  void it('runs startup hooks once before the first request, in order', async () => {
+describe('startup and shutdown hooks', () => {
+  it('runs startup hooks once before the first request, in order', async () => {
     const app = makeApp();
     const ran: string[] = [];
     app.onStartup(async () => {
@@ -229,7 +229,7 @@ void describe('startup and shutdown hooks', () => {
     assert.deepEqual(ran, ['one', 'two']);
   });
 
-  void it('runs startup before listening and shutdown newest first on close, past a failing hook', async () => {
+  it('runs startup before listening and shutdown newest first on close, past a failing hook', async () => {
     const app = makeApp();
     const ran: string[] = [];
     app.onStartup(() => void ran.push('startup'));
@@ -253,7 +253,7 @@ void describe('startup and shutdown hooks', () => {
     assert.equal(ran.length, 4, 'close() twice runs shutdown hooks once');
   });
 
-  void it('refuses to listen when a startup hook fails', async () => {
+  it('refuses to listen when a startup hook fails', async () => {
     const app = makeApp();
     app.onStartup(() => {
       throw new Error('database unreachable');

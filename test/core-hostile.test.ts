@@ -45,7 +45,7 @@ function get(target: string, extraHeaders = 'Host: 127.0.0.1\r\n'): string {
   return `GET ${target} HTTP/1.1\r\n${extraHeaders}Connection: close\r\n\r\n`;
 }
 
-void describe('hostile request targets over a raw socket', () => {
+describe('hostile request targets over a raw socket', () => {
   const targets: ReadonlyArray<readonly [string, string]> = [
     ['/a/../b', 'a dot-dot segment'],
     ['/a/./b', 'a dot segment'],
@@ -65,7 +65,7 @@ void describe('hostile request targets over a raw socket', () => {
     ['http://evil.example/b', 'absolute-form naming another host'],
   ];
   for (const [target, what] of targets) {
-    void it(`answers 400 with a JSON body, never 500, to ${what} (${target})`, async (t) => {
+    it(`answers 400 with a JSON body, never 500, to ${what} (${target})`, async (t) => {
       const c = await connect(t, 'server', hostileApp());
       const res = await rawRequest(c.port ?? 0, get(target));
       assert.equal(res.status, 400, res.raw);
@@ -85,14 +85,14 @@ void describe('hostile request targets over a raw socket', () => {
     ['GET /b c HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n', 'a space in the target'],
   ];
   for (const [request, what] of parserRefused) {
-    void it(`answers 400, never 500, to ${what}`, async (t) => {
+    it(`answers 400, never 500, to ${what}`, async (t) => {
       const c = await connect(t, 'server', hostileApp());
       const res = await rawRequest(c.port ?? 0, request);
       assert.equal(res.status, 400, res.raw);
     });
   }
 
-  void it('answers parser-level refusals with a JSON body and security headers too', async (t) => {
+  it('answers parser-level refusals with a JSON body and security headers too', async (t) => {
     const c = await connect(t, 'server', hostileApp());
     const res = await rawRequest(c.port ?? 0, get('b'));
     assert.equal(res.status, 400);
@@ -100,7 +100,7 @@ void describe('hostile request targets over a raw socket', () => {
     assertSecurityHeaders(res, 'parser refusal');
   });
 
-  void it('answers 400 with a JSON body to two Host headers', async (t) => {
+  it('answers 400 with a JSON body to two Host headers', async (t) => {
     const c = await connect(t, 'server', hostileApp());
     const res = await rawRequest(c.port ?? 0, get('/b', 'Host: 127.0.0.1\r\nHost: evil.example\r\n'));
     assert.equal(res.status, 400);
@@ -108,14 +108,14 @@ void describe('hostile request targets over a raw socket', () => {
     assertSecurityHeaders(res, 'two hosts');
   });
 
-  void it('routes an absolute-form target that names its own Host', async (t) => {
+  it('routes an absolute-form target that names its own Host', async (t) => {
     const c = await connect(t, 'server', hostileApp());
     const res = await rawRequest(c.port ?? 0, get('http://127.0.0.1/a/b'));
     assert.equal(res.status, 200);
     assert.equal(res.body, 'a/b');
   });
 
-  void it('still serves ordinary paths that contain dots and encoded characters', async (t) => {
+  it('still serves ordinary paths that contain dots and encoded characters', async (t) => {
     const c = await connect(t, 'server', hostileApp());
     for (const [target, name] of [['/x/file.txt', 'file.txt'], ['/x/...', '...'], ['/x/a%20b', 'a b'], ['/x/%C3%A9', 'é'], ['/x/.hidden', '.hidden']] as const) {
       const res = await rawRequest(c.port ?? 0, get(target));
@@ -131,7 +131,7 @@ function withRoutes(app: ReturnType<typeof makeApp>): ReturnType<typeof makeApp>
 }
 
 both('security headers and request ids', (mode) => {
-  void it('are on every response: success, 204, redirect, 404, 405, 413, handled and unhandled errors', async (t) => {
+  it('are on every response: success, 204, redirect, 404, 405, 413, handled and unhandled errors', async (t) => {
     const app = makeApp();
     app.get('/ok', () => 'ok');
     app.get('/none', () => null);
@@ -162,7 +162,7 @@ both('security headers and request ids', (mode) => {
     }
   });
 
-  void it('sends the document-only headers on HTML and text, not on JSON', async (t) => {
+  it('sends the document-only headers on HTML and text, not on JSON', async (t) => {
     const app = makeApp();
     app.get('/page', () => '<p>hi</p>');
     app.get('/data', () => ({ a: 1 }));
@@ -178,7 +178,7 @@ both('security headers and request ids', (mode) => {
     }
   });
 
-  void it('sends x-request-id on every response with log.requestIdHeader always, on none with never', async (t) => {
+  it('sends x-request-id on every response with log.requestIdHeader always, on none with never', async (t) => {
     const always = await connect(t, mode, withRoutes(makeApp({ log: { requestIdHeader: 'always' } })));
     const never = await connect(t, mode, withRoutes(makeApp({ log: { requestIdHeader: 'never' } })));
     assert.ok(((await always.get('/ok')).header('x-request-id') ?? '').length > 0);
@@ -187,7 +187,7 @@ both('security headers and request ids', (mode) => {
     assert.equal((await never.get('/missing')).header('x-request-id'), undefined);
   });
 
-  void it('lets a handler override a security header on purpose', async (t) => {
+  it('lets a handler override a security header on purpose', async (t) => {
     const app = makeApp();
     app.get('/embed', () => new Response('embeddable', { headers: { 'x-frame-options': 'SAMEORIGIN', 'content-type': 'text/plain' } }));
     const c = await connect(t, mode, app);

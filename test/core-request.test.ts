@@ -25,7 +25,7 @@ function multipart(fields: Record<string, string>, file?: { field: string; filen
 const MULTIPART_TYPE = `multipart/form-data; boundary=${BOUNDARY}`;
 
 both('request', (mode) => {
-  void it('exposes method, path, query with repeated keys, and the full url', async (t) => {
+  it('exposes method, path, query with repeated keys, and the full url', async (t) => {
     const app = makeApp();
     app.route(['GET', 'POST'], '/search', (ctx) => ({
       method: ctx.request.method,
@@ -47,14 +47,14 @@ both('request', (mode) => {
     assert.equal((await c.post('/search', { query: { q: 'posted' } })).json<{ q: string }>().q, 'posted');
   });
 
-  void it('reads headers case-insensitively', async (t) => {
+  it('reads headers case-insensitively', async (t) => {
     const app = makeApp();
     app.get('/h', (ctx) => ({ custom: ctx.request.header('X-Custom'), lower: ctx.request.headers['x-custom'], none: ctx.request.header('x-none') ?? null }));
     const c = await connect(t, mode, app);
     assert.deepEqual((await c.get('/h', { headers: { 'X-Custom': 'v1' } })).json(), { custom: 'v1', lower: 'v1', none: null });
   });
 
-  void it('parses cookies, skipping malformed pairs and keeping the first of duplicated names', async (t) => {
+  it('parses cookies, skipping malformed pairs and keeping the first of duplicated names', async (t) => {
     const app = makeApp();
     app.get('/c', (ctx) => ({ cookies: { ...ctx.request.cookies }, duplicates: [...ctx.request.duplicateCookies] }));
     const c = await connect(t, mode, app);
@@ -63,7 +63,7 @@ both('request', (mode) => {
     assert.deepEqual((await c.get('/c')).json(), { cookies: {}, duplicates: [] });
   });
 
-  void it('reads a JSON body', async (t) => {
+  it('reads a JSON body', async (t) => {
     const app = makeApp();
     app.post('/j', async (ctx) => ({ got: await ctx.request.json() }));
     const c = await connect(t, mode, app);
@@ -72,7 +72,7 @@ both('request', (mode) => {
     assert.deepEqual(vendor.json(), { got: { x: 1 } });
   });
 
-  void it('reads text and bytes, and lets json() reuse a body already read', async (t) => {
+  it('reads text and bytes, and lets json() reuse a body already read', async (t) => {
     const app = makeApp();
     app.post('/t', async (ctx) => ({ text: await ctx.request.text(), json: await ctx.request.json(), bytes: (await ctx.request.bytes()).length }));
     app.post('/b', async (ctx) => ({ bytes: [...(await ctx.request.bytes())] }));
@@ -81,7 +81,7 @@ both('request', (mode) => {
     assert.deepEqual((await c.post('/b', { body: Buffer.from([0, 255, 7]), headers: { 'content-type': 'application/octet-stream' } })).json(), { bytes: [0, 255, 7] });
   });
 
-  void it('reads an urlencoded form with repeated fields', async (t) => {
+  it('reads an urlencoded form with repeated fields', async (t) => {
     const app = makeApp();
     app.post('/f', async (ctx) => {
       const form = await ctx.request.form();
@@ -92,7 +92,7 @@ both('request', (mode) => {
     assert.deepEqual(res.json(), { name: 'Ada L', colours: ['red', 'blue'], object: { name: 'Ada L', c: 'blue' }, files: 0 });
   });
 
-  void it('reads a multipart form with a file', async (t) => {
+  it('reads a multipart form with a file', async (t) => {
     const app = makeApp();
     app.post('/upload', async (ctx) => {
       const form = await ctx.request.form();
@@ -107,7 +107,7 @@ both('request', (mode) => {
     assert.deepEqual(res.json(), { title: 'Report', filename: 'r.txt', type: 'text/plain', content: content.toString('utf8'), size: content.length });
   });
 
-  void it('refuses a multipart file over maxFileBytes with 413 and a malformed multipart body with 400', async (t) => {
+  it('refuses a multipart file over maxFileBytes with 413 and a malformed multipart body with 400', async (t) => {
     const app = makeApp({ body: { maxFileBytes: 16 } });
     app.post('/upload', async (ctx) => ({ files: (await ctx.request.form()).files.length }));
     const c = await connect(t, mode, app);
@@ -120,7 +120,7 @@ both('request', (mode) => {
     assert.equal(noBoundary.json<ErrorBody>().error.code, 'VIAL_ERR_MALFORMED_MULTIPART');
   });
 
-  void it('answers 415 when the body has the wrong content type', async (t) => {
+  it('answers 415 when the body has the wrong content type', async (t) => {
     const app = makeApp();
     app.post('/j', async (ctx) => ctx.request.json<object>());
     app.post('/f', async (ctx) => (await ctx.request.form()).toObject());
@@ -135,7 +135,7 @@ both('request', (mode) => {
   });
 });
 
-void it('passes repeated request headers through as Node joins them (real server)', async (t) => {
+it('passes repeated request headers through as Node joins them (real server)', async (t) => {
   const app = makeApp();
   app.get('/h', (ctx) => ({ first: ctx.request.header('x-multi'), all: ctx.request.headers['x-multi'] }));
   const c = await connect(t, 'server', app);

@@ -7,7 +7,7 @@ import type { ErrorBody } from './helpers/both.ts';
 const UUID = '0F8FAD5B-D9CB-469F-A165-70867728950E';
 
 both('routing', (mode) => {
-  void it('serves static paths and returns 404 with a JSON body for unknown ones', async (t) => {
+  it('serves static paths and returns 404 with a JSON body for unknown ones', async (t) => {
     const app = makeApp();
     app.get('/', () => 'home');
     app.get('/about/team', () => 'team');
@@ -19,7 +19,7 @@ both('routing', (mode) => {
     assert.equal(missing.json<ErrorBody>().error.code, 'VIAL_ERR_HTTP_404');
   });
 
-  void it('passes string params and converts int and uuid params', async (t) => {
+  it('passes string params and converts int and uuid params', async (t) => {
     const app = makeApp();
     app.get('/users/<name>', (ctx) => ({ name: ctx.params['name'] }));
     app.get('/posts/<int:id>', (ctx) => ({ id: ctx.params['id'], type: typeof ctx.params['id'] }));
@@ -36,7 +36,7 @@ both('routing', (mode) => {
     assert.deepEqual((await c.get('/legacy/hello')).json(), { slug: 'hello' });
   });
 
-  void it('lets int and string converters share a position, the int route winning for digits', async (t) => {
+  it('lets int and string converters share a position, the int route winning for digits', async (t) => {
     const app = makeApp();
     app.get('/u/<int:id>', (ctx) => `id ${String(ctx.params['id'])}`);
     app.get('/u/<name>', (ctx) => `name ${String(ctx.params['name'])}`);
@@ -45,7 +45,7 @@ both('routing', (mode) => {
     assert.equal((await c.get('/u/seven')).text, 'name seven');
   });
 
-  void it('captures the rest of the path with the path converter', async (t) => {
+  it('captures the rest of the path with the path converter', async (t) => {
     const app = makeApp();
     app.get('/files/<path:rest>', (ctx) => ({ rest: ctx.params['rest'] }));
     const c = await connect(t, mode, app);
@@ -53,7 +53,7 @@ both('routing', (mode) => {
     assert.deepEqual((await c.get('/files/one')).json(), { rest: 'one' });
   });
 
-  void it('uses custom converters for matching and parsing', async (t) => {
+  it('uses custom converters for matching and parsing', async (t) => {
     const app = makeApp();
     app.converter('hex', { regex: '[0-9a-f]+', parse: (text) => parseInt(text, 16), format: (v) => (v as number).toString(16) });
     app.get('/colour/<hex:value>', { name: 'colour' }, (ctx) => ({ value: ctx.params['value'] }));
@@ -63,7 +63,7 @@ both('routing', (mode) => {
     assert.equal(app.urlFor('colour', { value: 4095 }), '/colour/fff');
   });
 
-  void it('answers 405 with an Allow header when the path exists for other methods', async (t) => {
+  it('answers 405 with an Allow header when the path exists for other methods', async (t) => {
     const app = makeApp();
     app.get('/items', () => []);
     app.post('/items', () => ({ created: true }));
@@ -75,7 +75,7 @@ both('routing', (mode) => {
     assert.equal(res.json<ErrorBody>().error.status, 405);
   });
 
-  void it('answers HEAD for GET routes with the headers and no body', async (t) => {
+  it('answers HEAD for GET routes with the headers and no body', async (t) => {
     const app = makeApp();
     let calls = 0;
     app.get('/page', () => {
@@ -91,7 +91,7 @@ both('routing', (mode) => {
     assert.equal(calls, 1);
   });
 
-  void it('answers OPTIONS automatically with 204 and Allow', async (t) => {
+  it('answers OPTIONS automatically with 204 and Allow', async (t) => {
     const app = makeApp();
     app.route(['GET', 'PUT'], '/doc', () => 'doc');
     const c = await connect(t, mode, app);
@@ -101,7 +101,7 @@ both('routing', (mode) => {
     assert.equal((await c.options('/nothing-here')).status, 404);
   });
 
-  void it('treats a trailing slash as part of the path (no silent match, no redirect)', async (t) => {
+  it('treats a trailing slash as part of the path (no silent match, no redirect)', async (t) => {
     const app = makeApp();
     app.get('/bare', () => 'bare');
     app.get('/dir/', () => 'dir');
@@ -112,7 +112,7 @@ both('routing', (mode) => {
     assert.equal((await c.get('/dir')).status, 404);
   });
 
-  void it('builds URLs for named routes from handlers and blueprints', async (t) => {
+  it('builds URLs for named routes from handlers and blueprints', async (t) => {
     const app = makeApp();
     app.get('/users/<int:id>', function user(ctx) {
       return ctx.urlFor('user', { id: 9 }, { tab: 'posts' });
@@ -129,8 +129,8 @@ both('routing', (mode) => {
   });
 });
 
-void describe('route registration', () => {
-  void it('refuses urlFor for an unknown name or a value its converter would not match', () => {
+describe('route registration', () => {
+  it('refuses urlFor for an unknown name or a value its converter would not match', () => {
     const app = makeApp();
     app.get('/n/<int:id>', { name: 'n' }, () => 'n');
     assert.throws(() => app.urlFor('nope'), (e: unknown) => e instanceof ConfigError && e.code === 'VIAL_ERR_URL_FOR' && /Named routes: n/.test(e.message));
@@ -138,28 +138,28 @@ void describe('route registration', () => {
     assert.throws(() => app.urlFor('n'), { code: 'VIAL_ERR_URL_FOR' });
   });
 
-  void it('rejects two different routes with the same name', () => {
+  it('rejects two different routes with the same name', () => {
     const app = makeApp();
     app.get('/a', { name: 'same' }, () => 'a');
     app.get('/b', { name: 'same' }, () => 'b');
     assert.throws(() => app.routeList, (e: unknown) => e instanceof ConfigError && e.code === 'VIAL_ERR_ROUTE' && /named "same"/.test(e.message));
   });
 
-  void it('allows one name for several methods of the same path', () => {
+  it('allows one name for several methods of the same path', () => {
     const app = makeApp();
     app.get('/form', { name: 'form' }, () => 'show');
     app.post('/form', { name: 'form' }, () => 'save');
     assert.equal(app.urlFor('form'), '/form');
   });
 
-  void it('rejects the same method and path registered twice', () => {
+  it('rejects the same method and path registered twice', () => {
     const app = makeApp();
     app.get('/twice', () => 'one');
     app.get('/twice', () => 'two');
     assert.throws(() => app.routeList, { code: 'VIAL_ERR_ROUTE' });
   });
 
-  void it('rejects unknown converters and malformed patterns with a clear message', () => {
+  it('rejects unknown converters and malformed patterns with a clear message', () => {
     const app = makeApp();
     app.get('/x/<nope:id>', () => 'x');
     assert.throws(() => app.routeList, (e: unknown) => e instanceof ConfigError && /Unknown converter "nope"/.test(e.message) && /app\.converter/.test(e.message));
@@ -168,13 +168,13 @@ void describe('route registration', () => {
     assert.throws(() => other.routeList, { code: 'VIAL_ERR_ROUTE' });
   });
 
-  void it('rejects a second blueprint with the same name', () => {
+  it('rejects a second blueprint with the same name', () => {
     const app = makeApp();
     app.register(new Blueprint('api'));
     assert.throws(() => app.register(new Blueprint('api', { prefix: '/v2' })), { code: 'VIAL_ERR_BLUEPRINT' });
   });
 
-  void it('refuses registration after the first request with VIAL_ERR_APP_FROZEN', async () => {
+  it('refuses registration after the first request with VIAL_ERR_APP_FROZEN', async () => {
     const app = makeApp();
     app.get('/', () => 'ok');
     void app.handler;
@@ -190,7 +190,7 @@ void describe('route registration', () => {
     await app.start();
   });
 
-  void it('refuses registration on a registered blueprint once the app is frozen', () => {
+  it('refuses registration on a registered blueprint once the app is frozen', () => {
     const app = makeApp();
     const bp = new Blueprint('bp', { prefix: '/bp' });
     app.register(bp);

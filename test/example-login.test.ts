@@ -20,8 +20,8 @@ function loginApp(): ReturnType<typeof createLoginApp> {
   });
 }
 
-void describe('examples/login', () => {
-  void it('signs in, shows the user, changes the display name, refuses a cross-site change and signs out', async (t) => {
+describe('examples/login', () => {
+  it('signs in, shows the user, changes the display name, refuses a cross-site change and signs out', async (t) => {
     const app = loginApp();
     t.after(() => app.shutdown());
     const client = new TestClient(app);

@@ -47,8 +47,8 @@ async function listenPlain(port: number): Promise<NetServer> {
   return other;
 }
 
-void describe('accept sockets (load.server.acceptors)', { skip: !acceptorsSupported() && 'SO_REUSEPORT balancing is Linux-only' }, () => {
-  void it('listens with 16 sockets by default and answers connections that arrive on any of them', async () => {
+describe('accept sockets (load.server.acceptors)', { skip: !acceptorsSupported() && 'SO_REUSEPORT balancing is Linux-only' }, () => {
+  it('listens with 16 sockets by default and answers connections that arrive on any of them', async () => {
     const running = await quietApp().listen({ port: 0, host: '127.0.0.1' });
     try {
       assert.equal(acceptorCount(running.server), 16);
@@ -62,7 +62,7 @@ void describe('accept sockets (load.server.acceptors)', { skip: !acceptorsSuppor
     }
   });
 
-  void it('never shares its port with a second process: a later plain bind fails, and so does listening on a taken port', async () => {
+  it('never shares its port with a second process: a later plain bind fails, and so does listening on a taken port', async () => {
     const running = await quietApp().listen({ port: 0, host: '127.0.0.1' });
     try {
       await assert.rejects(listenPlain(running.port), { code: 'EADDRINUSE' });
@@ -80,7 +80,7 @@ void describe('accept sockets (load.server.acceptors)', { skip: !acceptorsSuppor
     }
   });
 
-  void it('stops every socket on close() and on server.close(), and closeAcceptors() stops the extra ones', async () => {
+  it('stops every socket on close() and on server.close(), and closeAcceptors() stops the extra ones', async () => {
     const running = await quietApp().listen({ port: 0, host: '127.0.0.1' });
     await running.close();
     // With any socket left listening, some of these would connect (the kernel balances by 4-tuple).
@@ -103,7 +103,7 @@ void describe('accept sockets (load.server.acceptors)', { skip: !acceptorsSuppor
     await again.close();
   });
 
-  void it('graceful shutdown stops all of them: no connection is accepted once it begins', async () => {
+  it('graceful shutdown stops all of them: no connection is accepted once it begins', async () => {
     const app = quietApp();
     const running = await app.listen({ port: 0, host: '127.0.0.1' });
     let exitCode: number | undefined;
@@ -120,7 +120,7 @@ void describe('accept sockets (load.server.acceptors)', { skip: !acceptorsSuppor
     }
   });
 
-  void it('degrades instead of failing where SO_REUSEPORT is refused (a sandbox, an old kernel)', async () => {
+  it('degrades instead of failing where SO_REUSEPORT is refused (a sandbox, an old kernel)', async () => {
     const refused = Object.assign(new Error('Protocol not available'), { code: 'ENOPROTOOPT' });
     let binds = 0;
     /** Binds for real, except that the `allowed`-th SO_REUSEPORT bind onwards is refused. */
@@ -149,7 +149,7 @@ void describe('accept sockets (load.server.acceptors)', { skip: !acceptorsSuppor
     assert.equal(acceptorCount(some), 1);
   });
 
-  void it('server.close() calls back only once the connections an extra socket accepted are gone', async () => {
+  it('server.close() calls back only once the connections an extra socket accepted are gone', async () => {
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
     const server = createHttpServer((req, res) => {
@@ -187,7 +187,7 @@ void describe('accept sockets (load.server.acceptors)', { skip: !acceptorsSuppor
     agent.destroy();
   });
 
-  void it('keeps to one socket in node:cluster workers, which share the primary\'s handle (PM2 cluster mode)', async () => {
+  it('keeps to one socket in node:cluster workers, which share the primary\'s handle (PM2 cluster mode)', async () => {
     const port = await freePort();
     const child = spawn(process.execPath, [new URL('./fixtures/load/cluster-listen.ts', import.meta.url).pathname, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -198,7 +198,7 @@ void describe('accept sockets (load.server.acceptors)', { skip: !acceptorsSuppor
     assert.deepEqual(JSON.parse(out.trim().split('\n').at(-1) ?? 'null'), [{ ok: true, sockets: 1 }, { ok: true, sockets: 1 }]);
   });
 
-  void it('listens with one plain socket when acceptors is 1', async () => {
+  it('listens with one plain socket when acceptors is 1', async () => {
     const running = await quietApp(1).listen({ port: 0, host: '127.0.0.1' });
     try {
       assert.equal(acceptorCount(running.server), 1);
@@ -208,11 +208,11 @@ void describe('accept sockets (load.server.acceptors)', { skip: !acceptorsSuppor
     }
   });
 
-  void it('refuses a bad acceptors value at construction with a message that says what to do', () => {
+  it('refuses a bad acceptors value at construction with a message that says what to do', () => {
     assert.throws(() => quietApp(0), /load\.server\.acceptors is 0; it must be an integer between 1 and 256/);
   });
 
-  void it('counts the connections waiting in the kernel accept queue while the loop cannot take them', async (t) => {
+  it('counts the connections waiting in the kernel accept queue while the loop cannot take them', async (t) => {
     const running = await quietApp().listen({ port: 0, host: '127.0.0.1' });
     // 20 connections from another process (the kernel completes them without us), held open.
     const holder = spawn(process.execPath, ['-e', `
@@ -239,8 +239,8 @@ void describe('accept sockets (load.server.acceptors)', { skip: !acceptorsSuppor
   });
 });
 
-void describe('acceptQueueIn (pure)', () => {
-  void it('sums rx_queue of listening rows on the wanted ports, IPv4 and IPv6 tables alike', () => {
+describe('acceptQueueIn (pure)', () => {
+  it('sums rx_queue of listening rows on the wanted ports, IPv4 and IPv6 tables alike', () => {
     const tcp = [
       '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
       '   0: 0100007F:1388 00000000:0000 0A 00000000:00000007 00:00000000 00000000     0        0 648 1',

@@ -18,8 +18,8 @@ function refusal(entry: Entry): Refusal {
   return entry;
 }
 
-void describe('admission', () => {
-  void it('admits synchronously with a constant while there is room', () => {
+describe('admission', () => {
+  it('admits synchronously with a constant while there is room', () => {
     const admission = createAdmission({ maxInFlight: 4 });
     const gate = admission.route('GET /a', { concurrency: 4 });
     for (let i = 0; i < 4; i++) assert.equal(admission.tryEnter(gate), ADMITTED);
@@ -27,7 +27,7 @@ void describe('admission', () => {
     assert.equal(gate.inFlight, 4);
   });
 
-  void it('queues over the limit and hands a freed slot to the oldest waiter', async () => {
+  it('queues over the limit and hands a freed slot to the oldest waiter', async () => {
     const admission = createAdmission({ maxInFlight: 1, maxQueue: 4 });
     const gate = admission.route('GET /a', { concurrency: 1, maxQueue: 4 });
     assert.equal(admission.tryEnter(gate), ADMITTED);
@@ -44,7 +44,7 @@ void describe('admission', () => {
     assert.equal(admission.inFlight, 0);
   });
 
-  void it('refuses with queue-full and Retry-After information when the queue is full', () => {
+  it('refuses with queue-full and Retry-After information when the queue is full', () => {
     const admission = createAdmission({ maxInFlight: 1, maxQueue: 1, retryAfterSec: 2 });
     const gate = admission.route('GET /a', { concurrency: 1, maxQueue: 1 });
     const other = admission.route('GET /b', { concurrency: 1, maxQueue: 1 });
@@ -57,7 +57,7 @@ void describe('admission', () => {
     admission.close();
   });
 
-  void it('refuses a waiter whose wait exceeds maxQueueWaitMs', async () => {
+  it('refuses a waiter whose wait exceeds maxQueueWaitMs', async () => {
     const admission = createAdmission({ maxInFlight: 1, maxQueue: 2, maxQueueWaitMs: 20 });
     const gate = admission.route('GET /a', { concurrency: 1, maxQueue: 2 });
     assert.equal(admission.tryEnter(gate), ADMITTED);
@@ -67,7 +67,7 @@ void describe('admission', () => {
     assert.equal(admission.snapshot().shed['queue-timeout'], 1);
   });
 
-  void it('skips expired waiters when a slot frees up', async () => {
+  it('skips expired waiters when a slot frees up', async () => {
     let now = 0;
     const admission = createAdmission({ maxInFlight: 1, maxQueue: 4, maxQueueWaitMs: 100 }, { now: () => now });
     const gate = admission.route('GET /a', { concurrency: 1, maxQueue: 4 });
@@ -82,7 +82,7 @@ void describe('admission', () => {
     admission.leave(gate);
   });
 
-  void it('admits again once load drops after refusing', async () => {
+  it('admits again once load drops after refusing', async () => {
     const admission = createAdmission({ maxInFlight: 2, maxQueue: 0 });
     const gate = admission.route('GET /a', { concurrency: 2, maxQueue: 0 });
     assert.equal(admission.tryEnter(gate), ADMITTED);
@@ -96,7 +96,7 @@ void describe('admission', () => {
     assert.equal(admission.inFlight, 0);
   });
 
-  void it('refuses a flooded route while another route still admits', () => {
+  it('refuses a flooded route while another route still admits', () => {
     const admission = createAdmission({ maxInFlight: 10, maxQueue: 10 });
     const slow = admission.route('GET /slow');
     const fast = admission.route('GET /fast');
@@ -112,7 +112,7 @@ void describe('admission', () => {
     admission.close();
   });
 
-  void it('gives a freed process slot to the oldest waiter whose route has room', async () => {
+  it('gives a freed process slot to the oldest waiter whose route has room', async () => {
     const admission = createAdmission({ maxInFlight: 2, maxQueue: 4 });
     const a = admission.route('A', { concurrency: 1, maxQueue: 2 });
     const b = admission.route('B', { concurrency: 2, maxQueue: 2 });
@@ -130,7 +130,7 @@ void describe('admission', () => {
     assert.equal(admission.inFlight, 0);
   });
 
-  void it('takes a queued request whose signal aborts out of the queue and gives its slot to the next', async () => {
+  it('takes a queued request whose signal aborts out of the queue and gives its slot to the next', async () => {
     const admission = createAdmission({ maxInFlight: 1, maxQueue: 4 });
     const gate = admission.route('GET /a', { concurrency: 1, maxQueue: 4 });
     assert.equal(admission.tryEnter(gate), ADMITTED);
@@ -146,7 +146,7 @@ void describe('admission', () => {
     admission.leave(gate);
   });
 
-  void it('withdraws a queued request through its promise', async () => {
+  it('withdraws a queued request through its promise', async () => {
     const admission = createAdmission({ maxInFlight: 1, maxQueue: 4 });
     const gate = admission.route('GET /a', { concurrency: 1, maxQueue: 4 });
     assert.equal(admission.tryEnter(gate), ADMITTED);
@@ -173,7 +173,7 @@ void describe('admission', () => {
     };
   }
 
-  void it('under pressure admits work for turnBudgetMs of each loop turn and refuses the rest of the turn', () => {
+  it('under pressure admits work for turnBudgetMs of each loop turn and refuses the rest of the turn', () => {
     const loop = driven();
     const pressure = { overloaded: true, turnBudgetMs: 5 };
     const admission = createAdmission({ maxInFlight: 4 }, { pressure, now: loop.now, afterTurn: loop.afterTurn });
@@ -204,7 +204,7 @@ void describe('admission', () => {
     assert.equal(turnOf(8), 'aaaaaaaa');
   });
 
-  void it('under pressure holds in-flight work at its level when the overload began, instead of draining it to zero', () => {
+  it('under pressure holds in-flight work at its level when the overload began, instead of draining it to zero', () => {
     const loop = driven();
     const pressure = { overloaded: false };
     const admission = createAdmission({ maxInFlight: 16, maxQueue: 0 }, { pressure, now: loop.now, afterTurn: loop.afterTurn });
@@ -232,7 +232,7 @@ void describe('admission', () => {
     assert.equal(admission.tryEnter(gate), ADMITTED);
   });
 
-  void it('under pressure lets async work in beyond the hold at 80% of its recent completion rate, steered by the loop delay', () => {
+  it('under pressure lets async work in beyond the hold at 80% of its recent completion rate, steered by the loop delay', () => {
     const loop = driven();
     const pressure = { overloaded: false, delayRatio: 1 };
     const admission = createAdmission({ maxInFlight: 100_000, maxQueue: 0 }, { pressure, now: loop.now, afterTurn: loop.afterTurn });
@@ -273,7 +273,7 @@ void describe('admission', () => {
     assert.ok(raised >= 150 && raised <= 170, `admitted ${raised} after recovery`);
   });
 
-  void it('limits a penalized route to one request and no queue, then restores it', async () => {
+  it('limits a penalized route to one request and no queue, then restores it', async () => {
     let now = 0;
     const admission = createAdmission({ maxInFlight: 8, maxQueue: 8 }, { now: () => now });
     const gate = admission.route('GET /block', { concurrency: 4, maxQueue: 4 });
@@ -300,7 +300,7 @@ void describe('admission', () => {
     assert.equal(admission.snapshot().routes.find((r) => r.route === 'GET /block')?.penalizedForMs, 0);
   });
 
-  void it('spaces the runs of a penalized synchronous route, which one-at-a-time alone never refuses', () => {
+  it('spaces the runs of a penalized synchronous route, which one-at-a-time alone never refuses', () => {
     let now = 1000;
     const admission = createAdmission({ maxInFlight: 8 }, { now: () => now });
     const gate = admission.route('GET /busy');
@@ -315,7 +315,7 @@ void describe('admission', () => {
     assert.equal(admission.tryEnter(gate), ADMITTED);
   });
 
-  void it('refuses with closing after close() and resolves drained() when in-flight work ends', async () => {
+  it('refuses with closing after close() and resolves drained() when in-flight work ends', async () => {
     const admission = createAdmission({ maxInFlight: 2, maxQueue: 2 });
     const gate = admission.route('GET /a', { concurrency: 1, maxQueue: 2 });
     assert.equal(admission.tryEnter(gate), ADMITTED);
@@ -332,7 +332,7 @@ void describe('admission', () => {
     assert.equal(drained, true);
   });
 
-  void it('publishes each shed on vial:shed', () => {
+  it('publishes each shed on vial:shed', () => {
     const events: unknown[] = [];
     const listener = (message: unknown): void => { events.push(message); };
     subscribe('vial:shed', listener);
@@ -347,7 +347,7 @@ void describe('admission', () => {
     }
   });
 
-  void it('keeps goodput under a flood: admitted requests complete, the excess is refused', async () => {
+  it('keeps goodput under a flood: admitted requests complete, the excess is refused', async () => {
     const admission = createAdmission({ maxInFlight: 8, maxQueue: 8, maxQueueWaitMs: 1000 });
     const gate = admission.route('GET /work', { concurrency: 8, maxQueue: 8 });
     let completed = 0;

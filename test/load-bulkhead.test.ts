@@ -9,8 +9,8 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
-void describe('Bulkhead', () => {
-  void it('runs calls up to its concurrency and queues the next in order', async () => {
+describe('Bulkhead', () => {
+  it('runs calls up to its concurrency and queues the next in order', async () => {
     const db = new Bulkhead({ name: 'db', concurrency: 2, maxQueue: 2 });
     const release = deferred();
     const order: number[] = [];
@@ -25,7 +25,7 @@ void describe('Bulkhead', () => {
     assert.equal(db.stats().inFlight, 0);
   });
 
-  void it('refuses with VIAL_ERR_BULKHEAD_FULL (503) when slots and queue are taken', async () => {
+  it('refuses with VIAL_ERR_BULKHEAD_FULL (503) when slots and queue are taken', async () => {
     const api = new Bulkhead({ name: 'payments-api', concurrency: 1 });
     const release = deferred();
     const first = api.run(() => release.promise);
@@ -43,7 +43,7 @@ void describe('Bulkhead', () => {
     assert.equal(api.stats().refused, 1);
   });
 
-  void it('refuses a caller that waited longer than maxQueueWaitMs', async () => {
+  it('refuses a caller that waited longer than maxQueueWaitMs', async () => {
     const slow = new Bulkhead({ name: 'slow', concurrency: 1, maxQueue: 1, maxQueueWaitMs: 10 });
     const release = deferred();
     const first = slow.run(() => release.promise);
@@ -52,7 +52,7 @@ void describe('Bulkhead', () => {
     await first;
   });
 
-  void it('rejects with the abort reason when a queued caller is aborted, and frees its place', async () => {
+  it('rejects with the abort reason when a queued caller is aborted, and frees its place', async () => {
     const b = new Bulkhead({ name: 'abortable', concurrency: 1, maxQueue: 1 });
     const release = deferred();
     const first = b.run(() => release.promise);
@@ -66,7 +66,7 @@ void describe('Bulkhead', () => {
     assert.equal(await next, 'next');
   });
 
-  void it('releases its slot when the call throws', async () => {
+  it('releases its slot when the call throws', async () => {
     const b = new Bulkhead({ name: 'throws', concurrency: 1 });
     await assert.rejects(b.run(() => { throw new Error('boom'); }), /boom/);
     assert.equal(b.stats().inFlight, 0);

@@ -2,8 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DeadlineTracker } from '../src/load/deadline.ts';
 
-void describe('deadline tracker', () => {
-  void it('expires entries whose deadline passed, once, with their argument', () => {
+describe('deadline tracker', () => {
+  it('expires entries whose deadline passed, once, with their argument', () => {
     let now = 0;
     const tracker = new DeadlineTracker({ checkIntervalMs: 50 }, () => now);
     const expired: string[] = [];
@@ -21,7 +21,7 @@ void describe('deadline tracker', () => {
     tracker.close();
   });
 
-  void it('does not expire an entry untracked in time, and says whether it finished in time', () => {
+  it('does not expire an entry untracked in time, and says whether it finished in time', () => {
     let now = 0;
     const tracker = new DeadlineTracker({}, () => now);
     const expired: number[] = [];
@@ -37,7 +37,7 @@ void describe('deadline tracker', () => {
     tracker.close();
   });
 
-  void it('never lets a stale handle untrack the entry that reused its slot', () => {
+  it('never lets a stale handle untrack the entry that reused its slot', () => {
     let now = 0;
     const tracker = new DeadlineTracker({}, () => now);
     const expired: string[] = [];
@@ -51,7 +51,7 @@ void describe('deadline tracker', () => {
     tracker.close();
   });
 
-  void it('grows past its initial capacity and still expires every entry', () => {
+  it('grows past its initial capacity and still expires every entry', () => {
     let now = 0;
     const tracker = new DeadlineTracker({}, () => now);
     let count = 0;
@@ -62,7 +62,7 @@ void describe('deadline tracker', () => {
     tracker.close();
   });
 
-  void it('fires on its own interval with the default 30 s request timeout available', async () => {
+  it('fires on its own interval with the default 30 s request timeout available', async () => {
     const tracker = new DeadlineTracker({ checkIntervalMs: 5 });
     assert.equal(tracker.requestTimeoutMs, 30_000);
     const fired = new Promise<string>((resolve) => {
@@ -75,7 +75,7 @@ void describe('deadline tracker', () => {
     tracker.close();
   });
 
-  void it('ignores a step of the wall clock: deadlines run on the monotonic clock', (t) => {
+  it('ignores a step of the wall clock: deadlines run on the monotonic clock', (t) => {
     // A wall clock the test can step, installed before the tracker exists (as a real one is).
     const realNow = Date.now;
     let step = 0;

@@ -22,15 +22,15 @@ function request(path: string, extra: Partial<OffloadRequest> = {}): OffloadRequ
   return { method: 'GET', path, params: {}, query: [], headers: {}, ...extra };
 }
 
-void describe('offload pool', () => {
-  void it('runs a TypeScript worker module and returns its result', async () => {
+describe('offload pool', () => {
+  it('runs a TypeScript worker module and returns its result', async () => {
     const p = pool({ maxThreads: 1, maxQueue: 1 });
     assert.equal(await p.run<number>(worker, { n: 100 }), 5050);
     assert.deepEqual(await p.run({ ...worker, name: 'echo' }, { list: [1, 2] }), { list: [1, 2] });
     assert.equal(p.stats().completed, 2);
   });
 
-  void it('refuses with VIAL_ERR_OFFLOAD_QUEUE_FULL (503, Retry-After) when threads and queue are taken, and cancels a queued task whose signal aborts', async () => {
+  it('refuses with VIAL_ERR_OFFLOAD_QUEUE_FULL (503, Retry-After) when threads and queue are taken, and cancels a queued task whose signal aborts', async () => {
     const p = pool({ maxThreads: 1, maxQueue: 1 });
     const gate = new SharedArrayBuffer(4);
     const running = p.run<number>(worker, { n: 1, waitOn: gate });
@@ -56,21 +56,21 @@ void describe('offload pool', () => {
     assert.equal(p.stats().active, 0);
   });
 
-  void it('rejects at once when the signal is already aborted', async () => {
+  it('rejects at once when the signal is already aborted', async () => {
     const p = pool({ maxThreads: 1, maxQueue: 0 });
     await assert.rejects(p.run(worker, { n: 1 }, { signal: AbortSignal.abort() }), { name: 'AbortError' });
     assert.equal(p.stats().active, 0);
   });
 });
 
-void describe('offloaded handler', () => {
-  void it('round-trips a string result as HTML', async () => {
+describe('offloaded handler', () => {
+  it('round-trips a string result as HTML', async () => {
     const p = pool({ maxThreads: 1, maxQueue: 4 });
     const res = await runOffloadedHandler(p, handlerModule, request('/text', { params: { name: 'ada' } }));
     assert.deepEqual(res, { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: 'hello ada' });
   });
 
-  void it('serialises a plain object as JSON in the worker, with query entries and a binary body', async () => {
+  it('serialises a plain object as JSON in the worker, with query entries and a binary body', async () => {
     const p = pool({ maxThreads: 1, maxQueue: 4 });
     const res = await runOffloadedHandler(p, handlerModule.href, request('/json', {
       method: 'POST', query: [['a', '1'], ['a', '2']], body: new Uint8Array([1, 2, 3]),
@@ -80,7 +80,7 @@ void describe('offloaded handler', () => {
     assert.deepEqual(JSON.parse(res.body as string), { method: 'POST', query: [['a', '1'], ['a', '2']], bytes: 3 });
   });
 
-  void it('passes a { status, headers, body } result through, given the module as a file path', async () => {
+  it('passes a { status, headers, body } result through, given the module as a file path', async () => {
     const p = pool({ maxThreads: 1, maxQueue: 4 });
     const res = await runOffloadedHandler(p, fileURLToPath(handlerModule), request('/full'));
     assert.equal(res.status, 201);
@@ -88,12 +88,12 @@ void describe('offloaded handler', () => {
     assert.deepEqual(JSON.parse(res.body as string), { ok: true });
   });
 
-  void it('rejects with AbortError when the request was aborted before the handler ran', async () => {
+  it('rejects with AbortError when the request was aborted before the handler ran', async () => {
     const p = pool({ maxThreads: 1, maxQueue: 4 });
     await assert.rejects(runOffloadedHandler(p, handlerModule, request('/text'), AbortSignal.abort()), { name: 'AbortError' });
   });
 
-  void it('turns a handler error or an unusable result into VIAL_ERR_OFFLOAD_HANDLER_FAILED (500, not exposed)', async () => {
+  it('turns a handler error or an unusable result into VIAL_ERR_OFFLOAD_HANDLER_FAILED (500, not exposed)', async () => {
     const p = pool({ maxThreads: 1, maxQueue: 4 });
     for (const path of ['/throw', '/number']) {
       await assert.rejects(runOffloadedHandler(p, handlerModule, request(path)), (error: unknown) => {

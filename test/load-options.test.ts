@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { ConfigError } from '../src/errors.ts';
 import { resolveLoadOptions } from '../src/load/options.ts';
 
-void describe('resolveLoadOptions', () => {
-  void it('fills the documented defaults, all protections on, and freezes the result', () => {
+describe('resolveLoadOptions', () => {
+  it('fills the documented defaults, all protections on, and freezes the result', () => {
     const o = resolveLoadOptions();
     assert.equal(o.admission.maxInFlight, 1024);
     assert.equal(o.admission.maxQueue, 512);
@@ -19,14 +19,14 @@ void describe('resolveLoadOptions', () => {
     assert.ok(Object.isFrozen(o) && Object.isFrozen(o.admission) && Object.isFrozen(o.server));
   });
 
-  void it('keeps what the caller set', () => {
+  it('keeps what the caller set', () => {
     const o = resolveLoadOptions({ admission: { maxInFlight: 64 }, pressure: { enabled: false } });
     assert.equal(o.admission.maxInFlight, 64);
     assert.equal(o.admission.maxQueue, 512);
     assert.equal(o.pressure.enabled, false);
   });
 
-  void it('refuses out-of-range values with a ConfigError that names the option', () => {
+  it('refuses out-of-range values with a ConfigError that names the option', () => {
     for (const bad of [
       { admission: { maxInFlight: 0 } },
       { admission: { maxQueueWaitMs: 1.5 } },

@@ -14,8 +14,8 @@ function monitor(): PressureMonitor {
   return new PressureMonitor({ maxEventLoopDelayMs: 100, maxEventLoopUtilization: 0.98, overloadSamples: 3, recoverSamples: 4, recoverRatio: 0.8 });
 }
 
-void describe('event-loop pressure', () => {
-  void it('turns on only after N consecutive samples over the delay limit', () => {
+describe('event-loop pressure', () => {
+  it('turns on only after N consecutive samples over the delay limit', () => {
     const p = monitor();
     p.observe(busy);
     p.observe(busy);
@@ -27,19 +27,19 @@ void describe('event-loop pressure', () => {
     assert.equal(p.overloaded, true);
   });
 
-  void it('turns on when utilisation stays above its limit while delay climbs past half its limit', () => {
+  it('turns on when utilisation stays above its limit while delay climbs past half its limit', () => {
     const p = monitor();
     for (let i = 0; i < 3; i++) p.observe(saturated);
     assert.equal(p.overloaded, true);
   });
 
-  void it('does not shed a loop that is fully busy but still answers promptly', () => {
+  it('does not shed a loop that is fully busy but still answers promptly', () => {
     const p = monitor();
     for (let i = 0; i < 10; i++) p.observe(busyButPrompt);
     assert.equal(p.overloaded, false);
   });
 
-  void it('turns off only after M consecutive samples under the lower threshold (no flapping)', () => {
+  it('turns off only after M consecutive samples under the lower threshold (no flapping)', () => {
     const p = monitor();
     for (let i = 0; i < 3; i++) p.observe(busy);
     for (let i = 0; i < 10; i++) p.observe(between);
@@ -54,7 +54,7 @@ void describe('event-loop pressure', () => {
     assert.equal(p.overloaded, false);
   });
 
-  void it('publishes transitions on vial:pressure', () => {
+  it('publishes transitions on vial:pressure', () => {
     const events: unknown[] = [];
     const listener = (message: unknown): void => { events.push(message); };
     subscribe('vial:pressure', listener);
@@ -68,7 +68,7 @@ void describe('event-loop pressure', () => {
     }
   });
 
-  void it('samples an injected source on its timer and stops it', async () => {
+  it('samples an injected source on its timer and stops it', async () => {
     let started = 0;
     let stopped = 0;
     let samples = 0;
@@ -89,7 +89,7 @@ void describe('event-loop pressure', () => {
     assert.deepEqual([started, stopped], [1, 1]);
   });
 
-  void it('reads real event-loop delay and utilisation from the default source', async () => {
+  it('reads real event-loop delay and utilisation from the default source', async () => {
     const source = eventLoopSource();
     source.start();
     // The delay histogram records on its own 10 ms timer; on a busy machine one block and one

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { ADMITTED, createLoadProtection, resolveLoadOptions } from '../src/load/index.ts';
 import type { PressureSample, PressureSource } from '../src/load/index.ts';
 
-void describe('createLoadProtection', () => {
-  void it('wires event-loop pressure into admission and closes everything it started', async () => {
+describe('createLoadProtection', () => {
+  it('wires event-loop pressure into admission and closes everything it started', async () => {
     const samples: PressureSample[] = [];
     const source: PressureSource = { start() {}, sample: () => samples.shift() ?? { delayP99Ms: 0, utilization: 0 }, stop() {} };
     const load = createLoadProtection(resolveLoadOptions({ pressure: { overloadSamples: 1 } }), source);
@@ -23,7 +23,7 @@ void describe('createLoadProtection', () => {
     assert.equal(closed, true);
   });
 
-  void it('leaves pressure out of admission when it is disabled', async () => {
+  it('leaves pressure out of admission when it is disabled', async () => {
     const load = createLoadProtection(resolveLoadOptions({ pressure: { enabled: false, overloadSamples: 1 } }));
     load.pressure.observe({ delayP99Ms: 1000, utilization: 1 });
     const gate = load.admission.route('GET /');

@@ -58,8 +58,8 @@ after(async () => {
   await new Promise<void>((resolve, reject) => { server.close((error) => { if (error) reject(error); else resolve(); }); });
 });
 
-void describe('server limits', () => {
-  void it('sets the vial defaults on a server', () => {
+describe('server limits', () => {
+  it('sets the vial defaults on a server', () => {
     const s = applyServerLimits(createServer());
     assert.equal(s.headersTimeout, 10_000);
     assert.equal(s.requestTimeout, 30_000);
@@ -69,30 +69,30 @@ void describe('server limits', () => {
     assert.equal(serverOptions().maxHeaderSize, 16_384);
   });
 
-  void it('serves a well-behaved request', async () => {
+  it('serves a well-behaved request', async () => {
     const { status } = await talk(['GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'], 5);
     assert.equal(status, 'HTTP/1.1 200 OK');
   });
 
-  void it('answers 408 and closes the socket when headers arrive byte by byte (slowloris)', async () => {
+  it('answers 408 and closes the socket when headers arrive byte by byte (slowloris)', async () => {
     const bytes = [...'GET / HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\nX-Slower: 2\r\n'];
     const result = await talk(bytes, 30);
     assert.equal(result.status, 'HTTP/1.1 408 Request Timeout');
   });
 
-  void it('answers 408 and closes the socket when the body trickles in', async () => {
+  it('answers 408 and closes the socket when the body trickles in', async () => {
     const head = 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n';
     const result = await talk([head, ...'abcdefghijklmnopqrstuvwxyz'], 60);
     assert.equal(result.status, 'HTTP/1.1 408 Request Timeout');
   });
 
-  void it('answers 431 to more headers than maxHeadersCount', async () => {
+  it('answers 431 to more headers than maxHeadersCount', async () => {
     const many = Array.from({ length: 10 }, (_, i) => `X-H${i}: 1\r\n`).join('');
     const result = await talk([`GET / HTTP/1.1\r\nHost: x\r\n${many}\r\n`], 5);
     assert.equal(result.status, 'HTTP/1.1 431 Request Header Fields Too Large');
   });
 
-  void it('answers 431 to headers larger than maxHeaderSizeBytes', async () => {
+  it('answers 431 to headers larger than maxHeaderSizeBytes', async () => {
     const result = await talk([`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(2000)}\r\n\r\n`], 5);
     assert.equal(result.status, 'HTTP/1.1 431 Request Header Fields Too Large');
   });

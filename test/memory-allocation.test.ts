@@ -17,7 +17,7 @@ const fixtureLines = fs.readFileSync(fixture, 'utf8').split('\n');
 /** 1-based line of the first line containing `text`. */
 const lineOf = (text: string): number => fixtureLines.findIndex((l) => l.includes(text)) + 1;
 
-void describe('allocation sampler', () => {
+describe('allocation sampler', () => {
   let sampler: AllocationSampler;
   let older: AllocationSnapshot;
   let newer: AllocationSnapshot;
@@ -33,7 +33,7 @@ void describe('allocation sampler', () => {
   });
   after(() => sampler.stop());
 
-  void it('names the leaky handler in the fixture file among the top live allocation sites', () => {
+  it('names the leaky handler in the fixture file among the top live allocation sites', () => {
     const top = newer.sites.slice(0, 3);
     const site = top.find((s) => s.functionName === 'handleLeaky');
     assert.ok(site, `top sites: ${top.map((s) => `${s.functionName} ${s.location}`).join(', ')}`);
@@ -46,7 +46,7 @@ void describe('allocation sampler', () => {
     assert.ok(site.count > 0);
   });
 
-  void it('shows the leaky handler as the top grower between before and after', () => {
+  it('shows the leaky handler as the top grower between before and after', () => {
     const diff = sampler.diff(older, newer);
     assert.equal(diff.sites[0]?.functionName, 'handleLeaky');
     assert.equal(diff.sites[0]?.file, fixture);
@@ -54,30 +54,30 @@ void describe('allocation sampler', () => {
     assert.ok(diff.elapsedMs >= 0);
   });
 
-  void it('attaches the routes that served requests between the two snapshots', () => {
+  it('attaches the routes that served requests between the two snapshots', () => {
     const diff = diffAllocationSnapshots(older, newer);
     assert.deepEqual(diff.routes.find((r) => r.route === 'GET /leaky'), { route: 'GET /leaky', requests: 50_000 });
     assert.equal(diff.routes.length, 6);
     assert.deepEqual(newer.routes.find((r) => r.route === 'GET /leaky'), { route: 'GET /leaky', requests: 50_000 });
   });
 
-  void it('reports no vial or node: internal frames by default', () => {
+  it('reports no vial or node: internal frames by default', () => {
     const vialSrc = new URL('../src/', import.meta.url).href;
     for (const site of newer.sites) {
       assert.ok(site.url !== '' && !site.url.startsWith('node:') && !site.url.startsWith(vialSrc), site.location);
     }
   });
 
-  void it('refuses a second sampler while one runs, since V8 has one sampling profiler per isolate', async () => {
+  it('refuses a second sampler while one runs, since V8 has one sampling profiler per isolate', async () => {
     await assert.rejects(createAllocationSampler().start(), { code: 'VIAL_ERR_ALLOCATION_SAMPLER_BUSY' });
   });
 
-  void it('refuses a snapshot from a sampler that is not running', async () => {
+  it('refuses a snapshot from a sampler that is not running', async () => {
     await assert.rejects(createAllocationSampler().snapshot(), { code: 'VIAL_ERR_ALLOCATION_SAMPLER_STOPPED' });
   });
 });
 
-void describe('sitesFromProfile', () => {
+describe('sitesFromProfile', () => {
   const frame = (functionName: string, url: string, lineNumber: number) => ({ functionName, url, lineNumber, columnNumber: 4, scriptId: '1' });
   const vialUrl = new URL('../src/memory/bounded-cache.ts', import.meta.url).href;
   const profile = {
@@ -94,7 +94,7 @@ void describe('sitesFromProfile', () => {
     samples: [{ size: 100, nodeId: 3, ordinal: 1 }, { size: 100, nodeId: 3, ordinal: 2 }, { size: 10, nodeId: 2, ordinal: 3 }],
   };
 
-  void it('blames the nearest app frame for allocations made inside vial or node internals', () => {
+  it('blames the nearest app frame for allocations made inside vial or node internals', () => {
     const { sites, totalBytes, internalBytes } = sitesFromProfile(profile, false);
     assert.equal(sites.length, 1);
     assert.deepEqual(sites[0], {
@@ -105,7 +105,7 @@ void describe('sitesFromProfile', () => {
     assert.equal(internalBytes, 7);
   });
 
-  void it('keeps internal frames as their own sites when asked to', () => {
+  it('keeps internal frames as their own sites when asked to', () => {
     const { sites } = sitesFromProfile(profile, true);
     assert.deepEqual(sites.map((s) => [s.functionName, s.selfBytes]), [['set', 1000], ['handler', 100], ['parse', 10], ['(program)', 7]]);
   });

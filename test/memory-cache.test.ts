@@ -15,8 +15,8 @@ afterEach(() => {
   for (const cache of made.splice(0)) cache.dispose();
 });
 
-void describe('BoundedCache', () => {
-  void it('never holds more than maxEntries under 100,000 unique keys, and counts evictions', () => {
+describe('BoundedCache', () => {
+  it('never holds more than maxEntries under 100,000 unique keys, and counts evictions', () => {
     const cache = track(new BoundedCache<string, string>({ name: 'test-entries', maxEntries: 1000 }));
     let largest = 0;
     for (let i = 0; i < N; i++) {
@@ -34,7 +34,7 @@ void describe('BoundedCache', () => {
     assert.equal(cache.has('k0'), false);
   });
 
-  void it('never holds more than maxBytes under 100,000 unique keys', () => {
+  it('never holds more than maxBytes under 100,000 unique keys', () => {
     const maxBytes = 64 * 1024;
     const cache = track(new BoundedCache<string, { payload: string }>({ name: 'test-bytes', maxBytes }));
     let largest = 0;
@@ -48,14 +48,14 @@ void describe('BoundedCache', () => {
     assert.equal(stats.evictions, N - stats.size);
   });
 
-  void it('uses a custom sizeOf when given', () => {
+  it('uses a custom sizeOf when given', () => {
     const cache = track(new BoundedCache<string, Buffer>({ name: 'test-sizeof', maxBytes: 100, sizeOf: (v) => v.byteLength }));
     for (let i = 0; i < 20; i++) cache.set(`k${i}`, Buffer.alloc(10));
     assert.equal(cache.size, 10);
     assert.equal(cache.stats().bytes, 100);
   });
 
-  void it('estimates strings at 2 bytes per code unit, buffers at their length, other values by JSON length', () => {
+  it('estimates strings at 2 bytes per code unit, buffers at their length, other values by JSON length', () => {
     assert.equal(estimateBytes('abcd'), 8);
     assert.equal(estimateBytes(Buffer.alloc(7)), 7);
     assert.equal(estimateBytes({ a: 1 }), 7);
@@ -64,7 +64,7 @@ void describe('BoundedCache', () => {
     assert.equal(estimateBytes(cyclic), 0);
   });
 
-  void it('counts hits and misses on get, but not on peek or has', () => {
+  it('counts hits and misses on get, but not on peek or has', () => {
     const cache = track(new BoundedCache<string, number>({ name: 'test-hits', maxEntries: 10 }));
     cache.set('a', 1);
     assert.equal(cache.get('a'), 1);
@@ -78,7 +78,7 @@ void describe('BoundedCache', () => {
     assert.equal(stats.hitRate, 2 / 3);
   });
 
-  void it('calls onEvict for entries pushed out by the bound, not for deletes', () => {
+  it('calls onEvict for entries pushed out by the bound, not for deletes', () => {
     const evicted: string[] = [];
     const cache = track(new BoundedCache<string, number>({ name: 'test-onevict', maxEntries: 2, onEvict: (k, _v, reason) => evicted.push(`${k}:${reason}`) }));
     cache.set('a', 1).set('b', 2).set('c', 3);
@@ -87,14 +87,14 @@ void describe('BoundedCache', () => {
     assert.deepEqual(evicted, ['a:evict']);
   });
 
-  void it('treats entries older than ttlMs as absent', async () => {
+  it('treats entries older than ttlMs as absent', async () => {
     const cache = track(new BoundedCache<string, number>({ name: 'test-ttl', maxEntries: 10, ttlMs: 1 }));
     cache.set('a', 1);
     await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(cache.get('a'), undefined);
   });
 
-  void it('lists its entries from most to least recently used', () => {
+  it('lists its entries from most to least recently used', () => {
     const cache = track(new BoundedCache<string, number>({ name: 'test-entries-order', maxEntries: 10 }));
     cache.set('a', 1).set('b', 2);
     cache.get('a');
@@ -102,8 +102,8 @@ void describe('BoundedCache', () => {
   });
 });
 
-void describe('BoundedCache bounds', () => {
-  void it('refuses to exist without a bound, and says how to add one', () => {
+describe('BoundedCache bounds', () => {
+  it('refuses to exist without a bound, and says how to add one', () => {
     assert.throws(
       () => new BoundedCache<string, string>({ name: 'nobound' }),
       (err: unknown) => err instanceof VialError && err.code === 'VIAL_ERR_CACHE_UNBOUNDED' && err.message.includes('maxEntries: 10_000'),
@@ -111,7 +111,7 @@ void describe('BoundedCache bounds', () => {
     assert.equal(cacheRegistry.has('nobound'), false);
   });
 
-  void it('refuses non-positive and non-integer bounds', () => {
+  it('refuses non-positive and non-integer bounds', () => {
     for (const bad of [0, -1, 1.5, Number.NaN, Infinity]) {
       assert.throws(() => new BoundedCache<string, string>({ name: 'bad', maxEntries: bad }), { code: 'VIAL_ERR_CACHE_UNBOUNDED' });
       assert.throws(() => new BoundedCache<string, string>({ name: 'bad', maxBytes: bad }), { code: 'VIAL_ERR_CACHE_UNBOUNDED' });
@@ -119,8 +119,8 @@ void describe('BoundedCache bounds', () => {
   });
 });
 
-void describe('cacheRegistry', () => {
-  void it('lists a cache by name with its stats and drops it after dispose', () => {
+describe('cacheRegistry', () => {
+  it('lists a cache by name with its stats and drops it after dispose', () => {
     const cache = new BoundedCache<string, number>({ name: 'test-registry', maxEntries: 5 });
     cache.set('a', 1);
     const listed = cacheRegistry.list().find((s) => s.name === 'test-registry');
@@ -131,7 +131,7 @@ void describe('cacheRegistry', () => {
     assert.equal(cacheRegistry.get('test-registry'), undefined);
   });
 
-  void it('refuses a duplicate name unless replace is set', () => {
+  it('refuses a duplicate name unless replace is set', () => {
     const first = track(new BoundedCache<string, number>({ name: 'test-dup', maxEntries: 5 }));
     assert.throws(() => new BoundedCache<string, number>({ name: 'test-dup', maxEntries: 5 }), { code: 'VIAL_ERR_CACHE_NAME_TAKEN' });
     const second = track(new BoundedCache<string, number>({ name: 'test-dup', maxEntries: 7, replace: true }));
@@ -143,7 +143,7 @@ void describe('cacheRegistry', () => {
     assert.equal(cacheRegistry.has('test-dup'), false);
   });
 
-  void it('allows the name again once the old cache is disposed', () => {
+  it('allows the name again once the old cache is disposed', () => {
     new BoundedCache<string, number>({ name: 'test-reuse', maxEntries: 5 }).dispose();
     const again = track(new BoundedCache<string, number>({ name: 'test-reuse', maxEntries: 5 }));
     assert.equal(cacheRegistry.has(again.name), true);

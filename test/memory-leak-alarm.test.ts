@@ -26,12 +26,12 @@ function recorder() {
   return { warnings, events, log: { warn: (_obj: object, msg: string) => void warnings.push(msg) }, close: () => diagnostics.unsubscribe('vial:leak', onLeak) };
 }
 
-void describe('leak alarm', () => {
+describe('leak alarm', () => {
   let sampler: AllocationSampler;
   before(() => (sampler = createAllocationSampler({ samplingIntervalBytes: 8192 })).start());
   after(() => sampler.stop());
 
-  void it('does not fire for a bounded cache under the same traffic', async () => {
+  it('does not fire for a bounded cache under the same traffic', async () => {
     const rec = recorder();
     const alarm = createLeakAlarm({ ...options, sampler, log: rec.log, gc });
     try {
@@ -48,7 +48,7 @@ void describe('leak alarm', () => {
     }
   });
 
-  void it('fires once on a growing map, names the fixture file:line, and re-arms after the growth stops', async () => {
+  it('fires once on a growing map, names the fixture file:line, and re-arms after the growth stops', async () => {
     const rec = recorder();
     const alarm = createLeakAlarm({ ...options, sampler, log: rec.log, gc });
     try {
@@ -88,7 +88,7 @@ void describe('leak alarm', () => {
     }
   });
 
-  void it('takes its samples from major GCs it observes when it may not force one', async () => {
+  it('takes its samples from major GCs it observes when it may not force one', async () => {
     const rec = recorder();
     // A long warm-up keeps the timer out of the way; check() samples the observed floor.
     const alarm = createLeakAlarm({ ...options, warmupMs: 600_000, log: rec.log });
@@ -118,22 +118,22 @@ void describe('leak alarm', () => {
   });
 });
 
-void describe('evaluateWindow', () => {
+describe('evaluateWindow', () => {
   const mb = 1024 * 1024;
   const win = (...bytes: number[]) => bytes.map((b, i) => ({ atMs: i * 1000, bytes: b * mb }));
 
-  void it('calls a steadily rising floor growing', () => {
+  it('calls a steadily rising floor growing', () => {
     const v = evaluateWindow(win(10, 12, 14, 16, 18, 20), 4 * mb);
     assert.equal(v.growing, true);
     assert.equal(v.floorGrowthBytes, 8 * mb);
     assert.equal(Math.round(v.slope * 1000), 2 * mb);
   });
 
-  void it('does not call a single spike growing', () => {
+  it('does not call a single spike growing', () => {
     assert.equal(evaluateWindow(win(10, 10, 10, 10, 40, 10), 4 * mb).growing, false);
   });
 
-  void it('does not call a flat, noisy floor growing', () => {
+  it('does not call a flat, noisy floor growing', () => {
     assert.equal(evaluateWindow(win(10, 11, 10, 12, 10, 11), 4 * mb).growing, false);
   });
 });

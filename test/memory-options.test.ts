@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import os from 'node:os';
 import { resolveMemoryOptions } from '../src/memory/index.ts';
 
-void describe('resolveMemoryOptions', () => {
-  void it('turns every protection on by default and freezes the result', () => {
+describe('resolveMemoryOptions', () => {
+  it('turns every protection on by default and freezes the result', () => {
     const o = resolveMemoryOptions();
     assert.deepEqual(o, {
       allocationSampling: { enabled: true, samplingIntervalBytes: 524288, includeInternal: false },
@@ -14,7 +14,7 @@ void describe('resolveMemoryOptions', () => {
     assert.ok(Object.isFrozen(o) && Object.isFrozen(o.leakAlarm) && Object.isFrozen(o.allocationSampling) && Object.isFrozen(o.heapSnapshot));
   });
 
-  void it('keeps given values and fills the rest', () => {
+  it('keeps given values and fills the rest', () => {
     const o = resolveMemoryOptions({ leakAlarm: { windowSamples: 5, enabled: false }, heapSnapshot: { dir: '/var/snap' } });
     assert.equal(o.leakAlarm.windowSamples, 5);
     assert.equal(o.leakAlarm.enabled, false);
@@ -22,7 +22,7 @@ void describe('resolveMemoryOptions', () => {
     assert.equal(o.heapSnapshot.dir, '/var/snap');
   });
 
-  void it('rejects out-of-bounds values with a message naming the option', () => {
+  it('rejects out-of-bounds values with a message naming the option', () => {
     assert.throws(() => resolveMemoryOptions({ leakAlarm: { windowSamples: 2 } }), { code: 'VIAL_ERR_MEMORY_OPTIONS', message: /memory\.leakAlarm\.windowSamples must be an integer between 3/ });
     assert.throws(() => resolveMemoryOptions({ allocationSampling: { samplingIntervalBytes: 10 } }), { code: 'VIAL_ERR_MEMORY_OPTIONS' });
     assert.throws(() => resolveMemoryOptions({ heapSnapshot: { maxHeapFraction: 1.5 } }), { code: 'VIAL_ERR_MEMORY_OPTIONS' });

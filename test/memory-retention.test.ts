@@ -20,8 +20,8 @@ after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const plenty: MemoryProbe = { heapUsedBytes: 100 * MiB, freeBytes: 8192 * MiB, cgroupAvailableBytes: null, diskFreeBytes: 8192 * MiB };
 
-void describe('heap snapshot guard', () => {
-  void it('refuses with an exposed 503 when free memory is under twice the heap', async () => {
+describe('heap snapshot guard', () => {
+  it('refuses with an exposed 503 when free memory is under twice the heap', async () => {
     const probe = () => Promise.resolve({ ...plenty, freeBytes: 150 * MiB });
     await assert.rejects(takeHeapSnapshot({ dir, probe }), (err: unknown) => {
       assert.ok(err instanceof VialError);
@@ -35,21 +35,21 @@ void describe('heap snapshot guard', () => {
     assert.deepEqual(fs.readdirSync(dir), []);
   });
 
-  void it('counts the cgroup limit, not just the machine, as available memory', () => {
+  it('counts the cgroup limit, not just the machine, as available memory', () => {
     const reason = snapshotRefusal({ ...plenty, cgroupAvailableBytes: 120 * MiB }, 0.5);
     assert.match(reason ?? '', /only 120 MiB left under the cgroup memory limit/);
   });
 
-  void it('refuses when the disk cannot hold the file', () => {
+  it('refuses when the disk cannot hold the file', () => {
     assert.match(snapshotRefusal({ ...plenty, diskFreeBytes: 50 * MiB }, 0.5) ?? '', /only 50 MiB are free on its filesystem/);
   });
 
-  void it('allows a snapshot when there is room, and honours maxHeapFraction', () => {
+  it('allows a snapshot when there is room, and honours maxHeapFraction', () => {
     assert.equal(snapshotRefusal(plenty, 0.5), null);
     assert.equal(snapshotRefusal({ ...plenty, freeBytes: 150 * MiB }, 0.9), null);
   });
 
-  void it('refuses a second snapshot while one is in progress', async () => {
+  it('refuses a second snapshot while one is in progress', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     // The first call is held inside its probe; its guard then refuses, so nothing is written.
@@ -59,11 +59,11 @@ void describe('heap snapshot guard', () => {
     await assert.rejects(first, { code: 'VIAL_ERR_HEAP_SNAPSHOT_REFUSED' });
   });
 
-  void it('rejects a maxHeapFraction outside (0, 1]', async () => {
+  it('rejects a maxHeapFraction outside (0, 1]', async () => {
     await assert.rejects(takeHeapSnapshot({ dir, maxHeapFraction: 0 }), { code: 'VIAL_ERR_MEMORY_OPTIONS' });
   });
 
-  void it('writes a real snapshot to the directory and publishes it on vial:heap-snapshot', async () => {
+  it('writes a real snapshot to the directory and publishes it on vial:heap-snapshot', async () => {
     const published: unknown[] = [];
     const onSnapshot = (msg: unknown): void => void published.push(msg);
     diagnostics.subscribe('vial:heap-snapshot', onSnapshot);
@@ -88,8 +88,8 @@ void describe('heap snapshot guard', () => {
   });
 });
 
-void describe('cache registry retention', () => {
-  void it('does not keep a cache alive that the app dropped', async () => {
+describe('cache registry retention', () => {
+  it('does not keep a cache alive that the app dropped', async () => {
     (() => {
       const dropped = new BoundedCache<string, string>({ name: 'test-dropped', maxEntries: 10 });
       dropped.set('a', 'b');

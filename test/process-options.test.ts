@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { resolveProcessOptions } from '../src/process/options.ts';
 import { VialError } from '../src/errors.ts';
 
-void describe('resolveProcessOptions', () => {
-  void it('fills the documented defaults and freezes the result', () => {
+describe('resolveProcessOptions', () => {
+  it('fills the documented defaults and freezes the result', () => {
     const o = resolveProcessOptions();
     assert.equal(o.workers, 1);
     assert.deepEqual(o.recycle, { maxRequests: 0, maxRequestsJitter: 0, maxRssBytes: 0 });
@@ -13,22 +13,22 @@ void describe('resolveProcessOptions', () => {
     assert.ok(Object.isFrozen(o) && Object.isFrozen(o.recycle) && Object.isFrozen(o.heartbeat));
   });
 
-  void it('defaults the jitter to a tenth of maxRequests', () => {
+  it('defaults the jitter to a tenth of maxRequests', () => {
     assert.equal(resolveProcessOptions({ recycle: { maxRequests: 1000 } }).recycle.maxRequestsJitter, 100);
   });
 
-  void it('refuses a heartbeat timeout that is not above the interval', () => {
+  it('refuses a heartbeat timeout that is not above the interval', () => {
     assert.throws(() => resolveProcessOptions({ heartbeat: { intervalMs: 1000, timeoutMs: 1000 } }),
       (err: unknown) => err instanceof VialError && err.code === 'VIAL_ERR_PROCESS_OPTIONS' && /timeoutMs/.test(err.message));
   });
 
-  void it('refuses a worker count that is not a positive integer', () => {
+  it('refuses a worker count that is not a positive integer', () => {
     for (const workers of [0, -1, 1.5, Number.NaN]) {
       assert.throws(() => resolveProcessOptions({ workers }), { code: 'VIAL_ERR_PROCESS_OPTIONS' });
     }
   });
 
-  void it('accepts an already resolved object unchanged', () => {
+  it('accepts an already resolved object unchanged', () => {
     const o = resolveProcessOptions({ workers: 3, recycle: { maxRequests: 50, maxRequestsJitter: 7 } });
     assert.deepEqual(resolveProcessOptions(o), o);
   });

@@ -44,8 +44,8 @@ async function until(check: () => boolean, what: string): Promise<void> {
   assert.ok(check(), `timed out waiting for ${what}`);
 }
 
-void describe('installGracefulShutdown', () => {
-  void it('finishes in-flight requests, stops accepting, then exits 0', async () => {
+describe('installGracefulShutdown', () => {
+  it('finishes in-flight requests, stops accepting, then exits 0', async () => {
     const { server, port, started, release } = await slowServer();
     const codes: number[] = [];
     const handle = installGracefulShutdown(server, { signals: [], exit: (c) => codes.push(c), gracefulTimeoutMs: 10_000 });
@@ -61,7 +61,7 @@ void describe('installGracefulShutdown', () => {
     assert.deepEqual(codes, [0]);
   });
 
-  void it('refuses a new request on an already used connection with 503 and Connection: close', async () => {
+  it('refuses a new request on an already used connection with 503 and Connection: close', async () => {
     const { server, port, release } = await slowServer();
     const codes: number[] = [];
     const handle = installGracefulShutdown(server, { signals: [], exit: (c) => codes.push(c), gracefulTimeoutMs: 10_000 });
@@ -88,7 +88,7 @@ void describe('installGracefulShutdown', () => {
     assert.equal(await done, 0);
   });
 
-  void it('serves the first request of a connection accepted before shutdown', async () => {
+  it('serves the first request of a connection accepted before shutdown', async () => {
     const { server, port } = await slowServer();
     const codes: number[] = [];
     const handle = installGracefulShutdown(server, { signals: [], exit: (c) => codes.push(c), gracefulTimeoutMs: 10_000 });
@@ -107,7 +107,7 @@ void describe('installGracefulShutdown', () => {
     assert.equal(await done, 0);
   });
 
-  void it('closes idle keep-alive connections at once', async () => {
+  it('closes idle keep-alive connections at once', async () => {
     const { server, port } = await slowServer();
     const handle = installGracefulShutdown(server, { signals: [], exit: () => {}, gracefulTimeoutMs: 10_000 });
     let serverSide: net.Socket | undefined;
@@ -124,7 +124,7 @@ void describe('installGracefulShutdown', () => {
     agent.destroy();
   });
 
-  void it('forces connections closed after the grace period and exits 1', async () => {
+  it('forces connections closed after the grace period and exits 1', async () => {
     const { server, port, started } = await slowServer();
     const codes: number[] = [];
     const handle = installGracefulShutdown(server, { signals: [], exit: (c) => codes.push(c), gracefulTimeoutMs: 50 });

@@ -92,8 +92,8 @@ async function startPrimary(options: ProcessOptions) {
 
 const fast = { heartbeat: { intervalMs: 100, timeoutMs: 1500 }, restart: { initialDelayMs: 10 } } satisfies ProcessOptions;
 
-void describe('runSupervisor with real worker processes', () => {
-  void it('serves requests from both workers', async () => {
+describe('runSupervisor with real worker processes', () => {
+  it('serves requests from both workers', async () => {
     const p = await startPrimary({ ...fast, workers: 2 });
     try {
       const forked = new Set(p.events.filter((e) => e.event === 'fork').map((e) => String(e.pid)));
@@ -107,7 +107,7 @@ void describe('runSupervisor with real worker processes', () => {
     }
   });
 
-  void it('replaces a worker that exits and keeps serving', async () => {
+  it('replaces a worker that exits and keeps serving', async () => {
     const p = await startPrimary({ ...fast, workers: 2 });
     try {
       await assert.rejects(p.get('/exit'));
@@ -122,7 +122,7 @@ void describe('runSupervisor with real worker processes', () => {
     }
   });
 
-  void it('recycles workers after their request budget without failing a request', async () => {
+  it('recycles workers after their request budget without failing a request', async () => {
     const p = await startPrimary({ ...fast, workers: 2, recycle: { maxRequests: 5, maxRequestsJitter: 0 } });
     try {
       const replies: Reply[] = [];
@@ -143,7 +143,7 @@ void describe('runSupervisor with real worker processes', () => {
     }
   });
 
-  void it('kills a blocked worker, names its in-flight route, and routes new connections elsewhere', async () => {
+  it('kills a blocked worker, names its in-flight route, and routes new connections elsewhere', async () => {
     const p = await startPrimary({ ...fast, workers: 2 });
     try {
       // Blocks well past the heartbeat timeout; ends on its own if the kill never came.
@@ -163,7 +163,7 @@ void describe('runSupervisor with real worker processes', () => {
     }
   });
 
-  void it("keeps Node's slow-client timeouts in workers that never listen", async () => {
+  it("keeps Node's slow-client timeouts in workers that never listen", async () => {
     const p = await startPrimary({ ...fast, workers: 1 });
     try {
       const socket = net.connect(p.port, '127.0.0.1');
@@ -182,7 +182,7 @@ void describe('runSupervisor with real worker processes', () => {
     }
   });
 
-  void it('closes idle keep-alive connections when a worker drains', async () => {
+  it('closes idle keep-alive connections when a worker drains', async () => {
     const p = await startPrimary({ ...fast, workers: 1 });
     const socket = net.connect(p.port, '127.0.0.1');
     let raw = '';
@@ -197,7 +197,7 @@ void describe('runSupervisor with real worker processes', () => {
     assert.equal(await p.exited, 0);
   });
 
-  void it('drains in-flight slow requests on SIGTERM and exits 0', async () => {
+  it('drains in-flight slow requests on SIGTERM and exits 0', async () => {
     const p = await startPrimary({ ...fast, workers: 2 });
     const slow = Array.from({ length: 4 }, () => p.get('/slow?ms=800'));
     // The fixture app prints a line when a slow request starts (workers share the primary's stdout).

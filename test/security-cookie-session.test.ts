@@ -20,8 +20,8 @@ function flipByte(value: string, index: number): string {
   return raw.toString('base64url');
 }
 
-void describe('cookie sessions', () => {
-  void it('round-trips data and user id through a sealed cookie', async () => {
+describe('cookie sessions', () => {
+  it('round-trips data and user id through a sealed cookie', async () => {
     const manager = createCookieSessionManager({ secrets: [NEW] });
     const { setCookie } = await roundTrip(manager, undefined, (s) => {
       s.login('alice');
@@ -36,12 +36,12 @@ void describe('cookie sessions', () => {
     assert.deepEqual(session.get('cart'), [1, 2]);
   });
 
-  void it('writes no cookie for anonymous traffic', async () => {
+  it('writes no cookie for anonymous traffic', async () => {
     const manager = createCookieSessionManager({ secrets: [NEW] });
     assert.equal((await roundTrip(manager, undefined, (s) => void s.get('x'))).setCookie, undefined);
   });
 
-  void it('gives an empty session for any tampered byte and clears the cookie', async () => {
+  it('gives an empty session for any tampered byte and clears the cookie', async () => {
     const manager = createCookieSessionManager({ secrets: [NEW] });
     const sealed = (await roundTrip(manager, undefined, (s) => s.login('alice'))).setCookie?.value ?? '';
     const length = Buffer.from(sealed, 'base64url').length;
@@ -56,14 +56,14 @@ void describe('cookie sessions', () => {
     }
   });
 
-  void it('refuses a sealed value moved to a cookie of another name', async () => {
+  it('refuses a sealed value moved to a cookie of another name', async () => {
     const a = createCookieSessionManager({ secrets: [NEW], cookieName: '__Host-a' });
     const b = createCookieSessionManager({ secrets: [NEW], cookieName: '__Host-b' });
     const sealed = (await roundTrip(a, undefined, (s) => s.login('alice'))).setCookie?.value ?? '';
     assert.equal((await b.load(sealed, false)).userId, undefined);
   });
 
-  void it('opens cookies sealed with an old secret and reseals with the new one', async () => {
+  it('opens cookies sealed with an old secret and reseals with the new one', async () => {
     const before = createCookieSessionManager({ secrets: [OLD] });
     const sealedOld = (await roundTrip(before, undefined, (s) => s.login('alice'))).setCookie?.value ?? '';
     const rotated = createCookieSessionManager({ secrets: [NEW, OLD] });
@@ -75,7 +75,7 @@ void describe('cookie sessions', () => {
     assert.equal((await onlyNew.load(sealedOld, false)).userId, undefined);
   });
 
-  void it('fails with a clear error when the data outgrows the cookie', async () => {
+  it('fails with a clear error when the data outgrows the cookie', async () => {
     const manager = createCookieSessionManager({ secrets: [NEW] });
     const session = await manager.load(undefined, false);
     session.set('blob', 'x'.repeat(4000));
@@ -86,18 +86,18 @@ void describe('cookie sessions', () => {
     });
   });
 
-  void it('refuses an oversized incoming cookie without trying to open it', async () => {
+  it('refuses an oversized incoming cookie without trying to open it', async () => {
     const manager = createCookieSessionManager({ secrets: [NEW] });
     assert.equal((await manager.load('A'.repeat(10_000), false)).isNew, true);
   });
 
-  void it('treats a duplicated cookie as anonymous', async () => {
+  it('treats a duplicated cookie as anonymous', async () => {
     const manager = createCookieSessionManager({ secrets: [NEW] });
     const sealed = (await roundTrip(manager, undefined, (s) => s.login('alice'))).setCookie?.value ?? '';
     assert.equal((await manager.load(sealed, true)).userId, undefined);
   });
 
-  void it('enforces idle and absolute timeouts from the sealed timestamps', async () => {
+  it('enforces idle and absolute timeouts from the sealed timestamps', async () => {
     const clock = { now: 1_700_000_000_000 };
     const manager = createCookieSessionManager({ secrets: [NEW], now: () => clock.now, idleTimeoutMs: 30 * MIN, absoluteTimeoutMs: 60 * MIN });
     let cookie = (await roundTrip(manager, undefined, (s) => s.login('alice'))).setCookie?.value ?? '';
@@ -114,7 +114,7 @@ void describe('cookie sessions', () => {
     assert.equal((await manager.load(cookie, false)).userId, undefined, 'absolute');
   });
 
-  void it('clears the cookie on logout', async () => {
+  it('clears the cookie on logout', async () => {
     const manager = createCookieSessionManager({ secrets: [NEW] });
     const sealed = (await roundTrip(manager, undefined, (s) => s.login('alice'))).setCookie?.value ?? '';
     const { setCookie } = await roundTrip(manager, sealed, (s) => s.logout());
@@ -122,12 +122,12 @@ void describe('cookie sessions', () => {
     assert.match(setCookie?.header ?? '', /Max-Age=0/);
   });
 
-  void it('says plainly that it cannot end sessions on the server', async () => {
+  it('says plainly that it cannot end sessions on the server', async () => {
     const manager = createCookieSessionManager({ secrets: [NEW] });
     await assert.rejects(manager.destroyAllForUser('alice'), { code: 'VIAL_ERR_SESSION_UNSUPPORTED' });
   });
 
-  void it('refuses to start without a secret', () => {
+  it('refuses to start without a secret', () => {
     assert.throws(() => createCookieSessionManager({ secrets: [] }), { code: 'VIAL_ERR_SESSION_OPTIONS' });
   });
 });

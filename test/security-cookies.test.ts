@@ -2,15 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseCookieHeader, readCookie, serializeCookie } from '../src/security/cookies.ts';
 
-void describe('Cookie header parsing', () => {
-  void it('reads pairs, trims spaces and unquotes quoted values', () => {
+describe('Cookie header parsing', () => {
+  it('reads pairs, trims spaces and unquotes quoted values', () => {
     const { values, duplicates, truncated } = parseCookieHeader(' a=1;b=two ; c="three"');
     assert.deepEqual([...values], [['a', '1'], ['b', 'two'], ['c', 'three']]);
     assert.equal(duplicates.size, 0);
     assert.equal(truncated, false);
   });
 
-  void it('skips malformed pairs without throwing', () => {
+  it('skips malformed pairs without throwing', () => {
     const inputs = ['novalue; =x; a b=1; ok=1', ';;;;', '=', 'bad=va lue; ok=1', 'ctl=\u0001; ok=1', 'x=%E0%A4%A; ok=1', 'q=a"b; ok=1'];
     for (const header of inputs) {
       const { values } = parseCookieHeader(header);
@@ -20,7 +20,7 @@ void describe('Cookie header parsing', () => {
     assert.equal(parseCookieHeader(undefined).values.size, 0);
   });
 
-  void it('keeps the first occurrence of a name and reports the duplicate', () => {
+  it('keeps the first occurrence of a name and reports the duplicate', () => {
     const { values, duplicates } = parseCookieHeader('s=first; t=1; s=second');
     assert.equal(values.get('s'), 'first');
     assert.deepEqual([...duplicates], ['s']);
@@ -28,7 +28,7 @@ void describe('Cookie header parsing', () => {
     assert.deepEqual(readCookie('t=1', 's'), { value: undefined, duplicated: false });
   });
 
-  void it('stops at the pair limit and the byte limit and says so', () => {
+  it('stops at the pair limit and the byte limit and says so', () => {
     const many = Array.from({ length: 500 }, (_, i) => `c${i}=v`).join('; ');
     const byCount = parseCookieHeader(many);
     assert.equal(byCount.values.size, 100);
@@ -40,19 +40,19 @@ void describe('Cookie header parsing', () => {
   });
 });
 
-void describe('Set-Cookie serialization', () => {
-  void it('writes every attribute in a fixed order', () => {
+describe('Set-Cookie serialization', () => {
+  it('writes every attribute in a fixed order', () => {
     const header = serializeCookie('__Host-id', 'abc', { maxAgeSec: 60, path: '/', secure: true, httpOnly: true, sameSite: 'Lax', partitioned: true, expires: new Date(0) });
     assert.equal(header, '__Host-id=abc; Max-Age=60; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; Secure; HttpOnly; SameSite=Lax; Partitioned');
   });
 
-  void it('refuses CR, LF, semicolons and other non-cookie characters in values', () => {
+  it('refuses CR, LF, semicolons and other non-cookie characters in values', () => {
     for (const value of ['a\r\nSet-Cookie: x=1', 'a\nb', 'a;b', 'a b', 'a,b', 'a"b', 'a\\b', 'é']) {
       assert.throws(() => serializeCookie('n', value), { code: 'VIAL_ERR_COOKIE_INVALID' }, JSON.stringify(value));
     }
   });
 
-  void it('refuses bad names and attribute values that would extend the header', () => {
+  it('refuses bad names and attribute values that would extend the header', () => {
     assert.throws(() => serializeCookie('a b', 'v'), { code: 'VIAL_ERR_COOKIE_INVALID' });
     assert.throws(() => serializeCookie('a=b', 'v'), { code: 'VIAL_ERR_COOKIE_INVALID' });
     assert.throws(() => serializeCookie('n', 'v', { path: '/; Domain=evil.test' }), { code: 'VIAL_ERR_COOKIE_INVALID' });
@@ -60,7 +60,7 @@ void describe('Set-Cookie serialization', () => {
     assert.throws(() => serializeCookie('n', 'v', { maxAgeSec: 1.5 }), { code: 'VIAL_ERR_COOKIE_INVALID' });
   });
 
-  void it('enforces the __Host- and __Secure- prefix rules', () => {
+  it('enforces the __Host- and __Secure- prefix rules', () => {
     const ok = { secure: true, path: '/' } as const;
     assert.ok(serializeCookie('__Host-s', 'v', ok));
     assert.throws(() => serializeCookie('__Host-s', 'v', { path: '/' }), { code: 'VIAL_ERR_COOKIE_INVALID' });

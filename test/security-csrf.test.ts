@@ -15,20 +15,20 @@ const base = (over: Partial<CsrfInput> & { headers?: CsrfInput['headers'] } = {}
 });
 const decide = (over: Partial<CsrfInput> = {}) => checkCsrf(base(over));
 
-void describe('CSRF decision', () => {
-  void it('passes every safe method whatever the headers say', () => {
+describe('CSRF decision', () => {
+  it('passes every safe method whatever the headers say', () => {
     for (const method of ['GET', 'HEAD', 'OPTIONS', 'TRACE']) {
       assert.deepEqual(decide({ method, headers: { secFetchSite: 'cross-site', origin: 'https://evil.test' } }), { ok: true });
     }
   });
 
-  void it('treats every other method as unsafe, including unknown and lower-case ones', () => {
+  it('treats every other method as unsafe, including unknown and lower-case ones', () => {
     for (const method of ['POST', 'PUT', 'PATCH', 'DELETE', 'PROPFIND', 'get']) {
       assert.deepEqual(decide({ method, headers: { secFetchSite: 'cross-site' } }), { ok: false, reason: 'cross-site' });
     }
   });
 
-  void it('decides on Sec-Fetch-Site first', () => {
+  it('decides on Sec-Fetch-Site first', () => {
     assert.deepEqual(decide({ headers: { secFetchSite: 'same-origin' } }), { ok: true });
     assert.deepEqual(decide({ headers: { secFetchSite: 'none' } }), { ok: true });
     assert.deepEqual(decide({ headers: { secFetchSite: 'same-site' } }), { ok: false, reason: 'same-site' });
@@ -38,7 +38,7 @@ void describe('CSRF decision', () => {
     assert.deepEqual(decide({ headers: { secFetchSite: 'cross-site', origin: 'https://admin.example.com' } }), { ok: false, reason: 'cross-site' });
   });
 
-  void it('falls back to Origin without Sec-Fetch-Site (or with a value no browser sends)', () => {
+  it('falls back to Origin without Sec-Fetch-Site (or with a value no browser sends)', () => {
     assert.deepEqual(decide({ headers: { origin: APP } }), { ok: true });
     assert.deepEqual(decide({ headers: { origin: 'HTTPS://APP.EXAMPLE.COM:443' } }), { ok: true });
     assert.deepEqual(decide({ headers: { origin: 'https://admin.example.com' } }), { ok: true });
@@ -51,14 +51,14 @@ void describe('CSRF decision', () => {
     assert.deepEqual(decide({ headers: { secFetchSite: 'bogus', origin: 'https://evil.test' } }), { ok: false, reason: 'origin-mismatch' });
   });
 
-  void it('compares Origin with the Host header when no app origin is configured', () => {
+  it('compares Origin with the Host header when no app origin is configured', () => {
     const noApp = (origin: string, host: string | undefined) => checkCsrf({ method: 'POST', headers: { origin, host }, hasSessionCookie: true });
     assert.deepEqual(noApp('http://localhost:5000', 'localhost:5000'), { ok: true });
     assert.deepEqual(noApp('http://localhost:5000', 'localhost:5001'), { ok: false, reason: 'origin-mismatch' });
     assert.deepEqual(noApp('http://localhost:5000', undefined), { ok: false, reason: 'origin-mismatch' });
   });
 
-  void it('requires the session-bound token when neither header is present and the session cookie is', () => {
+  it('requires the session-bound token when neither header is present and the session cookie is', () => {
     const token = createCsrfToken();
     assert.deepEqual(decide({ sessionToken: token, submittedToken: token }), { ok: true });
     assert.deepEqual(decide({ sessionToken: token }), { ok: false, reason: 'token-missing' });
@@ -68,11 +68,11 @@ void describe('CSRF decision', () => {
     assert.deepEqual(decide({ submittedToken: token }), { ok: false, reason: 'token-invalid' });
   });
 
-  void it('passes a request with no session cookie and no browser headers', () => {
+  it('passes a request with no session cookie and no browser headers', () => {
     assert.deepEqual(decide({ hasSessionCookie: false }), { ok: true });
   });
 
-  void it('judges the real method, never an override', () => {
+  it('judges the real method, never an override', () => {
     // A cross-site POST that asks to be treated as GET through X-HTTP-Method-Override or _method:
     // the decision takes no override input at all, so the lead passes the request-line method.
     const override = { method: 'POST', headers: { secFetchSite: 'cross-site' }, 'x-http-method-override': 'GET', _method: 'GET' };
@@ -80,7 +80,7 @@ void describe('CSRF decision', () => {
     assert.deepEqual(decide({ method: 'POST', sessionToken: 't'.repeat(43) }), { ok: false, reason: 'token-missing' });
   });
 
-  void it('compares tokens with crypto.timingSafeEqual on equal-length buffers', () => {
+  it('compares tokens with crypto.timingSafeEqual on equal-length buffers', () => {
     const spy = mock.method(crypto, 'timingSafeEqual');
     // Named imports of builtins follow the default export only after a sync (node:module docs).
     syncBuiltinESMExports();
@@ -97,13 +97,13 @@ void describe('CSRF decision', () => {
     }
   });
 
-  void it('creates 256-bit random tokens', () => {
+  it('creates 256-bit random tokens', () => {
     const a = createCsrfToken();
     assert.equal(Buffer.from(a, 'base64url').length, 32);
     assert.notEqual(a, createCsrfToken());
   });
 
-  void it('exempts exact paths and /prefix/* paths only', () => {
+  it('exempts exact paths and /prefix/* paths only', () => {
     const exempt = createCsrfExemption(['/hooks/stripe', '/api/public/*']);
     assert.equal(exempt('/hooks/stripe'), true);
     assert.equal(exempt('/hooks/stripe/x'), false);
@@ -111,7 +111,7 @@ void describe('CSRF decision', () => {
     assert.equal(exempt('/api/publicity'), false);
   });
 
-  void it('turns a refusal into an exposed 403 VIAL_ERR_CSRF that names the cause', () => {
+  it('turns a refusal into an exposed 403 VIAL_ERR_CSRF that names the cause', () => {
     const error = csrfError('origin-null');
     assert.equal(error.code, 'VIAL_ERR_CSRF');
     assert.equal(error.status, 403);

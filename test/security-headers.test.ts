@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildSecurityHeaders, varyWithCookie } from '../src/security/headers.ts';
 
-void describe('security headers', () => {
-  void it('sends the safe set by default, without HSTS outside production over https', () => {
+describe('security headers', () => {
+  it('sends the safe set by default, without HSTS outside production over https', () => {
     const headers = buildSecurityHeaders({}, { production: false, https: false });
     assert.deepEqual(Object.fromEntries(headers), {
       'x-content-type-options': 'nosniff',
@@ -16,12 +16,12 @@ void describe('security headers', () => {
     assert.equal(Object.fromEntries(buildSecurityHeaders({}, { production: true, https: false }))['strict-transport-security'], undefined);
   });
 
-  void it('adds HSTS in production over https', () => {
+  it('adds HSTS in production over https', () => {
     const headers = Object.fromEntries(buildSecurityHeaders({}, { production: true, https: true }));
     assert.equal(headers['strict-transport-security'], 'max-age=31536000; includeSubDomains');
   });
 
-  void it('lets each header be changed or visibly turned off', () => {
+  it('lets each header be changed or visibly turned off', () => {
     const headers = Object.fromEntries(
       buildSecurityHeaders({ frameOptions: false, contentSecurityPolicy: "default-src 'self'", hsts: false }, { production: true, https: true }),
     );
@@ -30,13 +30,13 @@ void describe('security headers', () => {
     assert.equal(headers['strict-transport-security'], undefined);
   });
 
-  void it('refuses a configured value that would split the response', () => {
+  it('refuses a configured value that would split the response', () => {
     assert.throws(() => buildSecurityHeaders({ referrerPolicy: 'no-referrer\r\nX-Evil: 1' }, { production: false, https: false }), {
       code: 'VIAL_ERR_SECURITY_OPTIONS',
     });
   });
 
-  void it('adds Cookie to Vary once', () => {
+  it('adds Cookie to Vary once', () => {
     assert.equal(varyWithCookie(undefined), 'Cookie');
     assert.equal(varyWithCookie('Accept-Encoding'), 'Accept-Encoding, Cookie');
     assert.equal(varyWithCookie('accept-encoding, cookie'), 'accept-encoding, cookie');

@@ -8,8 +8,8 @@ import { createSessionManagerFromOptions, MemorySessionStore, resolveSecurityOpt
 
 const strong = randomBytes(32).toString('base64url');
 
-void describe('security options', () => {
-  void it('resolves secure defaults into a frozen object', () => {
+describe('security options', () => {
+  it('resolves secure defaults into a frozen object', () => {
     const resolved = resolveSecurityOptions({}, { production: true });
     assert.ok(Object.isFrozen(resolved) && Object.isFrozen(resolved.session) && Object.isFrozen(resolved.csrf));
     assert.equal(resolved.session.store, 'sqlite');
@@ -22,7 +22,7 @@ void describe('security options', () => {
     assert.deepEqual(resolved.secretKeys, []);
   });
 
-  void it('falls back to a non-Secure cookie only in development over http', () => {
+  it('falls back to a non-Secure cookie only in development over http', () => {
     const dev = resolveSecurityOptions({}, { production: false });
     assert.equal(dev.session.secure, false);
     assert.equal(dev.session.cookieName, 'vial_session');
@@ -30,19 +30,19 @@ void describe('security options', () => {
     assert.throws(() => resolveSecurityOptions({ session: { secure: false } }, { production: true }), { code: 'VIAL_ERR_SECURITY_OPTIONS' });
   });
 
-  void it('refuses a weak secret in production whenever one is given', () => {
+  it('refuses a weak secret in production whenever one is given', () => {
     assert.throws(() => resolveSecurityOptions({ secretKey: 'supersecretkey' }, { production: true }), { code: 'VIAL_ERR_WEAK_SECRET' });
     assert.throws(() => resolveSecurityOptions({ secretKeys: [strong, 'changeme'] }, { production: true }), { code: 'VIAL_ERR_WEAK_SECRET' });
   });
 
-  void it('requires a secret for cookie sessions in production, and makes one up in development', () => {
+  it('requires a secret for cookie sessions in production, and makes one up in development', () => {
     assert.throws(() => resolveSecurityOptions({ session: { store: 'cookie' } }, { production: true }), { code: 'VIAL_ERR_WEAK_SECRET' });
     const dev = resolveSecurityOptions({ session: { store: 'cookie' } }, { production: false });
     assert.equal(dev.secretKeys.length, 1);
     assert.match(dev.secretWarning ?? '', /ephemeral/);
   });
 
-  void it('refuses out-of-bounds timeouts, a redis store without a url and inexact trusted origins', () => {
+  it('refuses out-of-bounds timeouts, a redis store without a url and inexact trusted origins', () => {
     const bad = [
       { session: { idleTimeoutMs: 10 } },
       { session: { idleTimeoutMs: 10 * 3_600_000, absoluteTimeoutMs: 3_600_000 } },
@@ -56,7 +56,7 @@ void describe('security options', () => {
     assert.deepEqual(resolveSecurityOptions({ csrf: { trustedOrigins: ['https://Admin.Example.com/'] } }, { production: false }).csrf.trustedOrigins, ['https://admin.example.com']);
   });
 
-  void it('builds a working session manager for each store choice', async () => {
+  it('builds a working session manager for each store choice', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vial-security-options-'));
     try {
       for (const store of ['memory', 'sqlite', 'cookie', new MemorySessionStore()] as const) {

@@ -19,17 +19,17 @@ function refused(secret: string | undefined): void {
   );
 }
 
-void describe('secret policy', () => {
-  void it('refuses a missing or empty secret in production', () => {
+describe('secret policy', () => {
+  it('refuses a missing or empty secret in production', () => {
     refused(undefined);
     refused('');
   });
 
-  void it('refuses a secret shorter than 32 bytes in production', () => {
+  it('refuses a secret shorter than 32 bytes in production', () => {
     refused(randomBytes(16).toString('base64url'));
   });
 
-  void it('refuses every well-known value, in any case, repeated or padded, in production', () => {
+  it('refuses every well-known value, in any case, repeated or padded, in production', () => {
     for (const weak of ['secret', 'changeme', 'supersecretkey', 'development', 'password', 'keyboard cat', 'your-secret-key']) {
       for (const variant of [
         weak,
@@ -45,24 +45,24 @@ void describe('secret policy', () => {
     for (const weak of WEAK_SECRETS) refused(weak.padEnd(48, weak.at(-1) ?? 'x'));
   });
 
-  void it('refuses low-entropy and sequential secrets in production', () => {
+  it('refuses low-entropy and sequential secrets in production', () => {
     refused('a'.repeat(64));
     refused('abababababababababababababababababab');
     refused('abcdefghijklmnopqrstuvwxyz0123456789');
   });
 
-  void it('accepts a strong random secret, also hex and passphrase-like ones', () => {
+  it('accepts a strong random secret, also hex and passphrase-like ones', () => {
     for (const secret of [strong(), randomBytes(32).toString('hex'), randomBytes(16).toString('hex'), 'ocean-tulip-gravel-mirth-83-quasar-lumen-fjord']) {
       assert.deepEqual(checkSecret(secret, production), { secret, ephemeral: false });
     }
   });
 
-  void it('accepts a strong secret that happens to contain a common word', () => {
+  it('accepts a strong secret that happens to contain a common word', () => {
     const secret = `${strong()}secret`;
     assert.equal(secretWeakness(secret), undefined);
   });
 
-  void it('hands out an ephemeral random secret with a warning in development', () => {
+  it('hands out an ephemeral random secret with a warning in development', () => {
     const first = checkSecret(undefined, { production: false });
     const second = checkSecret(undefined, { production: false });
     assert.equal(first.ephemeral, true);
@@ -72,7 +72,7 @@ void describe('secret policy', () => {
     assert.match(first.warning ?? '', /VIAL_SECRET_KEY/);
   });
 
-  void it('keeps a weak secret in development but warns that production would refuse it', () => {
+  it('keeps a weak secret in development but warns that production would refuse it', () => {
     const result = checkSecret('changeme', { production: false });
     assert.equal(result.secret, 'changeme');
     assert.equal(result.ephemeral, false);

@@ -27,8 +27,8 @@ async function request(manager: SessionManager, cookie: string | undefined, hand
 
 const hash = (id: string): string => createHash('sha256').update(id).digest('base64url');
 
-void describe('session manager', () => {
-  void it('stores nothing and sets no cookie for anonymous traffic (10,000 requests)', async () => {
+describe('session manager', () => {
+  it('stores nothing and sets no cookie for anonymous traffic (10,000 requests)', async () => {
     const { store, manager } = setup();
     for (let i = 0; i < 10_000; i++) {
       const { session, setCookie } = await request(manager, undefined, (s) => void s.get('x'));
@@ -38,7 +38,7 @@ void describe('session manager', () => {
     assert.equal(store.size, 0);
   });
 
-  void it('creates the session on first write with a 256-bit id in a __Host- cookie', async () => {
+  it('creates the session on first write with a 256-bit id in a __Host- cookie', async () => {
     const { store, manager } = setup();
     const { setCookie } = await request(manager, undefined, (s) => s.set('theme', 'dark'));
     assert.ok(setCookie);
@@ -51,7 +51,7 @@ void describe('session manager', () => {
     assert.equal(session.get('theme'), 'dark');
   });
 
-  void it('keys the store by a hash of the id, never the id itself', async () => {
+  it('keys the store by a hash of the id, never the id itself', async () => {
     const { store, manager } = setup();
     const { setCookie } = await request(manager, undefined, (s) => s.set('a', 1));
     const id = setCookie?.value ?? '';
@@ -59,7 +59,7 @@ void describe('session manager', () => {
     assert.notEqual(await store.get(hash(id)), undefined);
   });
 
-  void it('never adopts an attacker-chosen id, even when the session is then written', async () => {
+  it('never adopts an attacker-chosen id, even when the session is then written', async () => {
     const { store, manager } = setup();
     const chosen = 'A'.repeat(43);
     const { session, setCookie } = await request(manager, chosen, (s) => s.set('cart', [1]));
@@ -69,7 +69,7 @@ void describe('session manager', () => {
     assert.equal(await store.get(hash(chosen)), undefined);
   });
 
-  void it('clears a presented cookie it did not accept when nothing is written', async () => {
+  it('clears a presented cookie it did not accept when nothing is written', async () => {
     const { manager } = setup();
     for (const bad of ['A'.repeat(43), 'short', 'x'.repeat(5000), 'has space=and;semi']) {
       const { session, setCookie } = await request(manager, bad);
@@ -78,7 +78,7 @@ void describe('session manager', () => {
     }
   });
 
-  void it('treats a duplicated session cookie as anonymous', async () => {
+  it('treats a duplicated session cookie as anonymous', async () => {
     const { manager } = setup();
     const { setCookie } = await request(manager, undefined, (s) => s.login('alice'));
     const id = setCookie?.value ?? '';
@@ -91,7 +91,7 @@ void describe('session manager', () => {
     assert.equal(session.userId, undefined);
   });
 
-  void it('rotates the id on login and the pre-login id is dead', async () => {
+  it('rotates the id on login and the pre-login id is dead', async () => {
     const { manager } = setup();
     const first = await request(manager, undefined, (s) => s.set('cart', [1]));
     const before = first.setCookie?.value ?? '';
@@ -106,7 +106,7 @@ void describe('session manager', () => {
     assert.deepEqual(loggedIn.session.get('cart'), [1]);
   });
 
-  void it('clears the cookie on logout and a replayed cookie is anonymous', async () => {
+  it('clears the cookie on logout and a replayed cookie is anonymous', async () => {
     const { store, manager } = setup();
     const login = await request(manager, undefined, (s) => s.login('alice'));
     const id = login.setCookie?.value ?? '';
@@ -119,7 +119,7 @@ void describe('session manager', () => {
     assert.equal(replay.session.userId, undefined);
   });
 
-  void it('issues a fresh id when data is written after logout in the same request', async () => {
+  it('issues a fresh id when data is written after logout in the same request', async () => {
     const { manager } = setup();
     const id = (await request(manager, undefined, (s) => s.login('alice'))).setCookie?.value ?? '';
     const { setCookie } = await request(manager, id, (s) => {
@@ -130,7 +130,7 @@ void describe('session manager', () => {
     assert.equal((await request(manager, setCookie.value)).session.userId, undefined);
   });
 
-  void it('regenerates the id on other privilege changes and keeps the data', async () => {
+  it('regenerates the id on other privilege changes and keeps the data', async () => {
     const { manager } = setup();
     const id = (await request(manager, undefined, (s) => s.login('alice'))).setCookie?.value ?? '';
     const { setCookie } = await request(manager, id, (s) => {
@@ -144,7 +144,7 @@ void describe('session manager', () => {
     assert.equal(next.session.userId, 'alice');
   });
 
-  void it('expires a session idle for longer than the idle timeout', async () => {
+  it('expires a session idle for longer than the idle timeout', async () => {
     const { clock, manager } = setup({ idleTimeoutMs: 30 * MIN });
     const id = (await request(manager, undefined, (s) => s.login('alice'))).setCookie?.value ?? '';
     clock.now += 20 * MIN;
@@ -157,7 +157,7 @@ void describe('session manager', () => {
     assert.equal(expired.session.userId, undefined);
   });
 
-  void it('expires a session at the absolute timeout however active it is', async () => {
+  it('expires a session at the absolute timeout however active it is', async () => {
     const { clock, manager } = setup({ idleTimeoutMs: 30 * MIN, absoluteTimeoutMs: 120 * MIN });
     const id = (await request(manager, undefined, (s) => s.login('alice'))).setCookie?.value ?? '';
     for (let t = 0; t < 115; t += 10) {
@@ -168,7 +168,7 @@ void describe('session manager', () => {
     assert.equal((await request(manager, id)).session.userId, undefined);
   });
 
-  void it('does not rewrite an unchanged session more than once per touch interval', async () => {
+  it('does not rewrite an unchanged session more than once per touch interval', async () => {
     const { manager, clock } = setup();
     const writes: string[] = [];
     const inner = new MemorySessionStore({ now: () => clock.now });
@@ -189,7 +189,7 @@ void describe('session manager', () => {
     await manager.close();
   });
 
-  void it('does not bring back a session a concurrent request logged out', async () => {
+  it('does not bring back a session a concurrent request logged out', async () => {
     const { store, manager } = setup();
     const id = (await request(manager, undefined, (s) => s.login('alice'))).setCookie?.value ?? '';
     const slow = await manager.load(id, false);
@@ -201,7 +201,7 @@ void describe('session manager', () => {
     assert.equal((await request(manager, id)).session.userId, undefined);
   });
 
-  void it('does not bring back a session ended by destroyAllForUser while a request ran', async () => {
+  it('does not bring back a session ended by destroyAllForUser while a request ran', async () => {
     const { store, manager } = setup();
     const id = (await request(manager, undefined, (s) => s.login('alice'))).setCookie?.value ?? '';
     const inFlight = await manager.load(id, false);
@@ -211,7 +211,7 @@ void describe('session manager', () => {
     assert.equal(store.size, 0);
   });
 
-  void it('deletes the session and clears the cookie when clear() empties it', async () => {
+  it('deletes the session and clears the cookie when clear() empties it', async () => {
     const { store, manager } = setup();
     const id = (await request(manager, undefined, (s) => s.set('a', 1))).setCookie?.value ?? '';
     const { setCookie } = await request(manager, id, (s) => s.clear());
@@ -219,7 +219,7 @@ void describe('session manager', () => {
     assert.equal(store.size, 0);
   });
 
-  void it('continues with an empty session and reports it when the store fails on load', async () => {
+  it('continues with an empty session and reports it when the store fails on load', async () => {
     const failing: SessionStore = {
       get: () => Promise.reject(new Error('disk on fire')),
       set: () => Promise.resolve(),
@@ -242,7 +242,7 @@ void describe('session manager', () => {
     }
   });
 
-  void it('fails the commit with VIAL_ERR_SESSION_STORE when the store cannot save', async () => {
+  it('fails the commit with VIAL_ERR_SESSION_STORE when the store cannot save', async () => {
     const failing: SessionStore = {
       get: () => Promise.resolve(undefined),
       set: () => Promise.reject(new Error('read-only')),
@@ -256,7 +256,7 @@ void describe('session manager', () => {
     await assert.rejects(manager.commit(session), { code: 'VIAL_ERR_SESSION_STORE', status: 503, expose: false });
   });
 
-  void it('falls back visibly to a non-Secure vial_session cookie in development over http', async () => {
+  it('falls back visibly to a non-Secure vial_session cookie in development over http', async () => {
     const warnings: unknown[] = [];
     const manager = createSessionManager({ store: new MemorySessionStore(), secure: false, logger: { warn: (o) => void warnings.push(o), error: () => {} } });
     assert.equal(manager.cookieName, 'vial_session');
@@ -267,11 +267,11 @@ void describe('session manager', () => {
     assert.equal(warnings.length, 1);
   });
 
-  void it('refuses a __Host- cookie name without Secure', () => {
+  it('refuses a __Host- cookie name without Secure', () => {
     assert.throws(() => createSessionManager({ store: new MemorySessionStore(), secure: false, cookieName: '__Host-x' }), { code: 'VIAL_ERR_SESSION_OPTIONS' });
   });
 
-  void it('creates the CSRF token lazily and replaces it on login', async () => {
+  it('creates the CSRF token lazily and replaces it on login', async () => {
     const { manager } = setup();
     const anon = await request(manager, undefined, (s) => assert.equal(s.peekCsrfToken(), undefined));
     assert.equal(anon.setCookie, undefined);
@@ -288,14 +288,14 @@ void describe('session manager', () => {
     assert.ok(login.setCookie);
   });
 
-  void it('refuses application access to the reserved CSRF key', async () => {
+  it('refuses application access to the reserved CSRF key', async () => {
     const { manager } = setup();
     const session = await manager.load(undefined, false);
     assert.throws(() => session.set(CSRF_SESSION_KEY, 'x'), { code: 'VIAL_ERR_SESSION_RESERVED_KEY' });
     assert.throws(() => session.get(CSRF_SESSION_KEY), { code: 'VIAL_ERR_SESSION_RESERVED_KEY' });
   });
 
-  void it('refuses an empty user id on login', async () => {
+  it('refuses an empty user id on login', async () => {
     const { manager } = setup();
     const session = await manager.load(undefined, false);
     assert.throws(() => session.login(''), { code: 'VIAL_ERR_SESSION_USER_ID' });

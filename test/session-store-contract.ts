@@ -17,7 +17,7 @@ export interface StoreHarness {
 const record = (over: Partial<SessionRecord> = {}): SessionRecord => ({ data: { n: 1 }, createdAt: 1_000, lastSeenAt: 2_000, ...over });
 
 export function runStoreContract(name: string, make: () => Promise<StoreHarness>): void {
-  void describe(`${name} session store contract`, () => {
+  describe(`${name} session store contract`, () => {
     let h: StoreHarness;
     beforeEach(async () => {
       h = await make();
@@ -27,37 +27,37 @@ export function runStoreContract(name: string, make: () => Promise<StoreHarness>
       await h.cleanup?.();
     });
 
-    void it('returns undefined for a key it never stored', async () => {
+    it('returns undefined for a key it never stored', async () => {
       assert.equal(await h.store.get('absent'), undefined);
     });
 
-    void it('round-trips data, user id and timestamps', async () => {
+    it('round-trips data, user id and timestamps', async () => {
       const r = record({ data: { cart: [1, 2], nested: { a: 'b' } }, userId: 'u1' });
       await h.store.set('k1', r, 60_000);
       assert.deepEqual(await h.store.get('k1'), r);
     });
 
-    void it('round-trips a record without a user id', async () => {
+    it('round-trips a record without a user id', async () => {
       await h.store.set('k1', record(), 60_000);
       const got = await h.store.get('k1');
       assert.deepEqual(got, record());
       assert.equal(got !== undefined && 'userId' in got, false);
     });
 
-    void it('hands out copies, so mutating a loaded record changes nothing stored', async () => {
+    it('hands out copies, so mutating a loaded record changes nothing stored', async () => {
       await h.store.set('k1', record({ data: { list: [1] } }), 60_000);
       const first = await h.store.get('k1');
       (first?.data.list as number[]).push(2);
       assert.deepEqual((await h.store.get('k1'))?.data, { list: [1] });
     });
 
-    void it('replaces a record on a second set', async () => {
+    it('replaces a record on a second set', async () => {
       await h.store.set('k1', record({ data: { v: 1 } }), 60_000);
       await h.store.set('k1', record({ data: { v: 2 }, lastSeenAt: 3_000 }), 60_000);
       assert.deepEqual(await h.store.get('k1'), record({ data: { v: 2 }, lastSeenAt: 3_000 }));
     });
 
-    void it('updates an existing record but never creates one through update', async () => {
+    it('updates an existing record but never creates one through update', async () => {
       assert.equal(await h.store.update('k1', record(), 60_000), false);
       assert.equal(await h.store.get('k1'), undefined);
       await h.store.set('k1', record({ data: { v: 1 } }), 60_000);
@@ -68,21 +68,21 @@ export function runStoreContract(name: string, make: () => Promise<StoreHarness>
       assert.equal(await h.store.get('k1'), undefined);
     });
 
-    void it('does not update a record whose ttl ran out', async () => {
+    it('does not update a record whose ttl ran out', async () => {
       await h.store.set('k1', record(), 200);
       await h.advance(300);
       assert.equal(await h.store.update('k1', record(), 60_000), false);
       assert.equal(await h.store.get('k1'), undefined);
     });
 
-    void it('destroys a record, and destroying an absent one is not an error', async () => {
+    it('destroys a record, and destroying an absent one is not an error', async () => {
       await h.store.set('k1', record(), 60_000);
       await h.store.destroy('k1');
       assert.equal(await h.store.get('k1'), undefined);
       await h.store.destroy('never-there');
     });
 
-    void it('keeps a record before its ttl runs out and drops it after', async () => {
+    it('keeps a record before its ttl runs out and drops it after', async () => {
       await h.store.set('short', record(), 200);
       await h.store.set('long', record(), 600_000);
       assert.notEqual(await h.store.get('short'), undefined);
@@ -91,7 +91,7 @@ export function runStoreContract(name: string, make: () => Promise<StoreHarness>
       assert.notEqual(await h.store.get('long'), undefined);
     });
 
-    void it("destroys all of one user's sessions and no one else's", async () => {
+    it("destroys all of one user's sessions and no one else's", async () => {
       await h.store.set('a1', record({ userId: 'alice' }), 60_000);
       await h.store.set('a2', record({ userId: 'alice' }), 60_000);
       await h.store.set('b1', record({ userId: 'bob' }), 60_000);
@@ -104,29 +104,29 @@ export function runStoreContract(name: string, make: () => Promise<StoreHarness>
       assert.equal(await h.store.destroyAllForUser?.('alice'), 0);
     });
 
-    void it('does not count a session that moved to another user', async () => {
+    it('does not count a session that moved to another user', async () => {
       await h.store.set('k', record({ userId: 'alice' }), 60_000);
       await h.store.set('k', record({ userId: 'bob' }), 60_000);
       assert.equal(await h.store.destroyAllForUser?.('alice'), 0);
       assert.notEqual(await h.store.get('k'), undefined);
     });
 
-    void it('returns 0 for a user with no sessions', async () => {
+    it('returns 0 for a user with no sessions', async () => {
       assert.equal(await h.store.destroyAllForUser?.('nobody'), 0);
     });
 
-    void it('refuses a ttl that is not a positive integer', async () => {
+    it('refuses a ttl that is not a positive integer', async () => {
       await assert.rejects(h.store.set('k', record(), 0), RangeError);
       await assert.rejects(h.store.set('k', record(), -5), RangeError);
       await assert.rejects(h.store.set('k', record(), 1.5), RangeError);
       assert.equal(await h.store.get('k'), undefined);
     });
 
-    void it('refuses data that is not JSON-serializable', async () => {
+    it('refuses data that is not JSON-serializable', async () => {
       await assert.rejects(h.store.set('k', record({ data: { big: 1n } }), 60_000), TypeError);
     });
 
-    void it('keeps keys of the base64url alphabet apart', async () => {
+    it('keeps keys of the base64url alphabet apart', async () => {
       await h.store.set('Ab-_', record({ data: { v: 'x' } }), 60_000);
       await h.store.set('ab-_', record({ data: { v: 'y' } }), 60_000);
       assert.deepEqual((await h.store.get('Ab-_'))?.data, { v: 'x' });

@@ -15,8 +15,8 @@ runStoreContract('memory', () => {
   });
 });
 
-void describe('memory session store bounds', () => {
-  void it('evicts the least recently used session beyond maxEntries', async () => {
+describe('memory session store bounds', () => {
+  it('evicts the least recently used session beyond maxEntries', async () => {
     const store = new MemorySessionStore({ maxEntries: 3 });
     for (const key of ['a', 'b', 'c']) await store.set(key, { data: {}, createdAt: 0, lastSeenAt: 0 }, 60_000);
     await store.get('a');
@@ -27,7 +27,7 @@ void describe('memory session store bounds', () => {
     await store.close();
   });
 
-  void it('forgets the user index of evicted sessions, so it stays bounded too', async () => {
+  it('forgets the user index of evicted sessions, so it stays bounded too', async () => {
     const store = new MemorySessionStore({ maxEntries: 2 });
     for (let i = 0; i < 100; i++) await store.set(`k${i}`, { data: {}, userId: `u${i}`, createdAt: 0, lastSeenAt: 0 }, 60_000);
     assert.equal(store.size, 2);
@@ -36,7 +36,7 @@ void describe('memory session store bounds', () => {
     await store.close();
   });
 
-  void it('refuses a maxEntries that is not a positive integer', () => {
+  it('refuses a maxEntries that is not a positive integer', () => {
     assert.throws(() => new MemorySessionStore({ maxEntries: 0 }), { code: 'VIAL_ERR_SESSION_OPTIONS' });
   });
 });

@@ -35,8 +35,8 @@ runStoreContract('redis', () =>
   }),
 );
 
-void describe('redis session store', () => {
-  void it('writes keys under the prefix with a ttl, and a per-user set that expires too', async () => {
+describe('redis session store', () => {
+  it('writes keys under the prefix with a ttl, and a per-user set that expires too', async () => {
     const client = new Redis(url());
     const store = new RedisSessionStore({ client, prefix: 'app1:' });
     await store.set('k', { data: {}, userId: 'alice', createdAt: 0, lastSeenAt: 0 }, 60_000);
@@ -53,7 +53,7 @@ void describe('redis session store', () => {
     await client.quit();
   });
 
-  void it('never shortens the per-user set below its longest session', async () => {
+  it('never shortens the per-user set below its longest session', async () => {
     const client = new Redis(url());
     const store = new RedisSessionStore({ client, prefix: 'app2:' });
     await store.set('long', { data: {}, userId: 'bob', createdAt: 0, lastSeenAt: 0 }, 600_000);
@@ -62,7 +62,7 @@ void describe('redis session store', () => {
     await client.quit();
   });
 
-  void it('ends every session of a user through the session manager', async () => {
+  it('ends every session of a user through the session manager', async () => {
     const manager = createSessionManager({ store: new RedisSessionStore({ client: url(), prefix: 'app3:' }) });
     const cookies: string[] = [];
     for (let i = 0; i < 3; i++) {

@@ -43,8 +43,8 @@ function rowCount(path: string): number {
   }
 }
 
-void describe('sqlite session store', () => {
-  void it('keeps sessions across a reopen of the file, as after a process restart', async () => {
+describe('sqlite session store', () => {
+  it('keeps sessions across a reopen of the file, as after a process restart', async () => {
     const path = freshPath();
     const first = new SqliteSessionStore({ path });
     await first.set('k', rec, 60_000);
@@ -54,7 +54,7 @@ void describe('sqlite session store', () => {
     await second.close();
   });
 
-  void it('shares one file between two open stores, as between worker processes', async () => {
+  it('shares one file between two open stores, as between worker processes', async () => {
     const path = freshPath();
     const a = new SqliteSessionStore({ path });
     const b = new SqliteSessionStore({ path });
@@ -66,7 +66,7 @@ void describe('sqlite session store', () => {
     await b.close();
   });
 
-  void it('runs the file in WAL mode', async () => {
+  it('runs the file in WAL mode', async () => {
     const path = freshPath();
     const store = new SqliteSessionStore({ path });
     const db = openDb(path);
@@ -75,7 +75,7 @@ void describe('sqlite session store', () => {
     await store.close();
   });
 
-  void it('sweeps expired rows in batches and leaves live ones', async () => {
+  it('sweeps expired rows in batches and leaves live ones', async () => {
     const path = freshPath();
     let now = 0;
     const store = new SqliteSessionStore({ path, now: () => now, sweepBatchSize: 7 });
@@ -88,7 +88,7 @@ void describe('sqlite session store', () => {
     await store.close();
   });
 
-  void it('sweeps on its own timer', async () => {
+  it('sweeps on its own timer', async () => {
     const path = freshPath();
     let now = 0;
     const store = new SqliteSessionStore({ path, now: () => now, sweepIntervalMs: 10 });
@@ -100,7 +100,7 @@ void describe('sqlite session store', () => {
     await store.close();
   });
 
-  void it('removes an expired row when it is read', async () => {
+  it('removes an expired row when it is read', async () => {
     const path = freshPath();
     let now = 0;
     const store = new SqliteSessionStore({ path, now: () => now, sweepIntervalMs: 0 });
@@ -111,7 +111,7 @@ void describe('sqlite session store', () => {
     await store.close();
   });
 
-  void it('ends every session of a user through the session manager', async () => {
+  it('ends every session of a user through the session manager', async () => {
     const store = new SqliteSessionStore({ path: freshPath() });
     const manager = createSessionManager({ store });
     const cookies: string[] = [];
@@ -125,7 +125,7 @@ void describe('sqlite session store', () => {
     await manager.close();
   });
 
-  void it('refuses negative options with a ConfigError', () => {
+  it('refuses negative options with a ConfigError', () => {
     assert.throws(() => new SqliteSessionStore({ path: ':memory:', busyTimeoutMs: -1 }), { code: 'VIAL_ERR_SESSION_OPTIONS' });
   });
 });

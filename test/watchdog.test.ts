@@ -65,46 +65,46 @@ function busyLoopReports(reports: BlockReport[]): BlockReport[] {
   return reports.filter((report) => report.userFrame?.functionName === 'burnCpu' || report.route === 'GET /native');
 }
 
-void describe('resolveWatchdogOptions', () => {
-  void it('fills defaults and freezes the result', () => {
+describe('resolveWatchdogOptions', () => {
+  it('fills defaults and freezes the result', () => {
     const options = resolveWatchdogOptions({});
     assert.deepEqual(options, { enabled: true, thresholdMs: 200, checkIntervalMs: 50, captureTimeoutMs: 2000, maxFrames: 32 });
     assert.ok(Object.isFrozen(options));
   });
 
-  void it('keeps values given within bounds', () => {
+  it('keeps values given within bounds', () => {
     assert.equal(resolveWatchdogOptions({ thresholdMs: 1000, checkIntervalMs: 100 }).thresholdMs, 1000);
   });
 
-  void it('refuses out-of-bounds, non-integer and unknown options with VIAL_ERR_WATCHDOG_OPTION', () => {
+  it('refuses out-of-bounds, non-integer and unknown options with VIAL_ERR_WATCHDOG_OPTION', () => {
     for (const bad of [{ thresholdMs: 0 }, { checkIntervalMs: 1.5 }, { maxFrames: 1000 }, { nope: 1 }]) {
       assert.throws(() => resolveWatchdogOptions(bad), { code: 'VIAL_ERR_WATCHDOG_OPTION' });
     }
   });
 
-  void it('refuses a threshold under twice the heartbeat interval', () => {
+  it('refuses a threshold under twice the heartbeat interval', () => {
     assert.throws(() => resolveWatchdogOptions({ thresholdMs: 60, checkIntervalMs: 50 }), /at least twice/);
   });
 });
 
-void describe('findUserFrame and formatFrame', () => {
+describe('findUserFrame and formatFrame', () => {
   const frame = (url: string, line = 1): BlockFrame => ({ functionName: 'f', url, line, column: 1 });
 
-  void it('skips Node internals, node_modules and native frames', () => {
+  it('skips Node internals, node_modules and native frames', () => {
     const user = frame('file:///srv/app/routes.ts', 42);
     const stack = [frame(''), frame('node:internal/timers'), frame('file:///srv/app/node_modules/x/index.js'), user];
     assert.equal(findUserFrame(stack), user);
     assert.equal(findUserFrame([frame('node:fs')]), null);
   });
 
-  void it('prints file URLs as path:line', () => {
+  it('prints file URLs as path:line', () => {
     assert.equal(formatFrame(frame('file:///srv/app/routes.ts', 42)), '/srv/app/routes.ts:42');
     assert.equal(formatFrame(frame('node:internal/timers', 7)), 'node:internal/timers:7');
   });
 });
 
-void describe('installWatchdog in this process', () => {
-  void it('shares one watchdog between installs with the same options, until the last one stops', async () => {
+describe('installWatchdog in this process', () => {
+  it('shares one watchdog between installs with the same options, until the last one stops', async () => {
     const first = installWatchdog({ thresholdMs: 1000 });
     const second = installWatchdog({ thresholdMs: 1000 });
     await first.stop();
@@ -117,12 +117,12 @@ void describe('installWatchdog in this process', () => {
     assert.deepEqual(third.recentBlocks(), []);
   });
 
-  void it('accepts a pino logger', () => {
+  it('accepts a pino logger', () => {
     const log: WatchdogLogger = pino({ enabled: false });
     assert.equal(typeof log.warn, 'function');
   });
 
-  void it('starts nothing when disabled', async () => {
+  it('starts nothing when disabled', async () => {
     const off = installWatchdog({ enabled: false });
     const again = installWatchdog({ enabled: false });
     assert.deepEqual(off.recentBlocks(), []);
@@ -131,9 +131,9 @@ void describe('installWatchdog in this process', () => {
 });
 
 for (const runtime of runtimes) {
-  void describe(`the watchdog on ${runtime.name}`, () => {
+  describe(`the watchdog on ${runtime.name}`, () => {
 
-    void it('reports one block naming the route and the busy-loop line, while it was blocked', async () => {
+    it('reports one block naming the route and the busy-loop line, while it was blocked', async () => {
       const result = await run(runtime.bin, 'busy.ts', ['100']);
       const output = lastJson<BusyOutput>(result);
       const ours = busyLoopReports(output.reports);
@@ -158,7 +158,7 @@ for (const runtime of runtimes) {
       );
     });
 
-    void it('tells a turn of many short requests from one request holding the loop (not confirmed)', async () => {
+    it('tells a turn of many short requests from one request holding the loop (not confirmed)', async () => {
       const output = lastJson<BusyOutput>(await run(runtime.bin, 'busy.ts', ['100', 'many']));
       // Whatever the first look landed in (a request, or the few instructions between two), no
       // report of this second-long turn may blame one request.
@@ -172,7 +172,7 @@ for (const runtime of runtimes) {
       }
     });
 
-    void it('confirms a block held by one native call (the probe can only run once it returns)', async () => {
+    it('confirms a block held by one native call (the probe can only run once it returns)', async () => {
       const output = lastJson<BusyOutput>(await run(runtime.bin, 'busy.ts', ['100', 'native']));
       const ours = busyLoopReports(output.reports);
       assert.equal(ours.length, 1, JSON.stringify(output.reports));
@@ -180,7 +180,7 @@ for (const runtime of runtimes) {
       assert.equal(ours[0]?.confirmed, true);
     });
 
-    void it('reports a block outside any request with a null route', async () => {
+    it('reports a block outside any request with a null route', async () => {
       const output = lastJson<BusyOutput>(await run(runtime.bin, 'busy.ts', ['100', 'outside']));
       const ours = busyLoopReports(output.reports);
       assert.equal(ours.length, 1, JSON.stringify(output.reports));
@@ -189,13 +189,13 @@ for (const runtime of runtimes) {
       assert.ok(output.warnings.some((line) => line.includes('by code outside any route at')), output.warnings.join('\n'));
     });
 
-    void it('reports nothing for a loop that is busy but never blocked', async () => {
+    it('reports nothing for a loop that is busy but never blocked', async () => {
       const output = lastJson<{ tasks: number; recent: BlockReport[] }>(await run(runtime.bin, 'idle.ts'));
       assert.ok(output.tasks > 0);
       assert.deepEqual(output.recent, []);
     });
 
-    void it('never keeps the process alive, and leaves no handle after stop()', async () => {
+    it('never keeps the process alive, and leaves no handle after stop()', async () => {
       const idle = await run(runtime.bin, 'lifecycle.ts');
       assert.equal(idle.code, 0, idle.stderr);
       const stopped = await run(runtime.bin, 'lifecycle.ts', ['stop']);
@@ -203,7 +203,7 @@ for (const runtime of runtimes) {
       assert.deepEqual(lastJson<{ resources: string[] }>(stopped).resources, []);
     });
 
-    void it('reports a pause held by another debugger session as a block, without resuming it', async () => {
+    it('reports a pause held by another debugger session as a block, without resuming it', async () => {
       const output = lastJson<{ seen: { pausedSeen: boolean; resumedByOthers: boolean }; recent: BlockReport[] }>(
         await run(runtime.bin, 'foreign-pause.ts'),
       );
@@ -212,7 +212,7 @@ for (const runtime of runtimes) {
       assert.ok(output.recent.every((report) => report.route === null));
     });
 
-    void it('restores Error.prepareStackTrace and Error.stackTraceLimit after reading the stack', async () => {
+    it('restores Error.prepareStackTrace and Error.stackTraceLimit after reading the stack', async () => {
       const output = lastJson<BusyOutput & { errorSettings: unknown }>(await run(runtime.bin, 'busy.ts', ['100']));
       assert.equal(busyLoopReports(output.reports).length, 1, JSON.stringify(output.reports));
       assert.deepEqual(output.errorSettings, { sameLimit: true, samePrepare: true, stackIsString: true });

@@ -44,7 +44,7 @@ export interface Conn {
 /** `describe(title)` once per mode; the body gets the mode to pass to `connect`. */
 export function both(title: string, body: (mode: Mode) => void): void {
   for (const mode of MODES) {
-    void describe(`${title} (${mode === 'client' ? 'test client' : 'real server'})`, () => body(mode));
+    describe(`${title} (${mode === 'client' ? 'test client' : 'real server'})`, () => body(mode));
   }
 }
 
