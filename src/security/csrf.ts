@@ -55,7 +55,15 @@ export function checkCsrf(input: CsrfInput): CsrfDecision {
   if (site === 'same-site') return refuse('same-site');
   if (site === 'cross-site') return refuse('cross-site');
   // Any other value is not from a conforming browser: fall through to Origin.
+  return checkOriginOrToken(input);
+}
 
+/**
+ * Steps 3 and 4 alone: the Origin against the app's and the trusted origins, else the session-bound
+ * token. The WebSocket handshake (a GET, so never an "unsafe method") uses it directly: browsers
+ * must send Origin there (RFC 6455 §4.1), which makes it the whole check (src/websocket/origin.ts).
+ */
+export function checkOriginOrToken(input: Omit<CsrfInput, 'method'>): CsrfDecision {
   const origin = input.headers.origin;
   if (origin !== undefined) {
     if (origin === 'null') return refuse('origin-null');
@@ -70,7 +78,7 @@ export function checkCsrf(input: CsrfInput): CsrfDecision {
   return tokensEqual(submitted, expected) ? OK : refuse('token-invalid');
 }
 
-function originAllowed(origin: string, input: CsrfInput): boolean {
+function originAllowed(origin: string, input: Omit<CsrfInput, 'method'>): boolean {
   const normalized = normalizeOrigin(origin);
   if (normalized === undefined) return false;
   if (input.trustedOrigins !== undefined && input.trustedOrigins.includes(normalized)) return true;
