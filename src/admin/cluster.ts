@@ -12,12 +12,15 @@
  */
 import cluster from 'node:cluster';
 import type { Worker } from 'node:cluster';
-import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { loadPromClient } from '../observe/metrics.ts';
 import type { ProcessLogger } from '../process/options.ts';
 import type { Supervisor } from '../process/supervisor.ts';
 import { json, resolveAdminOptions, startListener } from './http.ts';
 import type { AdminOptions, Endpoint, RunningAdmin } from './http.ts';
 
+/** prom-client's Registry.contentType (the Prometheus text format 0.0.4), known before it is loaded. */
+const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 type ScrapeRequest = readonly ['vial:metrics-request', number];
 type ScrapeReply = readonly ['vial:metrics', number, MetricsJson | { error: string }];
@@ -34,13 +37,13 @@ function isScrapeReply(msg: unknown): msg is ScrapeReply {
  * Worker side: answers the primary's scrapes with this worker's registry (from createMetrics). A
  * no-op outside a cluster worker. Returns a function that stops answering.
  */
-export function serveWorkerMetrics(metrics: { readonly registry: Registry }): () => void {
+export function serveWorkerMetrics(metrics: { registry(): Promise<Registry> }): () => void {
   if (!cluster.isWorker || process.send === undefined) return () => {};
   const send: (msg: ScrapeReply) => boolean = process.send.bind(process);
   function onMessage(msg: unknown): void {
     if (!isScrapeRequest(msg)) return;
     const id = msg[1];
-    metrics.registry.getMetricsAsJSON().then(
+    metrics.registry().then((registry) => registry.getMetricsAsJSON()).then(
       (data) => {
         if (process.connected) send(['vial:metrics', id, data] satisfies ScrapeReply);
       },
@@ -86,24 +89,31 @@ export async function startPrimaryAdmin(options: PrimaryAdminOptions = {}): Prom
   }
   cluster.on('message', onMessage);
 
-  const own = new Registry();
-  const missing = new Gauge({ name: 'vial_admin_scrape_missing_workers', help: 'Workers that did not answer the last scrape in time (blocked, starting or draining).', registers: [own] });
-  new Counter({
-    name: 'vial_worker_restarts_total', help: 'Workers replaced by the supervisor, by cause (vial:worker).', labelNames: ['cause'], registers: [own],
-    collect() {
-      this.reset();
-      for (const [cause, n] of Object.entries(supervisor?.stats().restarts ?? {})) this.inc({ cause }, n);
-    },
-  });
-  new Gauge({
-    name: 'vial_workers', help: 'Workers by state.', labelNames: ['state'], registers: [own],
-    collect() {
-      this.reset();
-      for (const state of ['starting', 'ready', 'draining']) this.set({ state }, supervisor?.stats().workers.filter((w) => w.state === state).length ?? 0);
-    },
-  });
+  // prom-client is imported on the first scrape, not with vial: a primary nobody scrapes skips it.
+  let primaryMetrics: ReturnType<typeof buildPrimaryMetrics> | undefined;
+  async function buildPrimaryMetrics() {
+    const prom = await loadPromClient();
+    const own = new prom.Registry();
+    const missing = new prom.Gauge({ name: 'vial_admin_scrape_missing_workers', help: 'Workers that did not answer the last scrape in time (blocked, starting or draining).', registers: [own] });
+    new prom.Counter({
+      name: 'vial_worker_restarts_total', help: 'Workers replaced by the supervisor, by cause (vial:worker).', labelNames: ['cause'], registers: [own],
+      collect() {
+        this.reset();
+        for (const [cause, n] of Object.entries(supervisor?.stats().restarts ?? {})) this.inc({ cause }, n);
+      },
+    });
+    new prom.Gauge({
+      name: 'vial_workers', help: 'Workers by state.', labelNames: ['state'], registers: [own],
+      collect() {
+        this.reset();
+        for (const state of ['starting', 'ready', 'draining']) this.set({ state }, supervisor?.stats().workers.filter((w) => w.state === state).length ?? 0);
+      },
+    });
+    return { aggregate: (results: MetricsJson[]) => prom.AggregatorRegistry.aggregate(results), own, missing };
+  }
 
   async function scrape(): Promise<string> {
+    const { aggregate, own, missing } = await (primaryMetrics ??= buildPrimaryMetrics());
     const id = ++seq;
     const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
     const results: MetricsJson[] = [];
@@ -125,7 +135,7 @@ export async function startPrimaryAdmin(options: PrimaryAdminOptions = {}): Prom
       if (workers.length === 0) finish();
     });
     missing.set(waiting.size);
-    const summed = AggregatorRegistry.aggregate(results);
+    const summed = aggregate(results);
     return (await summed.metrics()) + '\n' + (await own.metrics());
   }
 
@@ -137,7 +147,7 @@ export async function startPrimaryAdmin(options: PrimaryAdminOptions = {}): Prom
         return json({ ready, ...(ready ? {} : { reason: 'no ready worker' }) }, ready ? 200 : 503);
       },
     }],
-    ['/metrics', { handle: async () => ({ status: 200, body: await scrape(), type: own.contentType }) }],
+    ['/metrics', { handle: async () => ({ status: 200, body: await scrape(), type: PROMETHEUS_TEXT }) }],
     ['/workers', { handle: () => json(supervisor?.stats() ?? { workers: [] }) }],
   ]);
   let running: RunningAdmin;

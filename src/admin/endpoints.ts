@@ -99,7 +99,10 @@ export function appEndpoints(app: ObservedApp, metrics: Metrics, startedAt: numb
     const ready = !closing && !overloaded;
     return json({ ready, ...(ready ? {} : { reason: closing ? 'closing' : 'overloaded' }) }, ready ? 200 : 503);
   });
-  get('/metrics', async () => ({ status: 200, body: await metrics.registry.metrics(), type: metrics.registry.contentType }));
+  get('/metrics', async () => {
+    const registry = await metrics.registry();
+    return { status: 200, body: await registry.metrics(), type: registry.contentType };
+  });
   get('/routes', () => json({
     routes: app.routeList.map((r) => ({
       key: r.info.key, method: r.method, name: r.info.name ?? null, blueprint: r.info.blueprint ?? null,

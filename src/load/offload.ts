@@ -3,8 +3,11 @@
  * submitted and not yet settled <= maxThreads + maxQueue), so refusal is synchronous and does
  * not depend on how fast piscina's workers start. Worker modules may be .ts files: Node strips
  * types in worker threads as in the main thread (unflagged since 22.18 and in 24).
+ *
+ * piscina itself is imported with the first task (~8 MiB of RSS on Node 24, issue 16): an app that
+ * never offloads neither starts a thread nor loads the pool's code.
  */
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import { outsideRequestContext } from '../context.ts';
 import { VialError } from '../errors.ts';
 import { resolveOffloadOptions } from './options.ts';
@@ -48,6 +51,11 @@ export class OffloadQueueFullError extends VialError {
   }
 }
 
+function closedError(): VialError {
+  return new VialError('VIAL_ERR_OFFLOAD_CLOSED', 'The offload pool is closed (the app is shutting down). ' +
+    'Retry the request on another instance.', { status: 503, expose: true, headers: { 'Retry-After': '1' } });
+}
+
 export function createOffloadPool(options: Partial<OffloadOptions> = {}): OffloadPool {
   return new PiscinaOffloadPool(resolveOffloadOptions(options));
 }
@@ -55,7 +63,9 @@ export function createOffloadPool(options: Partial<OffloadOptions> = {}): Offloa
 class PiscinaOffloadPool implements OffloadPool {
   readonly #opts: Readonly<OffloadOptions>;
   readonly #limit: number;
-  #pool: Piscina | undefined;
+  #pool: Promise<Piscina> | undefined;
+  /** The pool once created, for stats() and close(), which must not wait for an import. */
+  #created: Piscina | undefined;
   #active = 0;
   #refused = 0;
   #closed = false;
@@ -66,23 +76,26 @@ class PiscinaOffloadPool implements OffloadPool {
   }
 
   // Created on first use: an app that never offloads never starts a thread.
-  #piscina(): Piscina {
-    // Created outside the request that first offloads: the pool outlives it.
-    this.#pool ??= outsideRequestContext(() => new Piscina({
-      minThreads: 0,
-      maxThreads: this.#opts.maxThreads,
-      idleTimeout: this.#opts.idleTimeoutMs,
-      // Intentionally unbounded inside piscina: our own count above is the bound.
-      maxQueue: Infinity,
-    }));
+  #piscina(): Promise<Piscina> {
+    // Imported and created outside the request that first offloads: the pool outlives it.
+    this.#pool ??= outsideRequestContext(async () => {
+      const { Piscina } = await import('piscina');
+      const pool = new Piscina({
+        minThreads: 0,
+        maxThreads: this.#opts.maxThreads,
+        idleTimeout: this.#opts.idleTimeoutMs,
+        // Intentionally unbounded inside piscina: our own count above is the bound.
+        maxQueue: Infinity,
+      });
+      if (this.#closed) await pool.destroy();
+      else this.#created = pool;
+      return pool;
+    });
     return this.#pool;
   }
 
   async run<T>(task: OffloadTask, payload: unknown, options: OffloadRunOptions = {}): Promise<T> {
-    if (this.#closed) {
-      throw new VialError('VIAL_ERR_OFFLOAD_CLOSED', 'The offload pool is closed (the app is shutting down). ' +
-        'Retry the request on another instance.', { status: 503, expose: true, headers: { 'Retry-After': '1' } });
-    }
+    if (this.#closed) throw closedError();
     if (this.#active >= this.#limit) {
       this.#refused++;
       throw new OffloadQueueFullError(this.#limit);
@@ -91,7 +104,9 @@ class PiscinaOffloadPool implements OffloadPool {
     const filename = task.filename instanceof URL ? task.filename.href : task.filename;
     this.#active++;
     try {
-      return (await this.#piscina().run(payload, {
+      const pool = await this.#piscina();
+      if (this.#closed) throw closedError();
+      return (await pool.run(payload, {
         filename,
         name: task.name ?? 'default',
         signal: options.signal ?? null,
@@ -102,7 +117,7 @@ class PiscinaOffloadPool implements OffloadPool {
   }
 
   stats(): OffloadStats {
-    const pool = this.#pool;
+    const pool = this.#created;
     return {
       maxThreads: this.#opts.maxThreads,
       maxQueue: this.#opts.maxQueue,
@@ -116,8 +131,8 @@ class PiscinaOffloadPool implements OffloadPool {
 
   async close(): Promise<void> {
     this.#closed = true;
-    const pool = this.#pool;
-    this.#pool = undefined;
+    const pool = this.#created;
+    this.#created = undefined;
     if (pool !== undefined) await pool.destroy();
   }
 }

@@ -6,12 +6,18 @@
  * Only `vial:request` does work per request (one RequestSeries record and one LiveStats record);
  * everything else is read in `collect()` when Prometheus scrapes, from state the app already keeps.
  * Channel mapping, metric by metric, is in docs/admin.md.
+ *
+ * prom-client is imported on the first `registry()` call (the first scrape), not with vial:
+ * importing it costs ~21 MiB of RSS (measured on Node 24, issue 16), which an app nobody scrapes
+ * yet should not pay. What must count from the start is counted here without it (RequestSeries,
+ * blocks, leak alarms, the heap floor); Node's default process metrics start at the first scrape,
+ * so their GC histograms and event-loop lag cover the time since then (docs/admin.md).
  */
 import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
 import type { PerformanceEntry } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { RouteInfo } from '../context.ts';
 import { lateHandlers } from '../dispatch.ts';
 import { cacheRegistry } from '../memory/registry.ts';
@@ -34,8 +40,11 @@ export interface RequestEvent {
 }
 
 export interface Metrics {
-  /** This app's metrics merged with the process-wide default metrics. */
-  readonly registry: Registry;
+  /**
+   * This app's metrics merged with the process-wide default metrics. The first call imports
+   * prom-client and builds the registry; later calls return the same one.
+   */
+  registry(): Promise<Registry>;
   /** The per-second history the dashboard draws. */
   readonly live: LiveStats;
   close(): void;
@@ -47,21 +56,28 @@ export interface MetricsOptions {
   startSampling?: boolean;
 }
 
+type PromClient = typeof import('prom-client');
+
+let promClient: Promise<PromClient> | undefined;
 let processRegistry: Registry | undefined;
 
+/** prom-client, imported once per process on first use (outside any request's async context). */
+export function loadPromClient(): Promise<PromClient> {
+  promClient ??= import('prom-client');
+  return promClient;
+}
+
 /** Node's default metrics, collected once per process whatever the number of apps. */
-export function processMetrics(): Registry {
+function processMetrics(prom: PromClient): Registry {
   if (processRegistry === undefined) {
-    processRegistry = new Registry();
-    collectDefaultMetrics({ register: processRegistry });
+    processRegistry = new prom.Registry();
+    prom.collectDefaultMetrics({ register: processRegistry });
   }
   return processRegistry;
 }
 
 export function createMetrics(app: ObservedApp, options: MetricsOptions = {}): Metrics {
-  const own = new Registry();
   const series = new RequestSeries();
-  series.register(own);
   const live = new LiveStats(app, options.live);
   // Channels are process-wide: keep only requests whose route object belongs to this app.
   const routes = new Set<RouteInfo>(app.routeList.map((r) => r.info));
@@ -74,39 +90,56 @@ export function createMetrics(app: ObservedApp, options: MetricsOptions = {}): M
     series.record(route, event.ctx.request.method, event.status, event.durationMs);
     live.record(route, event.status, event.durationMs);
   }
-  const blocks = new Counter({ name: 'vial_event_loop_blocks_total', help: 'Event-loop blocks the watchdog caught (vial:block), by route.', labelNames: ['route'], registers: [own] });
+  const blocksByRoute = new Map<string, number>();
   const onBlock = (message: unknown): void => {
-    blocks.inc({ route: (message as { route: string | null }).route ?? 'none' });
+    const route = (message as { route: string | null }).route ?? 'none';
+    blocksByRoute.set(route, (blocksByRoute.get(route) ?? 0) + 1);
   };
-  const leaks = new Counter({ name: 'vial_leak_alarms_total', help: 'Heap-growth alarms raised (vial:leak).', registers: [own] });
-  const onLeak = (): void => leaks.inc();
+  let leakAlarms = 0;
+  const onLeak = (): void => void leakAlarms++;
   subscribe('vial:request', onRequest);
   subscribe('vial:block', onBlock);
   subscribe('vial:leak', onLeak);
-
-  registerLoadMetrics(app, own, live);
-  registerMemoryMetrics(own);
-  const stopHeapFloor = registerHeapAfterGc(own);
-  registerSecurityMetrics(app, own);
+  const heapFloor = watchHeapFloor();
   if (options.startSampling ?? true) live.start();
 
-  const registry = Registry.merge([processMetrics(), own]);
+  let registry: Promise<Registry> | undefined;
+  async function build(): Promise<Registry> {
+    const prom = await loadPromClient();
+    const own = new prom.Registry();
+    const r: Registration = { prom, registry: own };
+    series.register(own);
+    totals(r, 'vial_event_loop_blocks_total', 'Event-loop blocks the watchdog caught (vial:block), by route.', ['route'], () =>
+      [...blocksByRoute].map(([route, n]) => [{ route }, n]));
+    totals(r, 'vial_leak_alarms_total', 'Heap-growth alarms raised (vial:leak).', [], () => [[NO_LABELS, leakAlarms]]);
+    registerLoadMetrics(app, r, live);
+    registerMemoryMetrics(r);
+    gauge(r, 'vial_heap_used_after_gc_bytes', 'V8 heap used right after the last major GC (0 until one ran).', [], () => [[NO_LABELS, heapFloor.bytes]]);
+    registerSecurityMetrics(app, r);
+    return prom.Registry.merge([processMetrics(prom), own]);
+  }
   return {
-    registry,
+    registry: () => (registry ??= build()),
     live,
     close() {
       unsubscribe('vial:request', onRequest);
       unsubscribe('vial:block', onBlock);
       unsubscribe('vial:leak', onLeak);
-      stopHeapFloor();
+      heapFloor.stop();
       live.stop();
     },
   };
 }
 
+/** The loaded prom-client and the registry metrics are registered in. */
+interface Registration {
+  readonly prom: PromClient;
+  readonly registry: Registry;
+}
+
 /** A counter whose value is a running total kept elsewhere: set on every scrape. */
-function totals(registry: Registry, name: string, help: string, labelNames: string[], read: () => [Record<string, string>, number][]): void {
-  new Counter({
+function totals({ prom, registry }: Registration, name: string, help: string, labelNames: string[], read: () => [Record<string, string>, number][]): void {
+  new prom.Counter({
     name, help, labelNames, registers: [registry],
     collect() {
       this.reset();
@@ -115,8 +148,8 @@ function totals(registry: Registry, name: string, help: string, labelNames: stri
   });
 }
 
-function gauge(registry: Registry, name: string, help: string, labelNames: string[], read: () => [Record<string, string>, number][]): void {
-  new Gauge({
+function gauge({ prom, registry }: Registration, name: string, help: string, labelNames: string[], read: () => [Record<string, string>, number][]): void {
+  new prom.Gauge({
     name, help, labelNames, registers: [registry],
     collect() {
       this.reset();
@@ -130,23 +163,23 @@ const NO_LABELS: Record<string, string> = {};
 /**
  * Heap used right after the last major GC: the floor that only retained objects hold up. RSS and
  * plain heap used also move with garbage V8 has not collected yet, so a black-box leak probe
- * (`vial doctor --leak --admin`) reads this one first. Returns the observer's disconnect.
+ * (`vial doctor --leak --admin`) reads this one first. Watched from the start, not from the first
+ * scrape, so the first scrape already has a floor.
  */
-function registerHeapAfterGc(r: Registry): () => void {
-  let floor = 0;
+function watchHeapFloor(): { readonly bytes: number; stop(): void } {
+  const state = { bytes: 0, stop: () => observer.disconnect() };
   const observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       if ((entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) {
-        floor = getHeapStatistics().used_heap_size;
+        state.bytes = getHeapStatistics().used_heap_size;
       }
     }
   });
   observer.observe({ entryTypes: ['gc'] });
-  gauge(r, 'vial_heap_used_after_gc_bytes', 'V8 heap used right after the last major GC (0 until one ran).', [], () => [[NO_LABELS, floor]]);
-  return () => observer.disconnect();
+  return state;
 }
 
-function registerLoadMetrics(app: ObservedApp, r: Registry, live: LiveStats): void {
+function registerLoadMetrics(app: ObservedApp, r: Registration, live: LiveStats): void {
   const { admission, deadlines, pressure, offload } = app.load;
   gauge(r, 'vial_in_flight', 'Requests running now.', [], () => [[NO_LABELS, admission.inFlight]]);
   gauge(r, 'vial_queued', 'Requests waiting for admission now.', [], () => [[NO_LABELS, admission.queued]]);
@@ -173,7 +206,7 @@ function registerLoadMetrics(app: ObservedApp, r: Registry, live: LiveStats): vo
   totals(r, 'vial_offload_refused_total', 'Offloaded tasks refused because the pool was full.', [], () => [[NO_LABELS, offload.stats().refused]]);
 }
 
-function registerMemoryMetrics(r: Registry): void {
+function registerMemoryMetrics(r: Registration): void {
   const each = (pick: (c: ReturnType<typeof cacheRegistry.list>[number]) => number | null) => (): [Record<string, string>, number][] =>
     cacheRegistry.list().flatMap((c) => {
       const v = pick(c);
@@ -188,7 +221,7 @@ function registerMemoryMetrics(r: Registry): void {
   totals(r, 'vial_cache_evictions_total', 'Entries evicted for a bound or a TTL, by cache.', ['cache'], each((c) => c.evictions));
 }
 
-function registerSecurityMetrics(app: ObservedApp, r: Registry): void {
+function registerSecurityMetrics(app: ObservedApp, r: Registration): void {
   totals(r, 'vial_csrf_refusals_total', 'Unsafe requests refused by the CSRF guard, by reason (vial:csrf).', ['reason'], () =>
     Object.entries(app.security.csrfRefusals).map(([reason, n]) => [{ reason }, n]));
 }
