@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildVial } from './lib/build.ts';
 import { detectGenerator } from './lib/load.ts';
 import { parseArgs, resolveBenchOptions, USAGE } from './lib/options.ts';
 import type { BenchConfig } from './lib/options.ts';
@@ -16,7 +17,7 @@ import { detectPinning } from './lib/proc.ts';
 import { loadScenario } from './lib/scenarios.ts';
 import { stopAllServers } from './lib/server.ts';
 import { runStandard } from './lib/standard.ts';
-import type { Generator, Pinning, RunContext, ScenarioReport } from './lib/types.ts';
+import type { Generator, Pinning, RunContext, Scenario, ScenarioReport } from './lib/types.ts';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const resultsDir = join(benchDir, 'results');
@@ -34,9 +35,12 @@ async function main(argv: readonly string[]): Promise<void> {
   const generator = detectGenerator(config.forceAutocannon);
   for (const line of header(config, pinning, generator)) print(line);
   mkdirSync(resultsDir, { recursive: true });
+  // Every scenario is found and checked before the build, so a typo fails at once.
+  const scenarios: Scenario[] = [];
+  for (const name of args.scenarios) scenarios.push(await loadScenario(join(benchDir, 'scenarios'), name));
+  buildVial(benchDir, say);
 
-  for (const name of args.scenarios) {
-    const scenario = await loadScenario(join(benchDir, 'scenarios'), name);
+  for (const scenario of scenarios) {
     const ctx: RunContext = { scenario, config, generator, pinning, benchDir, resultsDir, say };
     print('');
     print(`== ${scenario.name}: ${scenario.description}`);

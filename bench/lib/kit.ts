@@ -4,6 +4,8 @@
  * `vial run --workers`), and formatting.
  */
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { vialCli } from './build.ts';
 import { BENCH_DEFAULTS } from './options.ts';
 import { probe, startServer } from './server.ts';
 import type { StartedServer } from './server.ts';
@@ -14,6 +16,8 @@ import type { RunContext, SystemSpec } from './types.ts';
 export function isQuick(ctx: RunContext): boolean {
   return ctx.config.durationSec < BENCH_DEFAULTS.durationSec;
 }
+
+const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
 
 export const GUNICORN = ['/usr/bin/gunicorn', '/usr/local/bin/gunicorn'].find((p) => existsSync(p));
 
@@ -29,12 +33,15 @@ export function gunicornSystem(name: string, gunicornArgs: readonly string[], en
   };
 }
 
-/** A system served by `vial run <app> --workers N` (src/cli/run.ts), through servers/external.ts. */
-export function vialRunSystem(name: string, app: string, workers: number, env: Readonly<Record<string, string>> = {}): SystemSpec {
+/**
+ * A system served by `vial run <app> [--workers N]` from the built CLI (dist/cli/main.js, as users
+ * run it), through servers/external.ts. `workers` 0: one process, no supervisor.
+ */
+export function vialRunSystem(name: string, app: string, workers: number, env: Readonly<Record<string, string>> = {}, extraArgs: readonly string[] = []): SystemSpec {
   return {
     name,
     server: 'servers/external.ts',
-    args: [process.execPath, '../../src/cli/main.ts', 'run', app, '--workers', String(workers), '--port', '{port}', '--graceful-timeout-ms', '1000'],
+    args: [process.execPath, vialCli(BENCH_DIR), 'run', app, ...(workers > 0 ? ['--workers', String(workers)] : []), '--port', '{port}', '--graceful-timeout-ms', '1000', ...extraArgs],
     env: { VIAL_LOG_LEVEL: 'warn', ...env },
   };
 }

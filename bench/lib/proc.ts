@@ -159,3 +159,27 @@ export function runSampledChild(file: string, args: readonly string[], timeoutMs
     });
   });
 }
+
+/** The pid's children, grandchildren and so on, from /proc/<pid>/task/<pid>/children (Linux). */
+export function descendants(pid: number): number[] {
+  const out: number[] = [];
+  const visit = (p: number): void => {
+    let text = '';
+    try {
+      text = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8');
+    } catch {
+      return;
+    }
+    for (const child of text.trim().split(/\s+/).filter((s) => s !== '').map(Number)) {
+      out.push(child);
+      visit(child);
+    }
+  };
+  visit(pid);
+  return out;
+}
+
+/** A process's resident memory plus that of all its descendants (a supervisor and its workers). */
+export function treeRssBytes(pid: number): number {
+  return [pid, ...descendants(pid)].reduce((sum, p) => sum + (readProc(p)?.rssBytes ?? 0), 0);
+}

@@ -42,6 +42,8 @@ const child = spawn(command, rest.map((a) => a.replaceAll('{port}', String(port)
 });
 const pid = child.pid;
 if (pid === undefined) throw new Error(`external.ts: could not start ${command}.`);
+// The harness samples the command's own process (and its children), not this wrapper.
+process.stdout.write(`child ${pid}\n`);
 const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 child.once('exit', (code, signal) => {
   if (!stopping) {

@@ -10,11 +10,12 @@
  * 10,000), and /__bench/mem (full GC, then process.memoryUsage()) when run with --expose-gc.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BoundedCache, Vial } from '../../src/index.ts';
 import type { Context, VialOptions } from '../../src/index.ts';
+import { vial } from './vial-package.ts';
 import { busyLoop, CPU_ROUTE_MS, storedValue, workPayload } from './busy.ts';
 
 const options = JSON.parse(process.env['BENCH_VIAL_OPTIONS'] ?? '{}') as VialOptions;
+const { BoundedCache, Vial } = vial;
 export const app = new Vial({ env: 'production', name: 'bench', ...options });
 
 app.get('/fast', () => ({ fast: true }));

@@ -9,8 +9,8 @@
  * Never a configuration to ship: no-headers, no-metrics and bare each remove something on purpose.
  */
 import { createServer } from 'node:http';
-import { Vial } from '../../src/index.ts';
 import type { VialOptions } from '../../src/index.ts';
+import { vial } from './vial-package.ts';
 import { announce, benchPort, HOST, listenAndAnnounce } from './port.ts';
 
 const variant = process.argv[3] ?? '';
@@ -22,7 +22,7 @@ const OPTIONS: Readonly<Record<string, VialOptions>> = {
 };
 const options = OPTIONS[variant];
 if (options === undefined) throw new Error(`vial-variant: unknown variant "${variant}" (${Object.keys(OPTIONS).join(', ')})`);
-const app = new Vial({ env: 'production', ...options });
+const app = new vial.Vial({ env: 'production', ...options });
 app.get('/hello', () => ({ hello: 'world' }));
 
 if (variant === 'bare') {
