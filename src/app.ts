@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { Blueprint, normalizePrefix } from './blueprint.ts';
 import { resolveConfig } from './config.ts';
 import type { VialConfig, VialOptions } from './config.ts';
+import { peekContext } from './context.ts';
 import type { Context, ContextServices } from './context.ts';
 import { createDispatcher } from './dispatch.ts';
 import type { Dispatcher } from './dispatch.ts';
@@ -32,8 +33,6 @@ import type { RunningAdmin } from './admin/http.ts';
 import { createMetrics } from './observe/metrics.ts';
 import type { Metrics } from './observe/metrics.ts';
 import { prettyDestination } from './observe/pretty.ts';
-import { installRequestLog } from './observe/request-log.ts';
-import type { RequestLog } from './observe/request-log.ts';
 import { createSecurityLayer } from './security/layer.ts';
 import type { SecurityLayer } from './security/layer.ts';
 import type { Session } from './security/session.ts';
@@ -42,6 +41,10 @@ import type { Converter } from './router.ts';
 import { buildRouteTable, urlFor } from './route-table.ts';
 import type { Mount, RouteRecord, RouteTable } from './route-table.ts';
 import { Scaffold } from './scaffold.ts';
+import type { Plugin } from './plugin.ts';
+import { PluginHost } from './plugin-host.ts';
+import { securityHeaders } from './security/headers.ts';
+import { requestLog } from './observe/request-log.ts';
 
 export type { VialOptions } from './config.ts';
 
@@ -74,7 +77,6 @@ export class Vial extends Scaffold {
   #sampler: AllocationSampler | undefined;
   #leakAlarm: LeakAlarm | undefined;
   #metrics: Metrics | undefined;
-  #requestLog: RequestLog | undefined;
   readonly #mounts: Mount[] = [];
   readonly #converters: Record<string, Converter> = { ...BUILTIN_CONVERTERS };
   readonly #startup: LifecycleHook[] = [];
@@ -82,6 +84,7 @@ export class Vial extends Scaffold {
   #table: RouteTable | undefined;
   #dispatcher: Dispatcher | undefined;
   #started: Promise<void> | undefined;
+  readonly #plugins: PluginHost;
 
   constructor(options: VialOptions = {}) {
     super();
@@ -92,6 +95,14 @@ export class Vial extends Scaffold {
     this.load = createLoadProtection(this.config.load);
     this.security = createSecurityLayer(this.config.security, this.log);
     if (this.config.security.secretWarning !== undefined) this.log.warn(this.config.security.secretWarning);
+    this.#plugins = new PluginHost(this, { onStartup: (hook) => this.onStartup(hook), onShutdown: (hook) => this.onShutdown(hook) });
+    // vial's own features on the same seam as everyone else's.
+    this.plugin(securityHeaders, this.config.security.headers);
+    if (this.config.log.requests) this.plugin(requestLog);
+  }
+
+  protected override installPlugin<O, I>(plugin: Plugin<O, I>, input: I | undefined): void {
+    this.#plugins.register(plugin, input, this, undefined);
   }
 
   /** Registers a blueprint's routes, hooks and error handlers under its prefix (or `options.prefix`). */
@@ -101,6 +112,8 @@ export class Vial extends Scaffold {
       throw new ConfigError('VIAL_ERR_BLUEPRINT', `A blueprint named "${blueprint.name}" is already registered.`);
     }
     this.#mounts.push({ blueprint, prefix: options.prefix === undefined ? blueprint.prefix : normalizePrefix(options.prefix) });
+    // The blueprint's plugins, scoped to its routes: set up now that the app's config is known.
+    for (const { plugin, input } of blueprint.takePendingPlugins()) this.#plugins.register(plugin, input as never, blueprint, blueprint.name);
     return this;
   }
 
@@ -137,6 +150,8 @@ export class Vial extends Scaffold {
   get handler(): (req: IncomingMessage, res: ServerResponse) => void {
     if (this.#dispatcher === undefined) {
       const table = this.#routeTable();
+      const services = this.#services();
+      this.#plugins.bindDecorations(services);
       const gates = new Map<RouteRecord, RouteGate>();
       for (const record of table.records) {
         const { concurrency, maxQueue } = record.options;
@@ -146,12 +161,12 @@ export class Vial extends Scaffold {
         config: this.config,
         table,
         log: this.log,
-        services: this.#services(),
+        services,
         admission: this.load.admission,
         deadlines: this.load.deadlines,
         offload: this.load.offload,
         security: this.security,
-        baseHeaders: this.config.security.headers,
+        plugins: this.#plugins,
         maxHeadersCount: this.config.load.server.maxHeadersCount,
         gates,
       });
@@ -176,6 +191,7 @@ export class Vial extends Scaffold {
     const server = createServer(serverOptions(this.config.load.server), this.handler);
     applyServerLimits(server, this.config.load.server);
     installClientErrorHandler(server, this.config.security.headers);
+    this.#plugins.attachServer(server);
     return server;
   }
 
@@ -190,6 +206,10 @@ export class Vial extends Scaffold {
       this.#watchdog = installWatchdog({
         ...this.config.watchdog,
         log: this.log,
+        // Evaluated by the watchdog while the main thread is blocked (an inspector interrupt runs
+        // on top of the blocked stack), so AsyncLocalStorage still holds that request.
+        getActiveRoute: () => peekContext()?.route?.key,
+        getActiveRequest: peekContext,
         onBlock: (report) => {
           // Runs of the route are spaced ten times its block apart: it keeps at most ~10% of the loop.
           // Only when one request held the loop: a long turn of many requests (a burst of new
@@ -218,7 +238,6 @@ export class Vial extends Scaffold {
       }
     }
     this.#metrics ??= createMetrics(this);
-    if (this.config.log.requests) this.#requestLog ??= installRequestLog(this, { requests: true });
     if (memory.leakAlarm.enabled && this.#leakAlarm === undefined) {
       this.#leakAlarm = createLeakAlarm({ ...memory.leakAlarm, ...(this.#sampler === undefined ? {} : { sampler: this.#sampler }), log: this.log });
       this.#leakAlarm.start();
@@ -295,10 +314,9 @@ export class Vial extends Scaffold {
     this.#leakAlarm?.stop();
     await this.#sampler?.stop();
     await this.#watchdog?.stop();
-    this.#requestLog?.close();
     this.#metrics?.close();
+    this.#plugins.detachServers();
     // Cleared so a restarted app installs its monitors again.
-    this.#requestLog = undefined;
     this.#metrics = undefined;
     this.#leakAlarm = undefined;
     this.#sampler = undefined;
@@ -314,7 +332,7 @@ export class Vial extends Scaffold {
   }
 
   #routeTable(): RouteTable {
-    this.#table ??= buildRouteTable(this, this.#mounts, this.#converters);
+    this.#table ??= buildRouteTable(this, this.#mounts, this.#converters, this.#plugins);
     return this.#table;
   }
 

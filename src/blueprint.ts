@@ -4,6 +4,7 @@
  * blueprint's routes under its prefix. Pure.
  */
 import { ConfigError } from './errors.ts';
+import type { Plugin } from './plugin.ts';
 import { Scaffold } from './scaffold.ts';
 
 export interface BlueprintOptions {
@@ -15,6 +16,7 @@ export class Blueprint extends Scaffold {
   readonly name: string;
   readonly prefix: string;
   #frozen = false;
+  #pluginsTaken = false;
 
   constructor(name: string, options: BlueprintOptions = {}) {
     super();
@@ -31,6 +33,20 @@ export class Blueprint extends Scaffold {
    */
   freeze(): void {
     this.#frozen = true;
+  }
+
+  /**
+   * The plugins registered on this blueprint, for the app that registers it to set up (scoped to
+   * these routes). Once: a plugin's hooks become part of the blueprint, so a second app would run
+   * them twice.
+   */
+  takePendingPlugins(): readonly { readonly plugin: Plugin<never, never>; readonly input: unknown }[] {
+    if (this.pendingPlugins.length === 0) return [];
+    if (this.#pluginsTaken) {
+      throw new ConfigError('VIAL_ERR_BLUEPRINT', `Blueprint "${this.name}" has plugins and is already registered on another app. Create one blueprint per app.`);
+    }
+    this.#pluginsTaken = true;
+    return this.pendingPlugins;
   }
 
   protected override assertMutable(what: string): void {

@@ -7,6 +7,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { Logger } from 'pino';
 import { ContextError } from './errors.ts';
+import type { ContextDecorations } from './plugin.ts';
 import type { VialRequest } from './request.ts';
 
 /**
@@ -55,7 +56,22 @@ export function nextRequestId(): string {
   return `${ID_PREFIX}-${(nextId++).toString(36)}`;
 }
 
+/** Context's own services, for the plugin host's decorations (not part of the public API). */
+let servicesOfContext: (ctx: Context) => ContextServices;
+export function contextServices(ctx: Context): ContextServices {
+  return servicesOfContext(ctx);
+}
+
+// Intentionally merged with the class: plugins add typed, lazily created members through
+// ContextDecorations (plugin.ts), which the plugin host defines as getters on the prototype.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface Context extends ContextDecorations {}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class Context {
+  static {
+    servicesOfContext = (ctx) => ctx.#services;
+  }
   readonly request: VialRequest;
   route: RouteInfo | undefined;
   /** Headers added to whatever response this request ends with (also error responses); created on first use. */

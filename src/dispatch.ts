@@ -18,7 +18,7 @@ import { channel } from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { CoreConfig } from './config.ts';
-import { Context, peekContext, runInContext } from './context.ts';
+import { Context, runInContext } from './context.ts';
 import type { ContextServices } from './context.ts';
 import { BadRequestError, ClientGoneError, DeadlineError, HttpError, VialError, statusText } from './errors.ts';
 import { escapeHtml } from './html.ts';
@@ -29,16 +29,16 @@ import { runOffloadedHandler } from './load/offload-handler.ts';
 import type { OffloadPool } from './load/offload.ts';
 import { hasTooManyHeaders } from './load/server-limits.ts';
 import { recordRoute } from './memory/route-activity.ts';
-import { ACTIVE_REQUEST_KEY, ACTIVE_ROUTE_KEY } from './process/watchdog.ts';
+import type { PluginHost } from './plugin-host.ts';
 import { VialRequest } from './request.ts';
 import { buildPlainHeads, toResponse, VialResponse, writePlainReply, writeResponse } from './response.ts';
 import type { HeaderList as ResponseHead, HeaderMap } from './response.ts';
 import type { ErrorScope, RouteRecord, RouteTable } from './route-table.ts';
-import type { Handler, Reply } from './scaffold.ts';
+import type { AfterHook, BeforeHook, Handler, Reply } from './scaffold.ts';
+import { NO_PLUGIN_HOOKS } from './plugin-host.ts';
 import type { SecurityLayer } from './security/layer.ts';
 import { checkHost, checkNonOriginTarget, checkPath } from './security/target.ts';
-import { isNonDocumentType, nonDocumentHeaders } from './security/headers.ts';
-import type { HeaderList } from './security/headers.ts';
+import { isNonDocumentType } from './security/headers.ts';
 
 export interface Dispatcher {
   (req: IncomingMessage, res: ServerResponse): void;
@@ -53,8 +53,8 @@ export interface DispatchDeps {
   readonly deadlines: DeadlineTracker;
   readonly offload: OffloadPool;
   readonly security: SecurityLayer;
-  /** Security headers for documents (HTML and anything not known to be data), precomputed once. */
-  readonly baseHeaders: HeaderList;
+  /** The plugins' unmatched-request hooks and response headers (plugin-host.ts). */
+  readonly plugins: PluginHost;
   readonly maxHeadersCount: number;
   /** The route bulkhead of each record (created once at startup). */
   readonly gates: ReadonlyMap<RouteRecord, RouteGate>;
@@ -75,24 +75,21 @@ const NO_ROUTE_SCOPES: readonly ErrorScope[] = [];
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
 export function createDispatcher(deps: DispatchDeps): Dispatcher {
-  const { config, table, log, services, admission, deadlines, offload, security, baseHeaders, maxHeadersCount, gates } = deps;
+  const { config, table, log, services, admission, deadlines, offload, security, plugins, maxHeadersCount, gates } = deps;
   const router = table.router;
-  // JSON and event-stream responses get the subset that means something for data (security/headers.ts).
-  const dataHeaders = nonDocumentHeaders(baseHeaders);
+  // Headers plugins add to every response (vial's security headers among them), for documents
+  // and for data: JSON and event-stream responses get only what means something there.
+  const { document: baseHeaders, data: dataHeaders } = plugins.responseHeaders();
   const idHeader = config.log.requestIdHeader;
   const plainHeads = buildPlainHeads(baseHeaders, dataHeaders);
   /** Refusal bodies and heads, one entry per reason and Retry-After value (see refuse()). */
   const refusalCache = new Map<string, RefusalParts>();
   const appScopes = [table.appErrorScope];
   // Routes with no hooks and an in-process handler: candidates for the synchronous fast path.
+  // Plugins that touch a route take it off the fast path; the others cost it nothing.
   const plainRoutes = new Set(
-    table.records.filter((r) => r.before.length === 0 && r.after.length === 0 && r.teardown.length === 0 && r.handler !== undefined),
+    table.records.filter((r) => r.before.length === 0 && r.after.length === 0 && r.teardown.length === 0 && r.handler !== undefined && r.plugins === NO_PLUGIN_HOOKS),
   );
-
-  // The blocked-loop watchdog evaluates this while the main thread is blocked (an inspector
-  // interrupt runs on top of the blocked stack), so AsyncLocalStorage still holds that request.
-  (globalThis as Record<symbol, unknown>)[ACTIVE_ROUTE_KEY] = () => peekContext()?.route?.key;
-  (globalThis as Record<symbol, unknown>)[ACTIVE_REQUEST_KEY] = peekContext;
 
   return function dispatch(req: IncomingMessage, res: ServerResponse): void {
     // Only subscribers (metrics, request logs) need a duration; skip the clock read otherwise.
@@ -280,7 +277,7 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
    * leaves the reply to the general path, which also meets a JSON.stringify throw again as a 500.
    */
   function writesPlain(ctx: Context, route: RouteRecord, res: ServerResponse, reply: unknown): boolean {
-    if (route.after.length !== 0 || ctx.sessionState !== undefined || ctx.responseHeaders !== undefined) return false;
+    if (route.after.length !== 0 || route.plugins.onResponse.length !== 0 || ctx.sessionState !== undefined || ctx.responseHeaders !== undefined) return false;
     try {
       return writePlainReply(res, reply, plainHeads, idHeader === 'always' ? ctx.id : undefined, ctx.request.method === 'HEAD');
     } catch {
@@ -305,15 +302,17 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     try {
       let reply: unknown;
       if (pending === undefined) {
-        // 3. guard: the session first (the CSRF token lives in it), then CSRF for unsafe methods.
-        const loading = security.loadSession(ctx);
-        if (loading !== undefined) await loading;
-        const guarding = security.guard(ctx, route.options.csrf);
-        if (guarding !== undefined) await guarding;
-
-        // 4. before hooks; the first that returns a value short-circuits.
-        for (let i = 0; i < route.before.length && reply === undefined; i++) {
-          reply = await raceAbort(ctx, (route.before[i] as (typeof route.before)[number])(ctx));
+        // 2b. plugins' onRequest hooks (rate limits): before the guard; a value short-circuits.
+        if (route.plugins.onRequest.length !== 0) reply = await runBeforeHooks(ctx, route.plugins.onRequest);
+        if (reply === undefined) {
+          // 3. guard: the session first (the CSRF token lives in it), then CSRF for unsafe methods.
+          const loading = security.loadSession(ctx);
+          if (loading !== undefined) await loading;
+          const guarding = security.guard(ctx, route.options.csrf);
+          if (guarding !== undefined) await guarding;
+          // 4. before hooks (app, then blueprint), then 4b. plugins' beforeHandler hooks (schemas).
+          if (route.before.length !== 0) reply = await runBeforeHooks(ctx, route.before);
+          if (reply === undefined && route.plugins.beforeHandler.length !== 0) reply = await runBeforeHooks(ctx, route.plugins.beforeHandler);
         }
         // 5. handler, raced against the deadline and the client.
         if (reply === undefined) {
@@ -329,15 +328,19 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
         // A string or plain object with nothing to add: written from the prebuilt head, as in begin().
       } else {
         response = reply instanceof VialResponse ? reply : toResponse(reply ?? null);
-        // 6. after hooks may change or replace the response.
-        for (let i = 0; i < route.after.length; i++) {
-          const replaced = await (route.after[i] as (typeof route.after)[number])(ctx, response);
-          if (replaced instanceof VialResponse) response = replaced;
-        }
+        // 6. after hooks, then 6a. plugins' onResponse hooks, may change or replace the response.
+        if (route.after.length + route.plugins.onResponse.length !== 0) response = await runAfterHooks(ctx, route, response);
       }
     } catch (error) {
       failure = error;
       response = await renderError(error, ctx, route.errorScopes);
+      // As Flask's after_request: error responses pass through the after hooks too. One that
+      // fails here is logged and the error response goes out as it was.
+      try {
+        response = await runAfterHooks(ctx, route, response);
+      } catch (hookError) {
+        ctx.log.error({ err: hookError, original: failure }, 'vial: an after hook failed on an error response');
+      }
     }
     try {
       if (response !== undefined && !res.headersSent) {
@@ -363,6 +366,13 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
         await (route.teardown[i] as (typeof route.teardown)[number])(ctx, failure);
       } catch (error) {
         ctx.log.error({ err: error }, 'vial: a teardown hook failed');
+      }
+    }
+    for (let i = 0; i < route.plugins.teardown.length; i++) {
+      try {
+        await (route.plugins.teardown[i] as (typeof route.plugins.teardown)[number])(ctx, failure);
+      } catch (error) {
+        ctx.log.error({ err: error }, 'vial: a plugin teardown hook failed');
       }
     }
     // 7b. the slot goes back however the request ended.
@@ -395,9 +405,24 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     return new VialResponse(result.body, result.status, { ...result.headers });
   }
 
-  /** 400 for a hostile target, 405 with Allow, automatic OPTIONS, or 404. */
+  /** 400 for a hostile target, a plugin's answer (CORS preflights), 405 with Allow, automatic OPTIONS, or 404. */
   async function finishUnmatched(ctx: Context, res: ServerResponse, early: VialError | undefined, method: string, path: string): Promise<void> {
     let error: VialError | undefined = early;
+    if (error === undefined && plugins.unmatchedHooks.length !== 0) {
+      try {
+        const allowed = router.routesAt(path).map((record) => record.view);
+        for (const hook of plugins.unmatchedHooks) {
+          const reply = await hook(ctx, { allowed });
+          if (reply !== undefined) {
+            await send(ctx, res, reply instanceof VialResponse ? reply : toResponse(reply as Reply));
+            return;
+          }
+        }
+      } catch (hookError) {
+        await send(ctx, res, await renderError(hookError, ctx, NO_ROUTE_SCOPES));
+        return;
+      }
+    }
     if (error === undefined) {
       const allowed = router.allowedMethods(path);
       if (allowed.length === 0) error = new HttpError(404, 'No route matches this URL.');
@@ -480,6 +505,26 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     headers['content-type'] = 'application/json; charset=utf-8';
     return new VialResponse(JSON.stringify({ error: { status, code, message, requestId: ctx.id } }), status, headers);
   }
+}
+
+/** Runs before-style hooks in order; the first that returns a value short-circuits with it. */
+async function runBeforeHooks(ctx: Context, hooks: readonly BeforeHook[]): Promise<unknown> {
+  for (let i = 0; i < hooks.length; i++) {
+    const reply: unknown = await raceAbort(ctx, (hooks[i] as BeforeHook)(ctx));
+    if (reply !== undefined) return reply;
+  }
+  return undefined;
+}
+
+/** The route's after hooks, then the plugins' onResponse hooks; each may replace the response. */
+async function runAfterHooks(ctx: Context, route: RouteRecord, response: VialResponse): Promise<VialResponse> {
+  for (const list of [route.after, route.plugins.onResponse]) {
+    for (let i = 0; i < list.length; i++) {
+      const replaced = await (list[i] as AfterHook)(ctx, response);
+      if (replaced instanceof VialResponse) response = replaced;
+    }
+  }
+  return response;
 }
 
 /**

@@ -11,6 +11,15 @@ export type { BlueprintOptions } from './blueprint.ts';
 export type { Handler, BeforeHook, AfterHook, TeardownHook, ErrorHandler, RouteOptions, Reply } from './scaffold.ts';
 export type { Converter } from './router.ts';
 
+// Plugins: the seam every feature joins through (docs/plugins.md)
+export { definePlugin } from './plugin.ts';
+export type {
+  Plugin, PluginDefinition, PluginRegistrar, PluginAppView, RouteView, RouteHooks, UnmatchedInfo, UnmatchedHook,
+  ResponseHeaderSet, ServerHook, PluginLifecycleHook, RouteOptionCheck, ContextDecorations,
+} from './plugin.ts';
+export { typedChannel } from './internal/channels.ts';
+export type { TypedChannel } from './internal/channels.ts';
+
 // Request context
 export { Context, g, request, session } from './context.ts';
 export type { G, SessionLike, RouteInfo } from './context.ts';

@@ -8,6 +8,9 @@ import type { RouteInfo } from './context.ts';
 import { ConfigError } from './errors.ts';
 import { buildPath, compilePattern, Router } from './router.ts';
 import type { CompiledPattern, Converter } from './router.ts';
+import type { RouteView } from './plugin.ts';
+import { NO_PLUGIN_HOOKS } from './plugin-host.ts';
+import type { PluginHost, PluginRouteHooks } from './plugin-host.ts';
 import type { AfterHook, BeforeHook, ErrorClass, ErrorHandler, Handler, RouteOptions, Scaffold, TeardownHook } from './scaffold.ts';
 
 /** Error handlers of one scope (a blueprint or the app), looked up innermost first. */
@@ -27,6 +30,10 @@ export interface RouteRecord {
   readonly after: readonly AfterHook[];
   readonly teardown: readonly TeardownHook[];
   readonly errorScopes: readonly ErrorScope[];
+  /** What plugins do on this route, decided once when the table was built (plugin-host.ts). */
+  readonly plugins: PluginRouteHooks;
+  /** The route as plugins saw it. */
+  readonly view: RouteView;
 }
 
 export interface RouteTable {
@@ -45,7 +52,8 @@ function scopeOf(s: Scaffold): ErrorScope {
   return { byStatus: s.errorHandlersByStatus, byClass: s.errorHandlersByClass };
 }
 
-export function buildRouteTable(app: Scaffold, mounts: readonly Mount[], converters: Readonly<Record<string, Converter>>): RouteTable {
+export function buildRouteTable(app: Scaffold, mounts: readonly Mount[], converters: Readonly<Record<string, Converter>>, plugins?: PluginHost): RouteTable {
+  plugins?.checkDependencies();
   const router = new Router<RouteRecord>();
   const records: RouteRecord[] = [];
   const byName = new Map<string, RouteRecord>();
@@ -70,6 +78,16 @@ export function buildRouteTable(app: Scaffold, mounts: readonly Mount[], convert
       let named: RouteRecord | undefined;
       for (const method of methods) {
         const info: RouteInfo = Object.freeze({ key: `${method === 'HEAD' && !def.methods.includes('HEAD') ? 'GET' : method} ${pattern.source}`, name, blueprint: blueprint?.name });
+        const view: RouteView = Object.freeze({
+          method,
+          path: pattern.source,
+          key: info.key,
+          name,
+          blueprint: blueprint?.name,
+          options: def.options,
+          paramNames: Object.freeze(pattern.segments.filter((s) => s.kind !== 'static').map((s) => s.text)),
+        });
+        if (plugins !== undefined && method === methods[0]) plugins.checkRouteOptions(view);
         const record: RouteRecord = Object.freeze({
           method,
           pattern,
@@ -80,6 +98,8 @@ export function buildRouteTable(app: Scaffold, mounts: readonly Mount[], convert
           after: Object.freeze(after),
           teardown: Object.freeze(teardown),
           errorScopes: Object.freeze(errorScopes),
+          plugins: plugins === undefined ? NO_PLUGIN_HOOKS : plugins.hooksFor(view),
+          view,
         });
         router.add(method, record);
         records.push(record);

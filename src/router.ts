@@ -218,6 +218,16 @@ export class Router<T extends { readonly pattern: CompiledPattern }> {
     }
     return allowed;
   }
+
+  /** The routes of every method that match this path (for 405, automatic OPTIONS, CORS preflights). Cold path. */
+  routesAt(path: string): T[] {
+    const routes: T[] = [];
+    for (const method of this.#byMethod.keys()) {
+      const found = this.#fmw.find(method as FindMyWay.HTTPMethod, path);
+      if (found !== null) routes.push(found.store as T);
+    }
+    return routes;
+  }
 }
 
 function noop(): void {}

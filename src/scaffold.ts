@@ -6,6 +6,7 @@
 import type { Context } from './context.ts';
 import type { VialResponse } from './response.ts';
 import { ConfigError } from './errors.ts';
+import type { Plugin } from './plugin.ts';
 
 /**
  * What a handler may return: a string (HTML), a plain object or array (JSON), `null` (204),
@@ -43,6 +44,12 @@ export interface RouteOptions {
    */
   worker?: URL | string;
 }
+
+/**
+ * vial's own route options; any other key must be declared by a registered plugin
+ * (`r.routeOption(key)`), or the route table refuses to build (a typo never passes silently).
+ */
+export const BUILTIN_ROUTE_OPTIONS: ReadonlySet<string> = new Set(['name', 'timeoutMs', 'concurrency', 'maxQueue', 'maxBodyBytes', 'csrf', 'worker']);
 
 export interface RouteDefinition {
   readonly methods: readonly string[];
@@ -115,6 +122,24 @@ export class Scaffold {
 
   /** Subclasses refuse changes once they are in use (the app after its first request). */
   protected assertMutable(_what: string): void {}
+
+  /** Plugins registered here and not set up yet (a blueprint's wait for `app.register`). */
+  readonly pendingPlugins: { readonly plugin: Plugin<never, never>; readonly input: unknown }[] = [];
+
+  /**
+   * Registers a plugin in this scope (docs/plugins.md). On the app it is set up at once; on a
+   * blueprint when the blueprint is registered, scoped to the blueprint's routes.
+   */
+  plugin<O, I>(plugin: Plugin<O, I>, input?: I): this {
+    this.assertMutable(`register plugin "${plugin.name}"`);
+    this.installPlugin(plugin, input);
+    return this;
+  }
+
+  /** The app sets plugins up immediately; a blueprint keeps them until it is registered. */
+  protected installPlugin<O, I>(plugin: Plugin<O, I>, input: I | undefined): void {
+    this.pendingPlugins.push({ plugin: plugin as unknown as Plugin<never, never>, input });
+  }
 
   beforeRequest(hook: BeforeHook): this {
     this.assertMutable('add a beforeRequest hook');

@@ -8,6 +8,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { Logger } from 'pino';
 import type { RouteInfo } from '../context.ts';
 import { VialError } from '../errors.ts';
+import { definePlugin } from '../plugin.ts';
 import { UNMATCHED_ROUTE } from './metrics.ts';
 import type { RequestEvent } from './metrics.ts';
 
@@ -16,6 +17,8 @@ export interface RequestLogOptions {
   requests?: boolean;
   /** Only requests to these routes are logged (channels are process-wide); default: all. */
   routes?: Iterable<RouteInfo>;
+  /** The same by route key (`GET /users/<int:id>`): what the request-log plugin knows at setup. */
+  routeKeys?: ReadonlySet<string>;
 }
 
 export interface RequestLog {
@@ -35,11 +38,13 @@ export function errorCode(event: RequestEvent): string | undefined {
 export function installRequestLog(app: { readonly log: Logger; readonly routeList?: readonly { readonly info: RouteInfo }[] }, options: RequestLogOptions = {}): RequestLog {
   if (options.requests === false) return { close() {} };
   const log = app.log;
-  const own = options.routes !== undefined ? new Set(options.routes) : app.routeList !== undefined ? new Set(app.routeList.map((r) => r.info)) : undefined;
+  const keys = options.routeKeys;
+  const own = options.routeKeys !== undefined ? undefined : options.routes !== undefined ? new Set(options.routes) : app.routeList !== undefined ? new Set(app.routeList.map((r) => r.info)) : undefined;
   function onRequest(message: unknown): void {
     const event = message as RequestEvent;
     const info = event.ctx.route;
     if (info !== undefined && own !== undefined && !own.has(info)) return;
+    if (info !== undefined && keys !== undefined && !keys.has(info.key)) return;
     if (!log.isLevelEnabled('info')) return;
     const code = errorCode(event);
     const line = {
@@ -61,3 +66,28 @@ export function installRequestLog(app: { readonly log: Logger; readonly routeLis
     },
   };
 }
+
+/**
+ * The request log as a plugin: one line per finished request of this app's routes (and unmatched
+ * requests), installed with the first server the app creates (`listen()`, `vial run`), removed at
+ * shutdown. The test client makes no server, so tests log no request lines.
+ */
+export const requestLog = definePlugin<undefined>({
+  name: 'request-log',
+  setup(r) {
+    const routes = new Set<string>();
+    r.perRoute((route) => {
+      routes.add(route.key);
+      return undefined;
+    });
+    let installed: RequestLog | undefined;
+    r.onServer(() => {
+      if (installed !== undefined) return undefined;
+      installed = installRequestLog({ log: r.app.log }, { routeKeys: routes });
+      return () => {
+        installed?.close();
+        installed = undefined;
+      };
+    });
+  },
+});
