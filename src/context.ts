@@ -64,7 +64,7 @@ export function contextServices(ctx: Context): ContextServices {
 
 // Intentionally merged with the class: plugins add typed, lazily created members through
 // ContextDecorations (plugin.ts), which the plugin host defines as getters on the prototype.
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
 export interface Context extends ContextDecorations {}
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging

@@ -414,7 +414,7 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
         for (const hook of plugins.unmatchedHooks) {
           const reply = await hook(ctx, { allowed });
           if (reply !== undefined) {
-            await send(ctx, res, reply instanceof VialResponse ? reply : toResponse(reply as Reply));
+            await send(ctx, res, reply instanceof VialResponse ? reply : toResponse(reply));
             return;
           }
         }
