@@ -40,6 +40,8 @@ describe('bench scenarios', () => {
   }
 
   it('the vial app module exports the app that `vial run` loads', async () => {
+    // The module's shape, not the built package: dist/ exists only once `npm run build` ran.
+    process.env['BENCH_VIAL_FROM'] = 'src';
     const mod = (await import('../bench/servers/scenario-app.ts')) as { default?: { routeList?: unknown } };
     assert.ok(mod.default !== undefined && 'routeList' in mod.default);
   });
