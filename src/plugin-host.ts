@@ -175,21 +175,9 @@ export class PluginHost {
       name,
       app: this.#app,
       blueprint: scope,
-      route: ((methods: string | readonly string[], path: string, a: RouteOptions | Handler, b?: Handler) => {
-        if (typeof a === 'function') scaffold.route(methods, path, a);
-        else scaffold.route(methods, path, a, b);
-        return registrar;
-      }),
-      get: ((path: string, a: RouteOptions | Handler, b?: Handler) => {
-        if (typeof a === 'function') scaffold.get(path, a);
-        else scaffold.get(path, a, b);
-        return registrar;
-      }),
-      post: ((path: string, a: RouteOptions | Handler, b?: Handler) => {
-        if (typeof a === 'function') scaffold.post(path, a);
-        else scaffold.post(path, a, b);
-        return registrar;
-      }),
+      route: (methods: string | readonly string[], path: string, a: RouteOptions | Handler, b?: Handler) => (addRoute(scaffold, methods, path, a, b), registrar),
+      get: (path: string, a: RouteOptions | Handler, b?: Handler) => (addRoute(scaffold, 'GET', path, a, b), registrar),
+      post: (path: string, a: RouteOptions | Handler, b?: Handler) => (addRoute(scaffold, 'POST', path, a, b), registrar),
       beforeRequest: (hook) => (scaffold.beforeRequest(hook), registrar),
       afterRequest: (hook) => (scaffold.afterRequest(hook), registrar),
       teardownRequest: (hook) => (scaffold.teardownRequest(hook), registrar),
@@ -231,6 +219,12 @@ export class PluginHost {
     };
     return registrar;
   }
+}
+
+/** One way into Scaffold.route for the registrar's route, get and post (its overloads split options from handler). */
+function addRoute(scaffold: Scaffold, methods: string | readonly string[], path: string, a: RouteOptions | Handler, b: Handler | undefined): void {
+  if (typeof a === 'function') scaffold.route(methods, path, a);
+  else scaffold.route(methods, path, a, b);
 }
 
 /** A getter on Context.prototype that creates the decoration on first access, once per request. */
