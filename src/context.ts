@@ -7,7 +7,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { Logger } from 'pino';
 import { ContextError } from './errors.ts';
-import type { ContextDecorations } from './plugin.ts';
+import { nextRequestId } from './internal/request-id.ts';
 import type { VialRequest } from './request.ts';
 
 /**
@@ -38,6 +38,13 @@ export interface RouteInfo {
   readonly blueprint: string | undefined;
 }
 
+/**
+ * Typed `ctx` decorations. A plugin augments this interface and registers a factory with
+ * `r.decorate(key, init)` (plugin.ts): `declare module 'vial' { interface ContextDecorations { valid: Valid } }`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface ContextDecorations {}
+
 export interface ContextServices {
   readonly log: Logger;
   urlFor(name: string, params?: Record<string, unknown>, query?: Record<string, string>): string;
@@ -45,15 +52,6 @@ export interface ContextServices {
   session(ctx: Context): SessionLike | undefined;
   csrfToken(ctx: Context): string;
   offload<T>(task: { filename: string | URL; name?: string }, payload: unknown, ctx: Context): Promise<T>;
-}
-
-let nextId = 0;
-// A per-process prefix keeps ids unique across workers and restarts without a random call per request.
-const ID_PREFIX = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
-
-/** A request id unique in this process and across its siblings: `<pid><time>-<counter>`. */
-export function nextRequestId(): string {
-  return `${ID_PREFIX}-${(nextId++).toString(36)}`;
 }
 
 /** Context's own services, for the plugin host's decorations (not part of the public API). */

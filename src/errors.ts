@@ -4,6 +4,7 @@
  * `status`, and `expose`: whether its message may be shown to a client. Messages say what
  * happened and what to do next.
  */
+import type { VialErrorCode } from './error-codes.ts';
 
 export interface VialErrorOptions {
   /** HTTP status the error maps to when it escapes a handler. Default 500. */
@@ -16,12 +17,12 @@ export interface VialErrorOptions {
 }
 
 export class VialError extends Error {
-  readonly code: string;
+  readonly code: VialErrorCode;
   readonly status: number;
   readonly expose: boolean;
   readonly headers: Readonly<Record<string, string>>;
 
-  constructor(code: string, message: string, options: VialErrorOptions = {}) {
+  constructor(code: VialErrorCode, message: string, options: VialErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -40,7 +41,7 @@ export class HttpError extends VialError {
 
 /** A misuse of the API by the application (wrong arguments, wrong order). Never a client's fault. */
 export class ConfigError extends VialError {
-  constructor(code: string, message: string) {
+  constructor(code: VialErrorCode, message: string) {
     super(code, message, { status: 500, expose: false });
   }
 }
@@ -60,7 +61,7 @@ export class ContextError extends VialError {
 
 /** A request body or header the client sent that vial refuses. Always exposed: it is the client's fault. */
 export class BadRequestError extends VialError {
-  constructor(code: string, message: string, status = 400, headers?: Record<string, string>) {
+  constructor(code: VialErrorCode, message: string, status = 400, headers?: Record<string, string>) {
     super(code, message, headers === undefined ? { status, expose: true } : { status, expose: true, headers });
   }
 }

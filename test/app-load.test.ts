@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
 import type { Vial } from '../src/index.ts';
 import type { Context } from '../src/context.ts';
-import { lateHandlers } from '../src/dispatch.ts';
 import { both, connect, makeApp } from './helpers/both.ts';
 import type { ErrorBody, Reply } from './helpers/both.ts';
 
@@ -191,12 +190,12 @@ both('deadlines through the app', (mode) => {
       return 'done anyway';
     });
     const conn = await connect(t, mode, app);
-    const before = { ...lateHandlers };
+    const stats = (): { lateRunning: number; lateFinished: number } => app.load.deadlines.stats();
     assert.equal((await conn.get('/stubborn')).status, 504);
-    assert.equal(lateHandlers.running, before.running + 1);
+    assert.equal(stats().lateRunning, 1);
     gate.open();
-    await until(() => lateHandlers.finished === before.finished + 1, 'the late handler is counted as finished');
-    assert.equal(lateHandlers.running, before.running);
+    await until(() => stats().lateFinished === 1, 'the late handler is counted as finished');
+    assert.equal(stats().lateRunning, 0);
     assert.ok(finished);
   });
 });
@@ -233,9 +232,14 @@ describe('watchdog through the app (real server)', () => {
       while (Date.now() < until); // intentionally blocks the loop
       return 'spun';
     });
+    app.get('/cheap', () => 'ok');
     const conn = await connect(t, 'server', app); // listen() starts the monitors
+    const before = app.monitors.watchdog;
+    assert.equal(before, undefined, 'an idle server pays for no watchdog thread');
+    assert.equal((await conn.get('/cheap')).text, 'ok');
     const watchdog = app.monitors.watchdog;
-    assert.ok(watchdog !== undefined);
+    assert.ok(watchdog !== undefined, 'the first request starts the watchdog');
+    await app.monitors.startWatchdog();
     // The watchdog thread starts asynchronously: a block that begins before it watches may be
     // caught late (after the loop moved on) or not at all, so block again until it names the route.
     const named = (): boolean => watchdog.recentBlocks().some((b) => b.route === 'GET /spin');

@@ -4,6 +4,15 @@ import { BadRequestError, HttpError, VialError, abort, json } from '../src/index
 import { both, connect, makeApp } from './helpers/both.ts';
 import type { ErrorBody } from './helpers/both.ts';
 
+// The test's own codes, added to the registry as a plugin adds its own (docs/errors.md).
+declare module '../src/error-codes.ts' {
+  interface VialErrorCodes {
+    VIAL_ERR_QUOTA: true;
+    VIAL_ERR_TEST_BAD: true;
+    VIAL_ERR_UPSTREAM: true;
+  }
+}
+
 class ValidationError extends Error {
   readonly field: string;
   constructor(field: string) {

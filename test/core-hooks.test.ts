@@ -5,6 +5,13 @@ import type { Context } from '../src/index.ts';
 import { both, connect, makeApp } from './helpers/both.ts';
 import type { ErrorBody } from './helpers/both.ts';
 
+// The test's own codes, added to the registry as a plugin adds its own (docs/errors.md).
+declare module '../src/error-codes.ts' {
+  interface VialErrorCodes {
+    VIAL_ERR_TEST: true;
+  }
+}
+
 /** Teardown runs after the response is written; give it a bounded moment to finish. */
 async function eventually(check: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 1000 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));

@@ -17,7 +17,7 @@ describe('deadline tracker', () => {
     now = 250;
     tracker.check();
     assert.deepEqual(expired, ['a', 'b']);
-    assert.deepEqual(tracker.stats(), { tracked: 0, expired: 2, lateFinishes: 0 });
+    assert.deepEqual(tracker.stats(), { tracked: 0, expired: 2, lateRunning: 0, lateFinished: 0 });
     tracker.close();
   });
 
@@ -32,8 +32,21 @@ describe('deadline tracker', () => {
     tracker.check();
     assert.deepEqual(expired, [2]);
     assert.equal(tracker.untrack(late), false, 'an expired entry reports that it was late');
-    tracker.lateFinish();
-    assert.equal(tracker.stats().lateFinishes, 1);
+    tracker.close();
+  });
+
+  it('counts a late handler as running until it settles, then as finished', async () => {
+    const tracker = new DeadlineTracker({}, () => 0);
+    let settle!: () => void;
+    const pending = new Promise<void>((resolve) => { settle = resolve; });
+    tracker.countLate(pending);
+    assert.equal(tracker.stats().lateRunning, 1);
+    assert.equal(tracker.stats().lateFinished, 0);
+    settle();
+    await pending;
+    await Promise.resolve();
+    assert.equal(tracker.stats().lateRunning, 0);
+    assert.equal(tracker.stats().lateFinished, 1);
     tracker.close();
   });
 

@@ -8,9 +8,8 @@ import type { AllocationSnapshot } from '../memory/allocation.ts';
 import { diffAllocationSnapshots } from '../memory/allocation.ts';
 import { takeHeapSnapshot } from '../memory/heap-snapshot.ts';
 import { cacheRegistry } from '../memory/registry.ts';
-import { lateHandlers } from '../dispatch.ts';
-import { formatFrame } from '../process/watchdog.ts';
-import type { BlockReport } from '../process/watchdog.ts';
+import { formatFrame } from '../process/block-report.ts';
+import type { BlockReport } from '../process/block-report.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { ObservedApp } from '../observe/types.ts';
 import { errorReply, json } from './http.ts';
@@ -138,7 +137,6 @@ export function appEndpoints(app: ObservedApp, metrics: Metrics, startedAt: numb
     acceptQueue: metrics.live.last?.acceptQueue ?? null,
     pressure: { enabled: app.config.load.pressure.enabled, overloaded: app.load.pressure.overloaded, lastSample: app.load.pressure.lastSample },
     deadlines: app.load.deadlines.stats(),
-    lateHandlers: { ...lateHandlers },
     offload: app.load.offload.stats(),
   }));
   get('/security', () => {

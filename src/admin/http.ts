@@ -4,6 +4,7 @@
  * endpoints so both listeners apply the same rule the same way.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { VialErrorCode } from '../error-codes.ts';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -87,7 +88,7 @@ export function json(value: unknown, status = 200): Reply {
   return { status, body: JSON.stringify(value), type: 'application/json; charset=utf-8' };
 }
 
-export function errorReply(status: number, code: string, message: string, headers?: Record<string, string>): Reply {
+export function errorReply(status: number, code: VialErrorCode, message: string, headers?: Record<string, string>): Reply {
   return { ...json({ error: { status, code, message } }, status), ...(headers === undefined ? {} : { headers }) };
 }
 

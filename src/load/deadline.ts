@@ -15,7 +15,10 @@ export type OnExpire<T> = (arg: T) => void;
 export interface DeadlineStats {
   tracked: number;
   expired: number;
-  lateFinishes: number;
+  /** Handlers whose deadline answered 504 and that still run. */
+  lateRunning: number;
+  /** Handlers that finished after their deadline had answered 504. */
+  lateFinished: number;
 }
 
 /**
@@ -42,7 +45,8 @@ export class DeadlineTracker {
   #highWater = 0;
   #tracked = 0;
   #expired = 0;
-  #late = 0;
+  #lateRunning = 0;
+  #lateFinished = 0;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -85,9 +89,17 @@ export class DeadlineTracker {
     return true;
   }
 
-  /** The lead calls this when a handler settles after its deadline already fired. */
-  lateFinish(): void {
-    this.#late++;
+  /**
+   * Counts a handler still running after its deadline answered 504, until it settles: such handlers
+   * hold memory and downstream slots the admission controller no longer sees.
+   */
+  countLate(pending: Promise<unknown>): void {
+    this.#lateRunning++;
+    const done = (): void => {
+      this.#lateRunning--;
+      this.#lateFinished++;
+    };
+    pending.then(done, done);
   }
 
   /** Runs one scan now; the interval calls it, and tests may too. */
@@ -107,7 +119,7 @@ export class DeadlineTracker {
   }
 
   stats(): DeadlineStats {
-    return { tracked: this.#tracked, expired: this.#expired, lateFinishes: this.#late };
+    return { tracked: this.#tracked, expired: this.#expired, lateRunning: this.#lateRunning, lateFinished: this.#lateFinished };
   }
 
   close(): void {

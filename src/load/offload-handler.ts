@@ -7,7 +7,6 @@
 import { pathToFileURL } from 'node:url';
 import { VialError } from '../errors.ts';
 import type { OffloadPool } from './offload.ts';
-import type { OffloadHandlerJob } from './offload-worker.ts';
 
 export interface OffloadRequest {
   method: string;
@@ -19,10 +18,47 @@ export interface OffloadRequest {
   body?: Uint8Array | string;
 }
 
+/** What the pool runs: the route's module and the snapshot (offload-worker.ts). */
+export interface OffloadHandlerJob {
+  moduleUrl: string;
+  request: OffloadRequest;
+}
+
 export interface OffloadResponse {
   status: number;
   headers: Record<string, string>;
   body: string | Uint8Array;
+}
+
+/** What the snapshot reads of a request (VialRequest has it all). */
+export interface SnapshotSource {
+  readonly method: string;
+  readonly path: string;
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly query: URLSearchParams;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly raw: { readonly headers: Readonly<Record<string, string | string[] | undefined>> };
+  bytes(): Promise<Buffer>;
+}
+
+/**
+ * The structured-clone-safe copy of a request a worker route sees: the body read in full (within
+ * the route's body limit), params as strings, and no cookie header (the session stays on the main
+ * thread).
+ */
+export async function snapshotRequest(request: SnapshotSource): Promise<OffloadRequest> {
+  const hasBody = request.raw.headers['content-length'] !== undefined || request.raw.headers['transfer-encoding'] !== undefined;
+  const body = hasBody ? new Uint8Array(await request.bytes()) : undefined;
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(request.headers)) if (value !== undefined && name !== 'cookie') headers[name] = value;
+  return {
+    method: request.method,
+    path: request.path,
+    params: Object.fromEntries(Object.entries(request.params).map(([k, v]) => [k, String(v)])),
+    query: [...request.query],
+    headers,
+    ...(body === undefined ? {} : { body }),
+  };
 }
 
 // After `tsc` the worker is a .js file next to this one; under type stripping it is the .ts.

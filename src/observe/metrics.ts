@@ -16,11 +16,14 @@
 import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
 import type { PerformanceEntry } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { Registry } from 'prom-client';
 import type { RouteInfo } from '../context.ts';
-import { lateHandlers } from '../dispatch.ts';
 import { cacheRegistry } from '../memory/registry.ts';
+import { leakChannel } from '../memory/leak-alarm.ts';
+import { blockChannel } from '../process/block-report.ts';
+import type { BlockReport } from '../process/block-report.ts';
+import { requestChannel } from '../request-events.ts';
+import type { RequestEvent } from '../request-events.ts';
 import { LiveStats } from './live-stats.ts';
 import type { LiveStatsOptions } from './live-stats.ts';
 import { RequestSeries } from './request-series.ts';
@@ -28,16 +31,6 @@ import type { ObservedApp } from './types.ts';
 
 /** Route label of requests that matched no route (404, 405, hostile targets). */
 export const UNMATCHED_ROUTE = '<unmatched>';
-
-/** What `vial:request` carries (src/dispatch.ts). */
-export interface RequestEvent {
-  readonly ctx: { readonly id: string; readonly route: RouteInfo | undefined; readonly request: { readonly method: string; readonly path: string } };
-  readonly route: string | undefined;
-  readonly status: number;
-  readonly durationMs: number;
-  /** The error the request failed with, when the dispatcher passes it (see docs/admin.md). */
-  readonly error?: unknown;
-}
 
 export interface Metrics {
   /**
@@ -82,8 +75,7 @@ export function createMetrics(app: ObservedApp, options: MetricsOptions = {}): M
   // Channels are process-wide: keep only requests whose route object belongs to this app.
   const routes = new Set<RouteInfo>(app.routeList.map((r) => r.info));
 
-  function onRequest(message: unknown): void {
-    const event = message as RequestEvent;
+  function onRequest(event: RequestEvent): void {
     const info = event.ctx.route;
     if (info !== undefined && !routes.has(info)) return;
     const route = info === undefined ? UNMATCHED_ROUTE : info.key;
@@ -91,15 +83,15 @@ export function createMetrics(app: ObservedApp, options: MetricsOptions = {}): M
     live.record(route, event.status, event.durationMs);
   }
   const blocksByRoute = new Map<string, number>();
-  const onBlock = (message: unknown): void => {
-    const route = (message as { route: string | null }).route ?? 'none';
+  const onBlock = (report: BlockReport): void => {
+    const route = report.route ?? 'none';
     blocksByRoute.set(route, (blocksByRoute.get(route) ?? 0) + 1);
   };
   let leakAlarms = 0;
   const onLeak = (): void => void leakAlarms++;
-  subscribe('vial:request', onRequest);
-  subscribe('vial:block', onBlock);
-  subscribe('vial:leak', onLeak);
+  requestChannel.subscribe(onRequest);
+  blockChannel.subscribe(onBlock);
+  leakChannel.subscribe(onLeak);
   const heapFloor = watchHeapFloor();
   if (options.startSampling ?? true) live.start();
 
@@ -122,9 +114,9 @@ export function createMetrics(app: ObservedApp, options: MetricsOptions = {}): M
     registry: () => (registry ??= build()),
     live,
     close() {
-      unsubscribe('vial:request', onRequest);
-      unsubscribe('vial:block', onBlock);
-      unsubscribe('vial:leak', onLeak);
+      requestChannel.unsubscribe(onRequest);
+      blockChannel.unsubscribe(onBlock);
+      leakChannel.unsubscribe(onLeak);
       heapFloor.stop();
       live.stop();
     },
@@ -190,8 +182,8 @@ function registerLoadMetrics(app: ObservedApp, r: Registration, live: LiveStats)
   totals(r, 'vial_route_shed_total', 'Requests refused with 503, by route.', ['route'], () => admission.snapshot().routes.map((s) => [{ route: s.route }, s.shed]));
   totals(r, 'vial_queue_abandoned_total', 'Queued requests whose client left before admission.', [], () => [[NO_LABELS, admission.snapshot().abandoned]]);
   totals(r, 'vial_deadline_expired_total', 'Requests that ran past their deadline (504).', [], () => [[NO_LABELS, deadlines.stats().expired]]);
-  gauge(r, 'vial_late_handlers_running', 'Handlers still running after their deadline answered 504.', [], () => [[NO_LABELS, lateHandlers.running]]);
-  totals(r, 'vial_late_handlers_finished_total', 'Handlers that finished after their deadline.', [], () => [[NO_LABELS, lateHandlers.finished]]);
+  gauge(r, 'vial_late_handlers_running', 'Handlers still running after their deadline answered 504.', [], () => [[NO_LABELS, deadlines.stats().lateRunning]]);
+  totals(r, 'vial_late_handlers_finished_total', 'Handlers that finished after their deadline.', [], () => [[NO_LABELS, deadlines.stats().lateFinished]]);
   gauge(r, 'vial_accept_queue_connections', 'Connections waiting in the kernel accept queue of the listening sockets (Linux; not yet visible to admission).', [], () => {
     const queued = live.last?.acceptQueue;
     return queued === null || queued === undefined ? [] : [[NO_LABELS, queued]];

@@ -4,13 +4,13 @@
  * nothing (no subscriber). In development, give the app's logger `prettyDestination()` (pretty.ts)
  * for one readable line per request instead of JSON.
  */
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { Logger } from 'pino';
 import type { RouteInfo } from '../context.ts';
 import { VialError } from '../errors.ts';
 import { definePlugin } from '../plugin.ts';
 import { UNMATCHED_ROUTE } from './metrics.ts';
-import type { RequestEvent } from './metrics.ts';
+import { requestChannel } from '../request-events.ts';
+import type { RequestEvent } from '../request-events.ts';
 
 export interface RequestLogOptions {
   /** Default true. */
@@ -40,8 +40,7 @@ export function installRequestLog(app: { readonly log: Logger; readonly routeLis
   const log = app.log;
   const keys = options.routeKeys;
   const own = options.routeKeys !== undefined ? undefined : options.routes !== undefined ? new Set(options.routes) : app.routeList !== undefined ? new Set(app.routeList.map((r) => r.info)) : undefined;
-  function onRequest(message: unknown): void {
-    const event = message as RequestEvent;
+  function onRequest(event: RequestEvent): void {
     const info = event.ctx.route;
     if (info !== undefined && own !== undefined && !own.has(info)) return;
     if (info !== undefined && keys !== undefined && !keys.has(info.key)) return;
@@ -59,10 +58,10 @@ export function installRequestLog(app: { readonly log: Logger; readonly routeLis
     if (event.status >= 500) log.error(line, 'request');
     else log.info(line, 'request');
   }
-  subscribe('vial:request', onRequest);
+  requestChannel.subscribe(onRequest);
   return {
     close() {
-      unsubscribe('vial:request', onRequest);
+      requestChannel.unsubscribe(onRequest);
     },
   };
 }

@@ -7,12 +7,20 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import net from 'node:net';
 import type { Socket } from 'node:net';
-import diagnostics from 'node:diagnostics_channel';
 import type { ProcessLogger } from './options.ts';
 import { silentLogger } from './options.ts';
 import { closeAcceptors } from '../load/acceptors.ts';
+import { nextRequestId } from '../internal/request-id.ts';
+import { errorBody } from '../error-response.ts';
+import type { PublicError } from '../error-response.ts';
+import { typedChannel } from '../internal/channels.ts';
 
-const shutdownChannel = diagnostics.channel('vial:shutdown');
+/** What `vial:shutdown` carries: the start of a drain and its end. */
+export type ShutdownEvent =
+  | { readonly event: 'start'; readonly reason: string; readonly inFlight: number }
+  | { readonly event: 'end'; readonly reason: string; readonly outcome: 'clean' | 'forced'; readonly durationMs: number };
+
+export const shutdownChannel = typedChannel<ShutdownEvent>('vial:shutdown');
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -40,12 +48,24 @@ export interface RequestTracker {
 // write the request right after connecting; anything slower is a preconnect that may never send.
 const FIRST_REQUEST_GRACE_MS = 1000;
 
+const SHUTTING_DOWN: PublicError = {
+  status: 503,
+  code: 'VIAL_ERR_OVERLOADED',
+  message: 'This server is shutting down; retry the request on a new connection.',
+};
+
 interface Conn {
   started: number;
   active: number;
 }
 
-export function trackRequests(server: Server, onRequest?: (total: number) => void): RequestTracker {
+/**
+ * What the shutdown 503 carries besides its JSON body: the app's own response headers (its security
+ * headers, so the refusal is no weaker than any other response). `Vial#errorHeaders` gives them.
+ */
+export type RefusalHeaders = readonly (readonly [name: string, value: string])[];
+
+export function trackRequests(server: Server, onRequest?: (total: number) => void, refusalHeaders: RefusalHeaders = []): RequestTracker {
   const inFlight = new Map<ServerResponse, { method: string; path: string; startedAt: number }>();
   const conns = new Map<Socket, Conn>();
   let total = 0;
@@ -97,8 +117,11 @@ export function trackRequests(server: Server, onRequest?: (total: number) => voi
   server.prependListener('request', track);
 
   function refuse(res: ServerResponse): void {
-    res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Connection': 'close', 'Retry-After': '1' });
-    res.end('Service Unavailable: this server is shutting down. Retry the request on a new connection.\n');
+    const { body, contentType } = errorBody(SHUTTING_DOWN, nextRequestId(), false);
+    const head: string[] = ['content-type', contentType, 'connection', 'close', 'retry-after', '1'];
+    for (const [name, value] of refusalHeaders) head.push(name, value);
+    res.writeHead(503, head);
+    res.end(body);
   }
 
   return {
@@ -173,6 +196,8 @@ export interface GracefulShutdownOptions {
    * dispatcher reads `closing` and refuses on its own.
    */
   refuseNewRequests?: boolean;
+  /** Headers for that 503 (the app's security headers: `app.errorHeaders`). */
+  refusalHeaders?: RefusalHeaders;
 }
 
 export interface GracefulShutdown {
@@ -189,7 +214,7 @@ export function installGracefulShutdown(server: Server, options: GracefulShutdow
   const log = options.log ?? silentLogger;
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
-  const tracker = trackRequests(server);
+  const tracker = trackRequests(server, undefined, options.refusalHeaders);
   let closing = false;
   let done: Promise<number> | null = null;
   let force: (() => void) | null = null;
