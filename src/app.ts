@@ -3,7 +3,6 @@
  * request lifecycle lives in dispatch.ts, registration in scaffold.ts and route-table.ts.
  */
 import { createServer } from 'node:http';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
@@ -11,27 +10,19 @@ import type { Logger } from 'pino';
 import { Blueprint, normalizePrefix } from './blueprint.ts';
 import { resolveConfig } from './config.ts';
 import type { VialConfig, VialOptions } from './config.ts';
-import { peekContext } from './context.ts';
 import type { Context, ContextServices } from './context.ts';
 import { createDispatcher } from './dispatch.ts';
 import type { Dispatcher } from './dispatch.ts';
-import { ConfigError, VialError } from './errors.ts';
+import { ConfigError } from './errors.ts';
 import type { RouteGate } from './load/admission.ts';
 import { createLoadProtection } from './load/protection.ts';
 import type { LoadProtection } from './load/protection.ts';
 import { listenWithAcceptors } from './load/acceptors.ts';
 import { applyServerLimits, serverOptions } from './load/server-limits.ts';
-import { createAllocationSampler } from './memory/allocation.ts';
-import type { AllocationSampler } from './memory/allocation.ts';
-import { createLeakAlarm } from './memory/leak-alarm.ts';
-import type { LeakAlarm } from './memory/leak-alarm.ts';
-import { installWatchdog } from './process/watchdog.ts';
-import type { Watchdog } from './process/watchdog.ts';
-import { installClientErrorHandler } from './internal/client-error.ts';
+import { Monitors } from './monitors.ts';
+import { installClientErrorHandler } from './client-error.ts';
 import { startAdmin } from './admin/server.ts';
 import type { RunningAdmin } from './admin/http.ts';
-import { createMetrics } from './observe/metrics.ts';
-import type { Metrics } from './observe/metrics.ts';
 import { prettyDestination } from './observe/pretty.ts';
 import { createSecurityLayer } from './security/layer.ts';
 import type { SecurityLayer } from './security/layer.ts';
@@ -43,7 +34,7 @@ import type { Mount, RouteRecord, RouteTable } from './route-table.ts';
 import { Scaffold } from './scaffold.ts';
 import type { Plugin } from './plugin.ts';
 import { PluginHost } from './plugin-host.ts';
-import { securityHeaders } from './security/headers.ts';
+import { securityHeaders } from './security/headers-plugin.ts';
 import { requestLog } from './observe/request-log.ts';
 
 export type { VialOptions } from './config.ts';
@@ -64,19 +55,14 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** How long a route the watchdog caught blocking the event loop stays limited (concurrency 1, no queue). */
-const BLOCKING_ROUTE_PENALTY_MS = 60_000;
-
 export class Vial extends Scaffold {
   readonly config: VialConfig;
   readonly log: Logger;
   /** Admission, deadlines, event-loop pressure and the offload pool (docs/load.md). */
   readonly load: LoadProtection;
   readonly security: SecurityLayer;
-  #watchdog: Watchdog | undefined;
-  #sampler: AllocationSampler | undefined;
-  #leakAlarm: LeakAlarm | undefined;
-  #metrics: Metrics | undefined;
+  /** The watchdog, allocation sampler, leak alarm and metrics, for the admin surface (monitors.ts). */
+  readonly monitors: Monitors;
   readonly #mounts: Mount[] = [];
   readonly #converters: Record<string, Converter> = { ...BUILTIN_CONVERTERS };
   readonly #startup: LifecycleHook[] = [];
@@ -94,6 +80,7 @@ export class Vial extends Scaffold {
     this.log = pretty === undefined ? pino({ name: this.config.name, level: this.config.log.level }) : pino({ name: this.config.name, level: this.config.log.level }, pretty);
     this.load = createLoadProtection(this.config.load);
     this.security = createSecurityLayer(this.config.security, this.log);
+    this.monitors = new Monitors(this.config, this.log, this.load);
     if (this.config.security.secretWarning !== undefined) this.log.warn(this.config.security.secretWarning);
     this.#plugins = new PluginHost(this, { onStartup: (hook) => this.onStartup(hook), onShutdown: (hook) => this.onShutdown(hook) });
     // vial's own features on the same seam as everyone else's.
@@ -190,68 +177,29 @@ export class Vial extends Scaffold {
   createServer(): Server {
     const server = createServer(serverOptions(this.config.load.server), this.handler);
     applyServerLimits(server, this.config.load.server);
-    installClientErrorHandler(server, this.config.security.headers);
+    installClientErrorHandler(server, this.errorHeaders);
     this.#plugins.attachServer(server);
+    // The watchdog thread starts with the first request (monitors.ts says why).
+    server.once('request', () => this.monitors.watch());
     return server;
   }
 
   /**
-   * Starts the process-wide monitors: event-loop pressure, the blocked-loop watchdog, allocation
-   * sampling and the leak alarm. `listen()` calls it; the test client does not (monitors are
-   * per process, and tests create many apps).
+   * The headers every JSON error response carries (the data subset of the plugins' response
+   * headers: vial's security headers). For answers written outside the dispatcher: parser errors,
+   * the shutdown 503 (`installGracefulShutdown(server, { refusalHeaders: app.errorHeaders })`).
    */
-  async startMonitors(): Promise<void> {
-    this.load.start();
-    if (this.config.watchdog.enabled && this.#watchdog === undefined) {
-      this.#watchdog = installWatchdog({
-        ...this.config.watchdog,
-        log: this.log,
-        // Evaluated by the watchdog while the main thread is blocked (an inspector interrupt runs
-        // on top of the blocked stack), so AsyncLocalStorage still holds that request.
-        getActiveRoute: () => peekContext()?.route?.key,
-        getActiveRequest: peekContext,
-        onBlock: (report) => {
-          // Runs of the route are spaced ten times its block apart: it keeps at most ~10% of the loop.
-          // Only when one request held the loop: a long turn of many requests (a burst of new
-          // connections) says nothing about the route that happened to run when it was sampled.
-          if (report.route !== null && report.confirmed) this.load.admission.penalize(report.route, BLOCKING_ROUTE_PENALTY_MS, report.durationMs * 10);
-        },
-      });
-      // Serve only once the thread watches, so a block in the first moments is not missed; bounded,
-      // because a watchdog that cannot start must not hold the app back (it logs why).
-      // The timer is ref'd on purpose (an unref'd one lets a script whose only work is
-      // `await app.listen()` exit before the thread answers) and cancelled once the thread is ready.
-      const timeout = new AbortController();
-      await Promise.race([this.#watchdog.ready(), delay(2_000, undefined, { signal: timeout.signal }).catch(() => undefined)]);
-      timeout.abort();
-    }
-    const memory = this.config.memory;
-    if (memory.allocationSampling.enabled && this.#sampler === undefined) {
-      const sampler = createAllocationSampler(memory.allocationSampling);
-      try {
-        await sampler.start();
-        this.#sampler = sampler;
-      } catch (error) {
-        // V8 allows one sampling profiler per thread: a second app in this process shares nothing.
-        if (!(error instanceof VialError && error.code === 'VIAL_ERR_ALLOCATION_SAMPLER_BUSY')) throw error;
-        this.log.debug('vial: allocation sampling already runs in this process (another app started it)');
-      }
-    }
-    this.#metrics ??= createMetrics(this);
-    if (memory.leakAlarm.enabled && this.#leakAlarm === undefined) {
-      this.#leakAlarm = createLeakAlarm({ ...memory.leakAlarm, ...(this.#sampler === undefined ? {} : { sampler: this.#sampler }), log: this.log });
-      this.#leakAlarm.start();
-    }
+  get errorHeaders(): readonly (readonly [name: string, value: string])[] {
+    return this.#plugins.responseHeaders().data;
   }
 
-  /** The watchdog's recent blocks, the allocation sampler, the leak alarm and the metrics, for the admin surface. */
-  get monitors(): {
-    readonly watchdog: Watchdog | undefined;
-    readonly sampler: AllocationSampler | undefined;
-    readonly leakAlarm: LeakAlarm | undefined;
-    readonly metrics: Metrics | undefined;
-  } {
-    return { watchdog: this.#watchdog, sampler: this.#sampler, leakAlarm: this.#leakAlarm, metrics: this.#metrics };
+  /**
+   * Starts the process-wide monitors (monitors.ts): event-loop pressure, allocation sampling, the
+   * leak alarm and the metrics now, the blocked-loop watchdog at the first request. `listen()`
+   * calls it; the test client does not (monitors are per process, and tests create many apps).
+   */
+  async startMonitors(): Promise<void> {
+    await this.monitors.start(this);
   }
 
   async listen(options: ListenOptions = {}): Promise<RunningServer> {
@@ -272,7 +220,8 @@ export class Vial extends Scaffold {
     if (this.config.admin.enabled) {
       const { host: adminHost, port: adminPort, token } = this.config.admin;
       try {
-        admin = await startAdmin(this, { host: adminHost, port: adminPort, ...(token === undefined ? {} : { token }), ...(this.#metrics === undefined ? {} : { metrics: this.#metrics }) });
+        const metrics = this.monitors.metrics;
+        admin = await startAdmin(this, { host: adminHost, port: adminPort, ...(token === undefined ? {} : { token }), ...(metrics === undefined ? {} : { metrics }) });
       } catch (error) {
         // A taken admin port must not take the service down with it; a missing token must.
         if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
@@ -311,16 +260,8 @@ export class Vial extends Scaffold {
    */
   async shutdown(): Promise<void> {
     await this.load.close();
-    this.#leakAlarm?.stop();
-    await this.#sampler?.stop();
-    await this.#watchdog?.stop();
-    this.#metrics?.close();
+    await this.monitors.stop();
     this.#plugins.detachServers();
-    // Cleared so a restarted app installs its monitors again.
-    this.#metrics = undefined;
-    this.#leakAlarm = undefined;
-    this.#sampler = undefined;
-    this.#watchdog = undefined;
     await this.security.close();
     for (const hook of this.#shutdown.toReversed()) {
       try {

@@ -10,10 +10,11 @@ import { resolveMemoryOptions } from './memory/options.ts';
 import type { MemoryOptions, ResolvedMemoryOptions } from './memory/options.ts';
 import { resolveProcessOptions } from './process/options.ts';
 import type { ProcessOptions, ResolvedProcessOptions } from './process/options.ts';
-import { resolveWatchdogOptions } from './process/watchdog.ts';
-import type { WatchdogOptions } from './process/watchdog.ts';
+import { resolveWatchdogOptions } from './process/watchdog-options.ts';
+import type { WatchdogOptions } from './process/watchdog-options.ts';
 import { resolveSecurityOptions } from './security/options.ts';
 import type { ResolvedSecurityOptions, SecurityOptions } from './security/options.ts';
+import { inBounds } from './internal/bounds.ts';
 
 export type VialEnv = 'production' | 'development' | 'test';
 
@@ -164,9 +165,7 @@ function intFromEnv(name: string, value: string): number {
 }
 
 export function positiveInt(name: string, value: unknown): void {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-    throw new ConfigError('VIAL_ERR_CONFIG', `${name} must be a positive integer, got ${String(value)}.`);
-  }
+  inBounds(value, { name, min: 1, max: Number.MAX_SAFE_INTEGER }, (message) => new ConfigError('VIAL_ERR_CONFIG', message));
 }
 
 function checkOrigin(origin: string): void {

@@ -15,14 +15,14 @@ export type { Converter } from './router.ts';
 export { definePlugin } from './plugin.ts';
 export type {
   Plugin, PluginDefinition, PluginRegistrar, PluginAppView, RouteView, RouteHooks, UnmatchedInfo, UnmatchedHook,
-  ResponseHeaderSet, ServerHook, PluginLifecycleHook, RouteOptionCheck, ContextDecorations,
+  ResponseHeaderSet, ServerHook, PluginLifecycleHook, RouteOptionCheck,
 } from './plugin.ts';
 export { typedChannel } from './internal/channels.ts';
 export type { TypedChannel } from './internal/channels.ts';
 
 // Request context
 export { Context, g, request, session } from './context.ts';
-export type { G, SessionLike, RouteInfo } from './context.ts';
+export type { G, SessionLike, RouteInfo, ContextDecorations } from './context.ts';
 export { VialRequest, FormBody } from './request.ts';
 export type { UploadedFile } from './request.ts';
 
@@ -33,32 +33,50 @@ export { html, raw, escapeHtml, SafeHtml } from './html.ts';
 
 // Errors
 export { VialError, HttpError, ConfigError, ContextError, BadRequestError, ClientGoneError, DeadlineError, abort } from './errors.ts';
+export type { VialErrorCode, VialErrorCodes } from './error-codes.ts';
 
 // Config
 export type { VialOptions, VialConfig, CoreOptions, BodyOptions, LogOptions, AdminConfigOptions, VialEnv } from './config.ts';
 
 // Memory: bounded caches and what shows a leak
-export { BoundedCache, cacheRegistry, createAllocationSampler, diffAllocationSnapshots, createLeakAlarm, takeHeapSnapshot } from './memory/index.ts';
-export type {
-  BoundedCacheOptions, CacheStats, AllocationSampler, AllocationSite, AllocationSnapshot, AllocationDiff, LeakAlarm, LeakAlarmEvent,
-  MemoryOptions, HeapSnapshotOptions, HeapSnapshotResult,
-} from './memory/index.ts';
+export { BoundedCache } from './memory/bounded-cache.ts';
+export type { BoundedCacheOptions } from './memory/bounded-cache.ts';
+export { cacheRegistry } from './memory/registry.ts';
+export type { CacheStats } from './memory/registry.ts';
+export { createAllocationSampler, diffAllocationSnapshots } from './memory/allocation.ts';
+export type { AllocationSampler, AllocationSite, AllocationSnapshot, AllocationDiff } from './memory/allocation.ts';
+export { createLeakAlarm } from './memory/leak-alarm.ts';
+export type { LeakAlarm, LeakAlarmEvent } from './memory/leak-alarm.ts';
+export { takeHeapSnapshot } from './memory/heap-snapshot.ts';
+export type { HeapSnapshotOptions, HeapSnapshotResult } from './memory/heap-snapshot.ts';
+export type { MemoryOptions } from './memory/options.ts';
 
 // Load: admission, bulkheads, deadlines, offload
-export { Bulkhead, BulkheadFullError, OffloadQueueFullError } from './load/index.ts';
-export type { BulkheadOptions, BulkheadStats, LoadOptionsInput as LoadOptions, AdmissionSnapshot, OffloadRequest, OffloadResponse, ShedReason } from './load/index.ts';
-export { lateHandlers, requestChannel } from './dispatch.ts';
+export { Bulkhead, BulkheadFullError } from './load/bulkhead.ts';
+export type { BulkheadOptions, BulkheadStats } from './load/bulkhead.ts';
+export { OffloadQueueFullError } from './load/offload.ts';
+export type { OffloadRequest, OffloadResponse } from './load/offload-handler.ts';
+export type { AdmissionSnapshot, ShedReason } from './load/admission.ts';
+export type { LoadOptionsInput as LoadOptions } from './load/options.ts';
 
 // Security: sessions, CSRF, secrets
-export { MemorySessionStore, SqliteSessionStore, RedisSessionStore, checkSecret, CSRF_FORM_FIELD, CSRF_HEADER } from './security/index.ts';
-export type { SecurityOptions, SessionOptions, CsrfOptions, SessionStore, SessionRecord, CsrfReason } from './security/index.ts';
+export { MemorySessionStore } from './security/stores/memory.ts';
+export { SqliteSessionStore } from './security/stores/sqlite.ts';
+export { RedisSessionStore } from './security/stores/redis.ts';
+export type { SessionStore, SessionRecord } from './security/stores/contract.ts';
+export { checkSecret } from './security/secret.ts';
+export { CSRF_FORM_FIELD, CSRF_HEADER } from './security/csrf.ts';
+export type { CsrfReason } from './security/csrf.ts';
+export type { SecurityOptions, SessionOptions, CsrfOptions } from './security/options.ts';
 
-// Seeing it live: admin listener, metrics, request logs
-export { startAdmin, startPrimaryAdmin, serveWorkerMetrics } from './admin/index.ts';
-export type { StartAdminOptions, PrimaryAdminOptions, RunningAdmin } from './admin/index.ts';
-export { createMetrics, installRequestLog, prettyDestination } from './observe/index.ts';
-export type { Metrics, RequestLog } from './observe/index.ts';
+// Seeing it live: the admin listener and the request events it and the logs are built on
+export { startAdmin } from './admin/server.ts';
+export type { StartAdminOptions } from './admin/server.ts';
+export type { RunningAdmin } from './admin/http.ts';
+export type { Metrics } from './observe/metrics.ts';
+export type { RequestEvent } from './request-events.ts';
 
 // Process model
-export type { ProcessOptions } from './process/index.ts';
-export type { WatchdogOptions, BlockReport, BlockFrame } from './process/watchdog.ts';
+export type { ProcessOptions } from './process/options.ts';
+export type { WatchdogOptions } from './process/watchdog-options.ts';
+export type { BlockReport, BlockFrame } from './process/block-report.ts';

@@ -14,7 +14,7 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { VialConfig } from './config.ts';
-import type { Context } from './context.ts';
+import type { Context, ContextDecorations } from './context.ts';
 import { ConfigError } from './errors.ts';
 import type { AfterHook, BeforeHook, ErrorHandler, Handler, RouteOptions, TeardownHook } from './scaffold.ts';
 import type { HeaderList } from './security/headers.ts';
@@ -74,13 +74,6 @@ export interface ResponseHeaderSet {
 export type ServerHook = (server: Server) => void | (() => void);
 export type PluginLifecycleHook = (app: PluginAppView) => void | Promise<void>;
 export type RouteOptionCheck = (value: unknown, route: RouteView) => void;
-
-/**
- * Typed `ctx` decorations. A plugin augments this interface and registers a factory with
- * `r.decorate(key, init)`: `declare module 'vial' { interface ContextDecorations { valid: Valid } }`.
- */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface ContextDecorations {}
 
 export interface PluginDefinition<Options, Input> {
   /** Unique per scope; used in errors, dependency checks and diagnostics. */

@@ -9,7 +9,7 @@ it('exports exactly the public API', () => {
     'ClientGoneError', 'ConfigError', 'Context', 'ContextError', 'DeadlineError', 'FormBody', 'HttpError',
     'MemorySessionStore', 'OffloadQueueFullError', 'RedisSessionStore', 'SafeHtml', 'SqliteSessionStore', 'Vial',
     'VialError', 'VialRequest', 'VialResponse', 'abort', 'cacheRegistry', 'checkSecret', 'createAllocationSampler',
-    'createLeakAlarm', 'definePlugin', 'typedChannel', 'createMetrics', 'installRequestLog', 'prettyDestination', 'serveWorkerMetrics', 'startAdmin', 'startPrimaryAdmin', 'diffAllocationSnapshots', 'escapeHtml', 'g', 'html', 'json', 'lateHandlers', 'raw', 'redirect',
-    'request', 'requestChannel', 'sendFile', 'session', 'sse', 'takeHeapSnapshot',
+    'createLeakAlarm', 'definePlugin', 'typedChannel', 'startAdmin', 'diffAllocationSnapshots', 'escapeHtml', 'g', 'html', 'json', 'raw', 'redirect',
+    'request', 'sendFile', 'session', 'sse', 'takeHeapSnapshot',
   ].sort());
 });

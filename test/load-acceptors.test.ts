@@ -209,7 +209,7 @@ describe('accept sockets (load.server.acceptors)', { skip: !acceptorsSupported()
   });
 
   it('refuses a bad acceptors value at construction with a message that says what to do', () => {
-    assert.throws(() => quietApp(0), /load\.server\.acceptors is 0; it must be an integer between 1 and 256/);
+    assert.throws(() => quietApp(0), /load\.server\.acceptors must be an integer from 1 to 256, got 0/);
   });
 
   it('counts the connections waiting in the kernel accept queue while the loop cannot take them', async (t) => {

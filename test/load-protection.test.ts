@@ -1,7 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ADMITTED, createLoadProtection, resolveLoadOptions } from '../src/load/index.ts';
-import type { PressureSample, PressureSource } from '../src/load/index.ts';
+import { ADMITTED } from '../src/load/admission.ts';
+import { createLoadProtection } from '../src/load/protection.ts';
+import { resolveLoadOptions } from '../src/load/options.ts';
+import type { PressureSample, PressureSource } from '../src/load/pressure.ts';
 
 describe('createLoadProtection', () => {
   it('wires event-loop pressure into admission and closes everything it started', async () => {

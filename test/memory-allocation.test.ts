@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { fileURLToPath } from 'node:url';
-import { createAllocationSampler, diffAllocationSnapshots } from '../src/memory/index.ts';
-import type { AllocationSampler, AllocationSnapshot } from '../src/memory/index.ts';
+import { createAllocationSampler, diffAllocationSnapshots } from '../src/memory/allocation.ts';
+import type { AllocationSampler, AllocationSnapshot } from '../src/memory/allocation.ts';
 import { sitesFromProfile } from '../src/memory/allocation.ts';
 import { serve } from './fixtures/memory/leaky-app.ts';
 

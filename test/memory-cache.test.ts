@@ -1,6 +1,7 @@
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BoundedCache, cacheRegistry, estimateBytes } from '../src/memory/index.ts';
+import { BoundedCache, estimateBytes } from '../src/memory/bounded-cache.ts';
+import { cacheRegistry } from '../src/memory/registry.ts';
 import { VialError } from '../src/errors.ts';
 
 const N = 100_000;

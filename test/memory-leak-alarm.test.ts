@@ -5,8 +5,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { fileURLToPath } from 'node:url';
-import { createAllocationSampler, createLeakAlarm } from '../src/memory/index.ts';
-import type { AllocationSampler, LeakAlarmEvent } from '../src/memory/index.ts';
+import { createAllocationSampler } from '../src/memory/allocation.ts';
+import { createLeakAlarm } from '../src/memory/leak-alarm.ts';
+import type { AllocationSampler } from '../src/memory/allocation.ts';
+import type { LeakAlarmEvent } from '../src/memory/leak-alarm.ts';
 import { evaluateWindow } from '../src/memory/leak-alarm.ts';
 import { serve } from './fixtures/memory/leaky-app.ts';
 

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
-import { resolveMemoryOptions } from '../src/memory/index.ts';
+import { resolveMemoryOptions } from '../src/memory/options.ts';
 
 describe('resolveMemoryOptions', () => {
   it('turns every protection on by default and freezes the result', () => {
@@ -23,7 +23,7 @@ describe('resolveMemoryOptions', () => {
   });
 
   it('rejects out-of-bounds values with a message naming the option', () => {
-    assert.throws(() => resolveMemoryOptions({ leakAlarm: { windowSamples: 2 } }), { code: 'VIAL_ERR_MEMORY_OPTIONS', message: /memory\.leakAlarm\.windowSamples must be an integer between 3/ });
+    assert.throws(() => resolveMemoryOptions({ leakAlarm: { windowSamples: 2 } }), { code: 'VIAL_ERR_MEMORY_OPTIONS', message: /memory\.leakAlarm\.windowSamples must be an integer from 3/ });
     assert.throws(() => resolveMemoryOptions({ allocationSampling: { samplingIntervalBytes: 10 } }), { code: 'VIAL_ERR_MEMORY_OPTIONS' });
     assert.throws(() => resolveMemoryOptions({ heapSnapshot: { maxHeapFraction: 1.5 } }), { code: 'VIAL_ERR_MEMORY_OPTIONS' });
     assert.throws(() => resolveMemoryOptions({ leakAlarm: { minGrowthBytes: 0 } }), { code: 'VIAL_ERR_MEMORY_OPTIONS' });

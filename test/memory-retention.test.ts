@@ -7,8 +7,10 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { BoundedCache, cacheRegistry, snapshotRefusal, takeHeapSnapshot } from '../src/memory/index.ts';
-import type { HeapSnapshotResult, MemoryProbe } from '../src/memory/index.ts';
+import { BoundedCache } from '../src/memory/bounded-cache.ts';
+import { cacheRegistry } from '../src/memory/registry.ts';
+import { snapshotRefusal, takeHeapSnapshot } from '../src/memory/heap-snapshot.ts';
+import type { HeapSnapshotResult, MemoryProbe } from '../src/memory/heap-snapshot.ts';
 import { VialError } from '../src/errors.ts';
 
 v8.setFlagsFromString('--expose-gc');

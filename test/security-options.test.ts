@@ -4,7 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { createSessionManagerFromOptions, MemorySessionStore, resolveSecurityOptions } from '../src/security/index.ts';
+import { createSessionManagerFromOptions } from '../src/security/factory.ts';
+import { MemorySessionStore } from '../src/security/stores/memory.ts';
+import { resolveSecurityOptions } from '../src/security/options.ts';
 
 const strong = randomBytes(32).toString('base64url');
 

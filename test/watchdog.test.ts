@@ -3,13 +3,11 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import {
-  findUserFrame,
-  formatFrame,
-  installWatchdog,
-  resolveWatchdogOptions,
-} from '../src/process/watchdog.ts';
-import type { BlockFrame, BlockReport, WatchdogLogger } from '../src/process/watchdog.ts';
+import { installWatchdog } from '../src/process/watchdog.ts';
+import type { WatchdogLogger } from '../src/process/watchdog.ts';
+import { findUserFrame, formatFrame } from '../src/process/block-report.ts';
+import type { BlockFrame, BlockReport } from '../src/process/block-report.ts';
+import { resolveWatchdogOptions } from '../src/process/watchdog-options.ts';
 import pino from 'pino';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

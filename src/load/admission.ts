@@ -8,25 +8,18 @@
  * request that has to wait allocates (its waiter and its promise). The only timer is one
  * sweep that runs while someone is queued, so waits end on time even when no slot frees up.
  */
-import { channel } from 'node:diagnostics_channel';
 import { outsideRequestContext } from '../context.ts';
 import { ConfigError } from '../errors.ts';
 import { DEFAULT_TURN_BUDGET_MS, resolveAdmissionOptions } from './options.ts';
 import type { AdmissionOptions } from './options.ts';
 import { PressureAllowance } from './pressure-allowance.ts';
-import { Gate, Waiter } from './queue.ts';
+import { ADMITTED, Gate, Waiter } from './queue.ts';
+import type { Admitted, Refusal, RefusalReason, ShedReason } from './queue.ts';
+import { typedChannel } from '../internal/channels.ts';
 
-export const ADMITTED = 0;
-export type Admitted = typeof ADMITTED;
-
-export type ShedReason = 'queue-full' | 'queue-timeout' | 'route-full' | 'route-blocking' | 'pressure' | 'closing';
-/** 'aborted': the client left while queued; nobody needs a response. Counted apart from sheds. */
-export type RefusalReason = ShedReason | 'aborted';
-
-export interface Refusal {
-  readonly reason: RefusalReason;
-  readonly retryAfterSec: number;
-}
+// The outcomes live with the waiting line (queue.ts), which resolves waiters with them.
+export { ADMITTED } from './queue.ts';
+export type { Admitted, Refusal, RefusalReason, ShedReason } from './queue.ts';
 
 export type Entry = Admitted | Refusal | Promise<Admitted | Refusal>;
 
@@ -101,7 +94,13 @@ export interface AdmissionDeps {
   afterTurn?: (fn: () => void) => void;
 }
 
-const shedChannel = channel('vial:shed');
+/** What `vial:shed` carries: one refused request, by route key and reason. */
+export interface ShedEvent {
+  readonly route: string;
+  readonly reason: ShedReason;
+}
+
+export const shedChannel = typedChannel<ShedEvent>('vial:shed');
 const REASONS: readonly ShedReason[] = ['queue-full', 'queue-timeout', 'route-full', 'route-blocking', 'pressure', 'closing'];
 
 export function createAdmission(options: Partial<AdmissionOptions> = {}, deps: AdmissionDeps = {}): Admission {

@@ -4,12 +4,8 @@
  * turns the result into a plain `{ status, headers, body }`. JSON is serialised here, in the
  * worker, so the main thread only copies bytes.
  */
-import type { OffloadRequest, OffloadResponse } from './offload-handler.ts';
+import type { OffloadHandlerJob, OffloadRequest, OffloadResponse } from './offload-handler.ts';
 
-export interface OffloadHandlerJob {
-  moduleUrl: string;
-  request: OffloadRequest;
-}
 
 type Handler = (req: OffloadRequest) => unknown;
 

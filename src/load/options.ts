@@ -5,6 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { ConfigError } from '../errors.ts';
+import { inBounds } from '../internal/bounds.ts';
 
 export interface AdmissionOptions {
   /** Requests handled at once by this process; more wait in the queue. */
@@ -80,16 +81,8 @@ export type LoadOptionsInput = { [K in keyof LoadOptions]?: Partial<LoadOptions[
 const CODE = 'VIAL_ERR_LOAD_OPTION';
 
 function num(group: string, name: string, value: number, min: number, max: number, integer = true): number {
-  const ok = typeof value === 'number' && !Number.isNaN(value) && value >= min && value <= max &&
-    (!integer || Number.isInteger(value) || value === Infinity);
-  if (!ok) {
-    throw new ConfigError(
-      CODE,
-      `load.${group}.${name} is ${String(value)}; it must be ${integer ? 'an integer' : 'a number'} ` +
-        `between ${min} and ${max}. Fix the option (or its VIAL_* variable) or leave it out for the default.`,
-    );
-  }
-  return value;
+  const advice = 'Fix the option (or its VIAL_* variable) or leave it out for the default.';
+  return inBounds(value, { name: `load.${group}.${name}`, min, max, integer, advice }, (message) => new ConfigError(CODE, message));
 }
 
 export function resolveAdmissionOptions(input: Partial<AdmissionOptions> = {}): Readonly<AdmissionOptions> {

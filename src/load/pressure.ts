@@ -6,11 +6,11 @@
  * shedding does not flap on the boundary. The admission hot path reads `overloaded` as a plain
  * property; all the work happens on one unref'd timer.
  */
-import { channel } from 'node:diagnostics_channel';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { EventLoopUtilization, ELDHistogram } from 'node:perf_hooks';
 import { resolvePressureOptions } from './options.ts';
 import type { PressureOptions } from './options.ts';
+import { typedChannel } from '../internal/channels.ts';
 
 export interface PressureSample {
   /** p99 event-loop delay over the last interval, in milliseconds. */
@@ -30,7 +30,8 @@ export interface PressureTransition extends PressureSample {
   overloaded: boolean;
 }
 
-const pressureChannel = channel('vial:pressure');
+/** `vial:pressure`: each switch into and out of shedding. */
+export const pressureChannel = typedChannel<PressureTransition>('vial:pressure');
 
 /** The process's own event loop: monitorEventLoopDelay plus eventLoopUtilization deltas. */
 export function eventLoopSource(): PressureSource {

@@ -3,7 +3,19 @@
  * doubly-linked FIFO of waiters, so a waiter whose client leaves is unlinked in O(1).
  * Pure (no I/O, no timers). Internal to src/load/.
  */
-import type { Admitted, Refusal } from './admission.ts';
+
+/** What admission answers at once: the constant ADMITTED (no allocation), or a refusal. */
+export const ADMITTED = 0;
+export type Admitted = typeof ADMITTED;
+
+export type ShedReason = 'queue-full' | 'queue-timeout' | 'route-full' | 'route-blocking' | 'pressure' | 'closing';
+/** 'aborted': the client left while queued; nobody needs a response. Counted apart from sheds. */
+export type RefusalReason = ShedReason | 'aborted';
+
+export interface Refusal {
+  readonly reason: RefusalReason;
+  readonly retryAfterSec: number;
+}
 
 export class Waiter {
   readonly gate: Gate;

@@ -11,11 +11,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
-import diagnostics from 'node:diagnostics_channel';
 import { isMainThread, threadId } from 'node:worker_threads';
 import { VialError } from '../errors.ts';
+import { typedChannel } from '../internal/channels.ts';
 
-export const heapSnapshotChannel = diagnostics.channel('vial:heap-snapshot');
+/** `vial:heap-snapshot`: one event per snapshot written. */
+export const heapSnapshotChannel = typedChannel<HeapSnapshotResult>('vial:heap-snapshot');
 
 export interface MemoryProbe {
   readonly heapUsedBytes: number;

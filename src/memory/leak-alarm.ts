@@ -20,12 +20,13 @@
 
 import { PerformanceObserver, constants, performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
-import diagnostics from 'node:diagnostics_channel';
 import type { PerformanceObserverEntryList } from 'node:perf_hooks';
 import type { AllocationGrowth, AllocationSampler, AllocationSnapshot } from './allocation.ts';
 import type { RouteCount } from './route-activity.ts';
+import { typedChannel } from '../internal/channels.ts';
 
-export const leakChannel = diagnostics.channel('vial:leak');
+/** `vial:leak`: one event per alarm raised. */
+export const leakChannel = typedChannel<LeakAlarmEvent>('vial:leak');
 
 /** The subset of a pino logger the alarm uses. */
 export interface WarnLogger {

@@ -8,6 +8,7 @@
 
 import os from 'node:os';
 import { ConfigError } from '../errors.ts';
+import { inBounds } from '../internal/bounds.ts';
 
 export interface MemoryOptions {
   allocationSampling?: {
@@ -47,11 +48,8 @@ export interface ResolvedMemoryOptions {
 }
 
 function int(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
-  const v = value ?? fallback;
-  if (!Number.isSafeInteger(v) || v < min || v > max) {
-    throw new ConfigError('VIAL_ERR_MEMORY_OPTIONS', `memory.${name} must be an integer between ${min} and ${max}, got ${String(v)}. Leave it out to use the default (${fallback}).`);
-  }
-  return v;
+  const advice = `Leave it out to use the default (${fallback}).`;
+  return inBounds(value ?? fallback, { name: `memory.${name}`, min, max, advice }, (message) => new ConfigError('VIAL_ERR_MEMORY_OPTIONS', message));
 }
 
 function bool(name: string, value: boolean | undefined, fallback: boolean): boolean {

@@ -4,6 +4,7 @@
  */
 
 import { ConfigError } from '../errors.ts';
+import { inBounds } from '../internal/bounds.ts';
 
 export interface RecycleOptions {
   /** Recycle a worker after this many requests. 0 turns it off. Like gunicorn's `max_requests`. */
@@ -58,15 +59,7 @@ const MAX_WORKERS = 1024;
 const MAX_TIMER_MS = 2_147_483_647; // setTimeout's ceiling: larger values fire after 1 ms (Node docs).
 
 function integer(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
-  const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < min || v > max) {
-    throw new ConfigError(
-      'VIAL_ERR_PROCESS_OPTIONS',
-      `Process option \`${name}\` must be an integer from ${min} to ${max}, got ${String(v)}. ` +
-        'Fix the value passed to the app config or the matching VIAL_* environment variable.',
-    );
-  }
-  return v;
+  return inBounds(value ?? fallback, { name: `Process option \`${name}\``, min, max, advice: 'Fix the value passed to the app config or the matching VIAL_* environment variable.' }, (message) => new ConfigError('VIAL_ERR_PROCESS_OPTIONS', message));
 }
 
 export function resolveProcessOptions(partial: ProcessOptions = {}): ResolvedProcessOptions {

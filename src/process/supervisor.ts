@@ -8,7 +8,6 @@
 
 import cluster from 'node:cluster';
 import type { Worker } from 'node:cluster';
-import diagnostics from 'node:diagnostics_channel';
 import net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { ConfigError } from '../errors.ts';
@@ -16,8 +15,18 @@ import type { ProcessLogger, ProcessOptions } from './options.ts';
 import { resolveProcessOptions, silentLogger } from './options.ts';
 import type { WorkerMessage, WorkerStatus } from './worker.ts';
 import { MAX_REQUESTS_ENV } from './worker.ts';
+import { typedChannel } from '../internal/channels.ts';
 
-const workerChannel = diagnostics.channel('vial:worker');
+/** What `vial:worker` carries: one event per worker state change (ready, exit with its cause, ...). */
+export interface WorkerEvent {
+  readonly event: string;
+  readonly workerId: number;
+  readonly pid: number | undefined;
+  readonly cause?: string;
+  readonly [detail: string]: unknown;
+}
+
+export const workerChannel = typedChannel<WorkerEvent>('vial:worker');
 
 export type RestartCause = 'crash' | 'recycle-requests' | 'recycle-memory' | 'unresponsive';
 
@@ -112,7 +121,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
     ...(options.execArgv === undefined ? {} : { execArgv: options.execArgv }),
   });
 
-  function publish(event: string, slot: Slot, extra: object = {}): void {
+  function publish(event: string, slot: Slot, extra: Readonly<Record<string, unknown>> = {}): void {
     if (workerChannel.hasSubscribers) workerChannel.publish({ event, workerId: slot.id, pid: slot.pid, ...extra });
   }
 

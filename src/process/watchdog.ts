@@ -8,58 +8,14 @@
  * active route. Nothing runs per request: the route comes from a getter (backed by the
  * dispatcher's AsyncLocalStorage) that only the probe calls, during a block. See docs/watchdog.md.
  */
-import { channel } from 'node:diagnostics_channel';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { ConfigError } from '../errors.ts';
 import type { ProbeResult, ThreadData, ThreadFrame, ThreadMessage } from './watchdog-thread.ts';
+import { blockChannel, findUserFrame, formatFrame } from './block-report.ts';
+import { ConfigError } from '../errors.ts';
+import type { BlockReport } from './block-report.ts';
+import { resolveWatchdogOptions } from './watchdog-options.ts';
+import type { WatchdogOptions } from './watchdog-options.ts';
 
-export interface WatchdogOptions {
-  /** Start the watchdog at all. Default true. */
-  enabled: boolean;
-  /** A stalled heartbeat longer than this is a block. Default 200; at least 2 × checkIntervalMs. */
-  thresholdMs: number;
-  /** Heartbeat period on the main thread, and how often the watchdog thread looks. Default 50. */
-  checkIntervalMs: number;
-  /** How long the watchdog thread waits for the main thread's stack before giving up. Default 2000. */
-  captureTimeoutMs: number;
-  /** Frames kept per report, innermost first. Default 32. */
-  maxFrames: number;
-}
-
-export interface BlockFrame {
-  readonly functionName: string;
-  /** Script URL as V8 knows it: `file:///...` for user code, `node:...` for Node internals. */
-  readonly url: string;
-  /** 1-based. For type-stripped .ts files this is the line in the .ts source. */
-  readonly line: number;
-  /** 1-based. */
-  readonly column: number;
-}
-
-export interface BlockReport {
-  /** Route key of the request that was running while the loop was blocked, or null. */
-  readonly route: string | null;
-  /** How long the heartbeat stalled; accurate to about `checkIntervalMs`. */
-  readonly durationMs: number;
-  /** Innermost frame first; empty when the stack could not be captured (see `stackError`). */
-  readonly stack: readonly BlockFrame[];
-  /** The first frame outside Node internals and node_modules, or null. */
-  readonly userFrame: BlockFrame | null;
-  /** Epoch milliseconds of the last heartbeat before the block. */
-  readonly at: number;
-  /** Why `stack` is empty, or null when it was captured. */
-  readonly stackError: string | null;
-  /**
-   * True when a second look, a moment after the first, found the same request still running:
-   * that request's code held the loop. False for a turn that was long because it ran many short
-   * requests (a burst of connections, a flood of refusals) or when the block ended in between:
-   * `route` then names only the request that happened to run at the first look.
-   */
-  readonly confirmed: boolean;
-}
-
-/** The part of a pino logger the watchdog uses. */
 export interface WatchdogLogger {
   warn(obj: object, msg: string): void;
 }
@@ -98,82 +54,6 @@ const PROBE_KEY = Symbol.for('vial.watchdog.probe');
 
 export const RECENT_BLOCKS_LIMIT = 50;
 
-const DEFAULTS: WatchdogOptions = {
-  enabled: true,
-  thresholdMs: 200,
-  checkIntervalMs: 50,
-  captureTimeoutMs: 2000,
-  maxFrames: 32,
-};
-
-const BOUNDS: Record<Exclude<keyof WatchdogOptions, 'enabled'>, readonly [number, number]> = {
-  thresholdMs: [20, 600_000],
-  checkIntervalMs: [5, 10_000],
-  captureTimeoutMs: [100, 60_000],
-  maxFrames: [1, 200],
-};
-
-function optionError(message: string): ConfigError {
-  return new ConfigError('VIAL_ERR_WATCHDOG_OPTION', message);
-}
-
-/** Fills defaults and checks bounds; pure. Throws ConfigError (VIAL_ERR_WATCHDOG_OPTION). */
-export function resolveWatchdogOptions(partial: Partial<WatchdogOptions> = {}): Readonly<WatchdogOptions> {
-  const resolved: WatchdogOptions = { ...DEFAULTS };
-  for (const [key, value] of Object.entries(partial)) {
-    if (value === undefined) continue;
-    if (key === 'enabled') {
-      if (typeof value !== 'boolean') throw optionError(`watchdog.enabled must be true or false, got ${String(value)}.`);
-      resolved.enabled = value;
-      continue;
-    }
-    const bounds = BOUNDS[key as keyof typeof BOUNDS] as readonly [number, number] | undefined;
-    if (bounds === undefined) {
-      throw optionError(`Unknown watchdog option "${key}". Known options: enabled, ${Object.keys(BOUNDS).join(', ')}.`);
-    }
-    const [min, max] = bounds;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      throw optionError(`watchdog.${key} must be an integer from ${min} to ${max}, got ${String(value)}.`);
-    }
-    resolved[key as keyof typeof BOUNDS] = value;
-  }
-  if (resolved.thresholdMs < 2 * resolved.checkIntervalMs) {
-    throw optionError(
-      `watchdog.thresholdMs (${resolved.thresholdMs}) must be at least twice checkIntervalMs ` +
-        `(${resolved.checkIntervalMs}), or an on-time heartbeat could look like a block. ` +
-        'Raise thresholdMs or lower checkIntervalMs.',
-    );
-  }
-  return Object.freeze(resolved);
-}
-
-/** The innermost frame that is the application's own code: not node:, not node_modules, not native. */
-export function findUserFrame(stack: readonly BlockFrame[]): BlockFrame | null {
-  return (
-    stack.find(
-      (frame) =>
-        frame.url !== '' &&
-        !frame.url.startsWith('node:') &&
-        !frame.url.includes('/node_modules/') &&
-        !frame.url.includes('\\node_modules\\'),
-    ) ?? null
-  );
-}
-
-/** `path:line` for logs: file URLs become paths, so editors and terminals can open them. */
-export function formatFrame(frame: BlockFrame): string {
-  let where = frame.url;
-  if (where.startsWith('file:')) {
-    try {
-      where = fileURLToPath(where);
-    } catch {
-      // Intentionally keep the URL: a malformed file URL is still better than nothing in a log.
-    }
-  }
-  return `${where}:${frame.line}`;
-}
-
-const blockChannel = channel('vial:block');
 // Keep in step with the cell indexes in watchdog-thread.ts.
 const TICK = 0;
 const STOP = 1;

@@ -6,7 +6,6 @@
  */
 
 import { ConfigError } from '../errors.ts';
-import { definePlugin } from '../plugin.ts';
 
 export interface SecurityHeadersOptions {
   /** Default 'nosniff' on (stops MIME sniffing of uploads and JSON into script). */
@@ -105,15 +104,3 @@ export function varyWithCookie(existing: string | undefined): string {
   if (fields.includes('cookie') || fields.includes('*')) return existing;
   return `${existing}, Cookie`;
 }
-
-/**
- * vial's security headers as a plugin on the seam every feature uses. The app registers it with
- * the list resolved from `security.headers`; the headers are precomputed into the dispatcher's
- * prebuilt heads, so they cost the fast path nothing beyond writing them.
- */
-export const securityHeaders = definePlugin<HeaderList>({
-  name: 'security-headers',
-  setup(r, headers) {
-    r.responseHeaders({ document: headers, data: nonDocumentHeaders(headers) });
-  },
-});

@@ -4,7 +4,6 @@
  * resolved `config.security`; the session store opens on first use, so an app that never touches
  * sessions never creates a store.
  */
-import { channel } from 'node:diagnostics_channel';
 import type { Logger } from 'pino';
 import { outsideRequestContext } from '../context.ts';
 import type { Context } from '../context.ts';
@@ -16,9 +15,17 @@ import { SESSION_CACHE_CONTROL, varyWithCookie } from './headers.ts';
 import type { ResolvedSecurityOptions } from './options.ts';
 import { Session } from './session.ts';
 import type { SessionManager } from './session-manager.ts';
+import { typedChannel } from '../internal/channels.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
-const csrfChannel = channel('vial:csrf');
+/** What `vial:csrf` carries: one refused request. */
+export interface CsrfEvent {
+  readonly route: string | undefined;
+  readonly reason: CsrfReason;
+  readonly reqId: string;
+}
+
+export const csrfChannel = typedChannel<CsrfEvent>('vial:csrf');
 
 export interface SecurityLayer {
   /** Loads the session when the request carries the session cookie; otherwise nothing (lazy). */

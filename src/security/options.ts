@@ -12,6 +12,7 @@ import { buildSecurityHeaders, type HeaderList, type SecurityHeadersOptions } fr
 import { checkSecret } from './secret.ts';
 import { INSECURE_SESSION_COOKIE, SECURE_SESSION_COOKIE } from './session-manager.ts';
 import type { SessionStore } from './stores/contract.ts';
+import { inBounds } from '../internal/bounds.ts';
 
 export type SessionStoreChoice = 'sqlite' | 'memory' | 'redis' | 'cookie' | SessionStore;
 
@@ -103,8 +104,7 @@ export const SECURITY_DEFAULTS = Object.freeze({
 const bad = (message: string): ConfigError => new ConfigError('VIAL_ERR_SECURITY_OPTIONS', message);
 
 function integerIn(name: string, value: number, min: number, max: number): number {
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw bad(`security.${name} must be an integer from ${min} to ${max}, got ${value}.`);
-  return value;
+  return inBounds(value, { name: `security.${name}`, min, max }, bad);
 }
 
 export function resolveSecurityOptions(partial: SecurityOptions = {}, context: SecurityContext): ResolvedSecurityOptions {

@@ -13,17 +13,22 @@
  */
 
 import { createHash, randomBytes } from 'node:crypto';
-import diagnostics from 'node:diagnostics_channel';
 import { ConfigError, VialError } from '../errors.ts';
 import { serializeCookie } from './cookies.ts';
 import { Session, sessionState } from './session.ts';
 import type { SessionStore } from './stores/contract.ts';
+import { typedChannel } from '../internal/channels.ts';
 
 export const SECURE_SESSION_COOKIE = '__Host-vial_session';
 export const INSECURE_SESSION_COOKIE = 'vial_session';
 
-/** Diagnostics: `{ event: 'rejected', reason }`, `{ event: 'store-error', operation, error }`, `{ event: 'insecure-cookie', cookieName }`. */
-export const sessionChannel = diagnostics.channel('vial:session');
+/** What `vial:session` carries (docs/sessions.md). */
+export type SessionEvent =
+  | { readonly event: 'rejected'; readonly reason: SessionRejection; readonly error?: unknown }
+  | { readonly event: 'store-error'; readonly operation: string; readonly error: unknown }
+  | { readonly event: 'insecure-cookie'; readonly cookieName: string; readonly message: string };
+
+export const sessionChannel = typedChannel<SessionEvent>('vial:session');
 
 export type SessionRejection = 'duplicated' | 'malformed' | 'unknown' | 'idle-timeout' | 'absolute-timeout' | 'tampered' | 'store-error';
 

@@ -9,6 +9,7 @@
  */
 import { ConfigError } from '../errors.ts';
 import { normalizeOrigin } from '../security/csrf.ts';
+import { inBounds } from '../internal/bounds.ts';
 
 /** permessage-deflate (RFC 7692). Off by default: each compressed socket holds zlib state (~300 KB with default windows). */
 export interface DeflateInput {
@@ -105,10 +106,7 @@ export const WEBSOCKET_DEFAULTS = Object.freeze({
 const bad = (message: string): ConfigError => new ConfigError('VIAL_ERR_WS_OPTIONS', message);
 
 function integerIn(where: string, name: string, value: number, min: number, max: number): number {
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw bad(`${where}.${name} must be an integer from ${min} to ${max}, got ${String(value)}.`);
-  }
-  return value;
+  return inBounds(value, { name: `${where}.${name}`, min, max }, bad);
 }
 
 const KNOWN_ROUTE_KEYS = new Set(['maxMessageBytes', 'maxConnections', 'maxMessagesPerSecond', 'messageBurst', 'maxBufferedBytes', 'slowConsumerTimeoutMs', 'idleTimeoutMs']);

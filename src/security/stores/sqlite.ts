@@ -8,13 +8,13 @@
  * DatabaseSync runs on the calling thread: each call is a short indexed lookup on a local file.
  */
 
-import diagnostics from 'node:diagnostics_channel';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { ConfigError } from '../../errors.ts';
 import { assertTtl, settle, type SessionRecord, type SessionStore } from './contract.ts';
+import { sessionChannel } from '../session-manager.ts';
 
 export interface SqliteStoreOptions {
   /** Database file; its directory is created if missing. ':memory:' for a private in-process database. */
@@ -30,7 +30,6 @@ export interface SqliteStoreOptions {
 }
 
 // The same channel as session-manager.ts (channels are shared by name); not imported to keep stores leaf modules.
-const sessionChannel = diagnostics.channel('vial:session');
 
 type SqliteModule = typeof import('node:sqlite');
 
