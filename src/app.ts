@@ -88,8 +88,11 @@ export class Vial extends Scaffold {
     if (this.config.log.requests) this.plugin(requestLog);
   }
 
-  protected override installPlugin<O, I>(plugin: Plugin<O, I>, input: I | undefined): void {
+  /** Registers a plugin on the whole app and sets it up at once (docs/plugins.md). */
+  plugin<O, I>(plugin: Plugin<O, I>, input?: I): this {
+    this.assertMutable(`register plugin "${plugin.name}"`);
     this.#plugins.register(plugin, input, this, undefined);
+    return this;
   }
 
   /** Registers a blueprint's routes, hooks and error handlers under its prefix (or `options.prefix`). */
@@ -297,6 +300,9 @@ export class Vial extends Scaffold {
       urlFor: (name, params, query) => this.urlFor(name, params, query),
       session: (ctx: Context) => (ctx.sessionState ??= this.security.newSession()),
       csrfToken: (ctx: Context) => (ctx.session as Session).csrfToken(),
+      // A synchronous handler on the fast path runs before any deadline is set: it has it all.
+      remainingMs: (ctx: Context) =>
+        ctx.deadlineAt === 0 ? (ctx.route?.timeoutMs ?? this.load.deadlines.requestTimeoutMs) : Math.max(0, ctx.deadlineAt - this.load.deadlines.now()),
       offload: <T>(task: { filename: string | URL; name?: string }, payload: unknown, ctx: Context) => this.load.offload.run<T>(task, payload, { signal: ctx.signal }),
     };
   }

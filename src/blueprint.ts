@@ -17,6 +17,8 @@ export class Blueprint extends Scaffold {
   readonly prefix: string;
   #frozen = false;
   #pluginsTaken = false;
+  /** Plugins registered here and not set up yet: they wait for `app.register`. */
+  readonly #pendingPlugins: { readonly plugin: Plugin<never, never>; readonly input: unknown }[] = [];
 
   constructor(name: string, options: BlueprintOptions = {}) {
     super();
@@ -25,6 +27,16 @@ export class Blueprint extends Scaffold {
     }
     this.name = name;
     this.prefix = normalizePrefix(options.prefix ?? '');
+  }
+
+  /**
+   * Registers a plugin scoped to this blueprint's routes (docs/plugins.md); it is set up when the
+   * blueprint is registered on an app.
+   */
+  plugin<O, I>(plugin: Plugin<O, I>, input?: I): this {
+    this.assertMutable(`register plugin "${plugin.name}"`);
+    this.#pendingPlugins.push({ plugin: plugin as unknown as Plugin<never, never>, input });
+    return this;
   }
 
   /**
@@ -41,12 +53,12 @@ export class Blueprint extends Scaffold {
    * them twice.
    */
   takePendingPlugins(): readonly { readonly plugin: Plugin<never, never>; readonly input: unknown }[] {
-    if (this.pendingPlugins.length === 0) return [];
+    if (this.#pendingPlugins.length === 0) return [];
     if (this.#pluginsTaken) {
       throw new ConfigError('VIAL_ERR_BLUEPRINT', `Blueprint "${this.name}" has plugins and is already registered on another app. Create one blueprint per app.`);
     }
     this.#pluginsTaken = true;
-    return this.pendingPlugins;
+    return this.#pendingPlugins;
   }
 
   protected override assertMutable(what: string): void {

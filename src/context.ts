@@ -36,6 +36,8 @@ export interface RouteInfo {
   readonly key: string;
   readonly name: string | undefined;
   readonly blueprint: string | undefined;
+  /** The route's own deadline (`timeoutMs` option); undefined means the app's default. */
+  readonly timeoutMs: number | undefined;
 }
 
 /**
@@ -51,6 +53,8 @@ export interface ContextServices {
   /** Loads or creates the request's session; undefined when sessions are off. */
   session(ctx: Context): SessionLike | undefined;
   csrfToken(ctx: Context): string;
+  /** Milliseconds left before ctx's deadline, on the deadline tracker's monotonic clock. */
+  remainingMs(ctx: Context): number;
   offload<T>(task: { filename: string | URL; name?: string }, payload: unknown, ctx: Context): Promise<T>;
 }
 
@@ -82,6 +86,15 @@ export class Context {
   deadlineAt = 0;
   /** Set by the session layer. */
   sessionState: SessionLike | undefined;
+
+  /**
+   * Milliseconds left before this request's deadline (0 once it passed): pass it on to a
+   * downstream call's timeout. Measured on the same monotonic clock as `deadlineAt`, so a
+   * wall-clock step (NTP, a resumed VM) changes nothing, unlike `deadlineAt - Date.now()`.
+   */
+  remainingMs(): number {
+    return this.#services.remainingMs(this);
+  }
   // Intentionally lazy: most requests never read their id, g, signal or logger, and the hot path
   // should not pay for four allocations it does not use.
   #id: string | undefined;

@@ -42,7 +42,7 @@ import type { ErrorScope, RouteRecord, RouteTable } from './route-table.ts';
 import type { Router } from './router.ts';
 import type { Handler } from './scaffold.ts';
 import type { HeaderList } from './security/headers.ts';
-import { isNonDocumentType } from './security/headers.ts';
+import { isNonDocumentType } from './internal/media-type.ts';
 import type { SecurityLayer } from './security/layer.ts';
 import { checkHost, checkNonOriginTarget, checkPath } from './security/target.ts';
 

@@ -77,7 +77,7 @@ export function buildRouteTable(app: Scaffold, mounts: readonly Mount[], convert
       if (methods.includes('GET') && !methods.includes('HEAD')) methods.push('HEAD');
       let named: RouteRecord | undefined;
       for (const method of methods) {
-        const info: RouteInfo = Object.freeze({ key: `${method === 'HEAD' && !def.methods.includes('HEAD') ? 'GET' : method} ${pattern.source}`, name, blueprint: blueprint?.name });
+        const info: RouteInfo = Object.freeze({ key: `${method === 'HEAD' && !def.methods.includes('HEAD') ? 'GET' : method} ${pattern.source}`, name, blueprint: blueprint?.name, timeoutMs: def.options.timeoutMs });
         const view: RouteView = Object.freeze({
           method,
           path: pattern.source,

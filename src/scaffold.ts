@@ -6,7 +6,6 @@
 import type { Context } from './context.ts';
 import type { VialResponse } from './response.ts';
 import { ConfigError } from './errors.ts';
-import type { Plugin } from './plugin.ts';
 
 /**
  * What a handler may return: a string (HTML), a plain object or array (JSON), `null` (204),
@@ -123,23 +122,8 @@ export class Scaffold {
   /** Subclasses refuse changes once they are in use (the app after its first request). */
   protected assertMutable(_what: string): void {}
 
-  /** Plugins registered here and not set up yet (a blueprint's wait for `app.register`). */
-  readonly pendingPlugins: { readonly plugin: Plugin<never, never>; readonly input: unknown }[] = [];
-
-  /**
-   * Registers a plugin in this scope (docs/plugins.md). On the app it is set up at once; on a
-   * blueprint when the blueprint is registered, scoped to the blueprint's routes.
-   */
-  plugin<O, I>(plugin: Plugin<O, I>, input?: I): this {
-    this.assertMutable(`register plugin "${plugin.name}"`);
-    this.installPlugin(plugin, input);
-    return this;
-  }
-
-  /** The app sets plugins up immediately; a blueprint keeps them until it is registered. */
-  protected installPlugin<O, I>(plugin: Plugin<O, I>, input: I | undefined): void {
-    this.pendingPlugins.push({ plugin: plugin as unknown as Plugin<never, never>, input });
-  }
+  // plugin() lives on Vial and Blueprint, not here: the seam (plugin.ts) is built on these
+  // registration types, so Scaffold must not depend on it (no import cycle, docs/architecture.md).
 
   beforeRequest(hook: BeforeHook): this {
     this.assertMutable('add a beforeRequest hook');

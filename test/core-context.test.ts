@@ -147,3 +147,30 @@ describe('ctx.signal', () => {
     assert.equal(signal?.aborted, false);
   });
 });
+
+both('ctx.remainingMs()', (mode) => {
+  it('gives a synchronous handler on the fast path its route\'s whole timeout', async (t) => {
+    const app = makeApp();
+    app.get('/sync', { timeoutMs: 5_000 }, (ctx) => ({ remaining: ctx.remainingMs() }));
+    const c = await connect(t, mode, app);
+    assert.deepEqual((await c.get('/sync')).json(), { remaining: 5_000 });
+  });
+
+  it('counts down from the deadline on the monotonic clock after an await, never below 0', async (t) => {
+    const app = makeApp();
+    app.get('/async', { timeoutMs: 5_000 }, async (ctx) => {
+      await new Promise((resolve) => setImmediate(resolve));
+      return { remaining: ctx.remainingMs(), deadlineAt: ctx.deadlineAt };
+    });
+    app.get('/default', async (ctx) => {
+      await Promise.resolve();
+      return { remaining: ctx.remainingMs() };
+    });
+    const c = await connect(t, mode, app);
+    const { remaining, deadlineAt } = (await c.get('/async')).json<{ remaining: number; deadlineAt: number }>();
+    assert.ok(remaining > 0 && remaining <= 5_000, `0 < ${remaining} <= 5000`);
+    assert.ok(deadlineAt > 0, 'the deadline was set');
+    const fallback = (await c.get('/default')).json<{ remaining: number }>();
+    assert.ok(fallback.remaining > 0 && fallback.remaining <= app.load.deadlines.requestTimeoutMs, 'the app default applies');
+  });
+});

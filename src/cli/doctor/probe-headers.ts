@@ -3,7 +3,7 @@
  * referrers. Referrer-Policy only governs requests a rendered document makes, so a JSON page is not
  * asked for it (vial leaves it off JSON; security/headers.ts).
  */
-import { isNonDocumentType } from '../../security/headers.ts';
+import { isNonDocumentType } from '../../internal/media-type.ts';
 import type { Answer } from './http.ts';
 import type { DoctorOptions } from './options.ts';
 import type { Finding } from './report.ts';

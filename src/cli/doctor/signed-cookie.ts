@@ -5,7 +5,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { inflateSync } from 'node:zlib';
-import { WEAK_SECRETS } from '../../security/secret.ts';
+import { WEAK_SECRETS } from '../../internal/weak-secrets.ts';
 
 export interface SignedCookie {
   readonly format: 'flask' | 'jwt';
