@@ -44,6 +44,9 @@ import { Scaffold } from './scaffold.ts';
 import type { Plugin } from './plugin.ts';
 import { PluginHost } from './plugin-host.ts';
 import { securityHeaders } from './security/headers.ts';
+import { cookies } from './cookies/index.ts';
+import { requestOrigin, splitUrlForArgument } from './urls.ts';
+import type { UrlForOptions, UrlForQuery } from './urls.ts';
 import { requestLog } from './observe/request-log.ts';
 
 export type { VialOptions } from './config.ts';
@@ -98,6 +101,7 @@ export class Vial extends Scaffold {
     this.#plugins = new PluginHost(this, { onStartup: (hook) => this.onStartup(hook), onShutdown: (hook) => this.onShutdown(hook) });
     // vial's own features on the same seam as everyone else's.
     this.plugin(securityHeaders, this.config.security.headers);
+    this.plugin(cookies);
     if (this.config.log.requests) this.plugin(requestLog);
   }
 
@@ -136,9 +140,14 @@ export class Vial extends Scaffold {
     return this;
   }
 
-  /** Reverse routing: `app.urlFor('user', { id: 1 })` gives `/users/1`. */
-  urlFor(name: string, params?: Record<string, unknown>, query?: Record<string, string>): string {
-    return urlFor(this.#routeTable(), name, params, query);
+  /**
+   * Reverse routing: `app.urlFor('user', { id: 1 })` gives `/users/1`; `{ tab: 'posts' }` as the
+   * third argument adds a query, `{ query, external: true }` makes it absolute (src/urls.ts).
+   */
+  urlFor(name: string, params?: Record<string, unknown>, queryOrOptions?: UrlForQuery | UrlForOptions): string {
+    const { query, external } = splitUrlForArgument(queryOrOptions);
+    const path = urlFor(this.#routeTable(), name, params, query);
+    return external ? `${requestOrigin(peekContext()?.request.raw, this.config)}${path}` : path;
   }
 
   /** Every route, for `vial routes` and the admin page. */

@@ -22,7 +22,9 @@ export type { TypedChannel } from './internal/channels.ts';
 
 // Request context
 export { Context, g, request, session } from './context.ts';
-export type { G, SessionLike, RouteInfo } from './context.ts';
+export type { G, SessionLike, RouteInfo, Flash } from './context.ts';
+export type { UrlForOptions, UrlForQuery } from './urls.ts';
+export type { CookieOptions, SetCookie, ClearCookie, SignedCookie } from './cookies/index.ts';
 export { VialRequest, FormBody } from './request.ts';
 export type { UploadedFile } from './request.ts';
 

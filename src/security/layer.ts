@@ -126,7 +126,11 @@ export function createSecurityLayer(options: ResolvedSecurityOptions, log: Logge
       return getManager()
         .commit(session)
         .then((cookie) => {
-          if (cookie !== undefined) response.appendHeader('set-cookie', cookie.header);
+          if (cookie === undefined) return;
+          // With ctx.setCookie() cookies pending, the session cookie joins them (the response's
+          // own Set-Cookie would be shadowed by the request's list when the head is built).
+          if (ctx.responseHeaders?.['set-cookie'] !== undefined) ctx.header('set-cookie', cookie.header);
+          else response.appendHeader('set-cookie', cookie.header);
         });
     },
 
