@@ -20,6 +20,15 @@ export type {
 export { typedChannel } from './internal/channels.ts';
 export type { TypedChannel } from './internal/channels.ts';
 
+// Schemas: validation, typed ctx.valid, response checks (docs/schemas.md)
+export { schemas } from './schema/plugin.ts';
+export type { SchemasInput, SchemasOptions, ResponseMode } from './schema/plugin.ts';
+export { ResponseValidationError } from './schema/response-error.ts';
+export type { RouteSchema, Valid, ValidParts, SchemaInput, SchemaOutput, JsonSchemaTypes, TypedJsonSchema } from './schema/types.ts';
+export type { AnySchema, JsonSchema } from './schema/compile.ts';
+export type { ValidationIssue, SchemaPart } from './schema/issues.ts';
+export type { ProblemDetails, ProblemIssue } from './schema/problem.ts';
+
 // Request context
 export { Context, g, request, session } from './context.ts';
 export type { G, SessionLike, RouteInfo, Flash } from './context.ts';

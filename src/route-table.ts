@@ -88,17 +88,18 @@ export function buildRouteTable(app: Scaffold, mounts: readonly Mount[], convert
           paramNames: Object.freeze(pattern.segments.filter((s) => s.kind !== 'static').map((s) => s.text)),
         });
         if (plugins !== undefined && method === methods[0]) plugins.checkRouteOptions(view);
+        const pluginHooks = plugins === undefined ? NO_PLUGIN_HOOKS : plugins.hooksFor(view);
         const record: RouteRecord = Object.freeze({
           method,
           pattern,
-          handler: def.handler,
+          handler: plugins === undefined ? def.handler : plugins.wrapHandler(view, def.handler),
           options: def.options,
           info,
           before: Object.freeze(before),
           after: Object.freeze(after),
           teardown: Object.freeze(teardown),
           errorScopes: Object.freeze(errorScopes),
-          plugins: plugins === undefined ? NO_PLUGIN_HOOKS : plugins.hooksFor(view),
+          plugins: pluginHooks,
           view,
         });
         router.add(method, record);

@@ -10,6 +10,6 @@ it('exports exactly the public API', () => {
     'MemorySessionStore', 'OffloadQueueFullError', 'RedisSessionStore', 'SafeHtml', 'SqliteSessionStore', 'Vial',
     'VialError', 'VialRequest', 'VialResponse', 'abort', 'cacheRegistry', 'checkSecret', 'createAllocationSampler',
     'createLeakAlarm', 'definePlugin', 'typedChannel', 'createMetrics', 'installRequestLog', 'prettyDestination', 'serveWorkerMetrics', 'startAdmin', 'startPrimaryAdmin', 'diffAllocationSnapshots', 'escapeHtml', 'g', 'html', 'json', 'lateHandlers', 'raw', 'redirect',
-    'request', 'requestChannel', 'sendFile', 'session', 'sse', 'takeHeapSnapshot',
+    'request', 'requestChannel', 'ResponseValidationError', 'schemas', 'sendFile', 'session', 'sse', 'takeHeapSnapshot',
   ].sort());
 });

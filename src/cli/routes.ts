@@ -23,7 +23,7 @@ async function run(args: string[]): Promise<number> {
       blueprint: r.info.blueprint ?? '',
       options: Object.entries(r.options)
         .filter(([k]) => k !== 'name')
-        .map(([k, v]) => `${k}=${String(v)}`)
+        .map(([k, v]) => `${k}=${describeOption(v)}`)
         .join(' '),
     }));
   if (values.json === true) {
@@ -44,3 +44,9 @@ async function run(args: string[]): Promise<number> {
 }
 
 export const routesCommand = { usage, run };
+
+/** An option's value in one word: an object option (a plugin's `schema`) shows its keys, not [object Object]. */
+function describeOption(value: unknown): string {
+  if (typeof value === 'object' && value !== null && !(value instanceof URL)) return `{${Object.keys(value).join(',')}}`;
+  return String(value);
+}
