@@ -1,7 +1,8 @@
 /**
  * The request lifecycle, top to bottom:
  *
- *   0. target   parse the request target; hostile paths and hosts get 400 here (security/target.ts)
+ *   0. target   framing (Transfer-Encoding, version: 400/501/505), the request target, Host syntax and
+ *               allowedHosts; hostile requests are refused here (security/framing.ts, target.ts, edge.ts)
  *   1. admit    in-flight limit, bounded queue, route bulkhead, event-loop pressure; refusal is
  *               503 + Retry-After before any body is read or any hook runs (load/)
  *   2. context  ctx with id, deadline and signal; enter the AsyncLocalStorage scope
@@ -38,6 +39,8 @@ import type { AfterHook, BeforeHook, Handler, Reply } from './scaffold.ts';
 import { NO_PLUGIN_HOOKS } from './plugin-host.ts';
 import type { SecurityLayer } from './security/layer.ts';
 import { checkHost, checkNonOriginTarget, checkPath } from './security/target.ts';
+import { createEdge } from './security/edge.ts';
+import { checkFraming } from './security/framing.ts';
 import { isNonDocumentType } from './security/headers.ts';
 
 export interface Dispatcher {
@@ -77,6 +80,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 export function createDispatcher(deps: DispatchDeps): Dispatcher {
   const { config, table, log, services, admission, deadlines, offload, security, plugins, maxHeadersCount, gates } = deps;
   const router = table.router;
+  // Hosts this app answers for and the proxies it believes (security/edge.ts).
+  const edge = createEdge({ allowedHosts: config.allowedHosts, trustProxy: config.trustProxy });
   // Headers plugins add to every response (vial's security headers among them), for documents
   // and for data: JSON and event-stream responses get only what means something there.
   const { document: baseHeaders, data: dataHeaders } = plugins.responseHeaders();
@@ -100,19 +105,21 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     let path = q === -1 ? target : target.slice(0, q);
     const search = q === -1 ? '' : target.slice(q + 1);
     const method = req.method ?? 'GET';
-    let early: VialError | undefined;
-    if (path.charCodeAt(0) !== 47 /* / */) {
+    // 0a. framing (security/framing.ts): Transfer-Encoding and version, before anything else runs.
+    let early: VialError | undefined = checkFraming(req);
+    if (early === undefined && path.charCodeAt(0) !== 47 /* / */) {
       const checked = checkNonOriginTarget(path, req);
       if (typeof checked === 'string') path = checked;
       else early = checked;
     }
-    early ??= checkPath(path) ?? checkHost(req);
+    // 0b. hosts (security/edge.ts): Host syntax and allowedHosts, through trusted proxies.
+    early ??= checkPath(path) ?? checkHost(req) ?? edge.check(req);
     if (early === undefined && hasTooManyHeaders(req, maxHeadersCount)) {
       early = new BadRequestError('VIAL_ERR_TOO_MANY_HEADERS', `The request has more than ${maxHeadersCount} headers.`, 431, { connection: 'close' });
     }
     const match = early === undefined ? router.find(method, path) : undefined;
     const route = match?.route;
-    const request = new VialRequest(req, path, search, config.body);
+    const request = new VialRequest(req, path, search, config.body, edge);
     const ctx = new Context(request, services);
 
     if (route === undefined) {

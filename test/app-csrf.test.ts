@@ -271,7 +271,7 @@ describe('CSRF and the app origin option', () => {
     'uses the app-wide origin option as the CSRF origin when security.csrf.appOrigin is not set',
     {},
     async (t) => {
-      const subject = csrfApp({}, { origin: 'https://app.example' });
+      const subject = csrfApp({}, { origin: 'https://app.example', allowedHosts: ['*'] });
       const c = await browser(t, 'client', subject);
       await expectAllRefused(c, subject, { origin: 'https://evil.example', host: 'evil.example' }, 'a Host and Origin that agree but are not ours');
     },

@@ -223,7 +223,8 @@ describe('sessions: storage and lifetime', () => {
 
 describe('sessions: cookie flags', () => {
   it('uses __Host- with Secure, HttpOnly, SameSite=Lax and Path=/ in production over https', async (t) => {
-    const app = sessionApp({ session: { store: 'memory' } }, { env: 'production', origin: 'https://app.example' });
+    // The real server is reached as 127.0.0.1; production refuses Hosts it does not list.
+    const app = sessionApp({ session: { store: 'memory' } }, { env: 'production', origin: 'https://app.example', allowedHosts: ['app.example', '127.0.0.1'] });
     const c = await client(t, 'server', app);
     const res = await c.post('/write');
     const cookie = cookieFrom(res, '__Host-vial_session');

@@ -6,8 +6,8 @@
  *      X-HTTP-Method-Override or a `_method` field, so they cannot turn a POST into a GET.
  *   2. Sec-Fetch-Site (Fetch Metadata, a forbidden header name, so page script cannot forge it):
  *      same-origin / none pass; same-site / cross-site are refused.
- *   3. Otherwise Origin (RFC 6454): must equal the app's origin or an exact trusted origin;
- *      "null" and anything else are refused.
+ *   3. Otherwise Origin (RFC 6454): must equal the app's origin (scheme, host and port) or an exact
+ *      trusted origin; "null" and anything else are refused.
  *   4. Neither header: a request carrying the session cookie must submit the session-bound token;
  *      one without the cookie has no ambient credential to abuse and passes.
  *
@@ -31,6 +31,13 @@ export interface CsrfInput {
     readonly origin?: string | undefined;
     /** Host header, used only when appOrigin is not configured. */
     readonly host?: string | undefined;
+    /**
+     * The scheme the client used (`request.protocol`, through trusted proxies), compared with
+     * Origin's together with `host` when appOrigin is not configured. Without it only the host is
+     * compared, which lets an http page on the same host post to the https app (Go's
+     * CrossOriginProtection has that gap; Django and Rails compare the scheme too).
+     */
+    readonly scheme?: 'http' | 'https' | undefined;
   };
   /** The app's own origin, scheme://host[:port]; when undefined, Origin's host is compared with `host`. */
   readonly appOrigin?: string | undefined;
@@ -85,7 +92,12 @@ function originAllowed(origin: string, input: Omit<CsrfInput, 'method'>): boolea
   if (input.appOrigin !== undefined) return normalized === normalizeOrigin(input.appOrigin);
   const host = input.headers.host;
   if (host === undefined) return false;
-  return new URL(normalized).host === host.toLowerCase();
+  const url = new URL(normalized);
+  const scheme = input.headers.scheme;
+  if (scheme !== undefined && url.protocol !== `${scheme}:`) return false;
+  // URL drops the scheme's default port from Origin; drop it from Host the same way.
+  const expected = scheme === undefined ? host.toLowerCase() : normalizeOrigin(`${scheme}://${host}`);
+  return scheme === undefined ? url.host === expected : normalized === expected;
 }
 
 /** scheme://host[:port] with default ports dropped and the host lowercased, or undefined if not an origin. */

@@ -104,7 +104,7 @@ export function createSecurityLayer(options: ResolvedSecurityOptions, log: Logge
       const headerToken = headers[CSRF_HEADER];
       const decision = checkCsrf({
         method: request.method,
-        headers: { secFetchSite: headers['sec-fetch-site'], origin: headers.origin, host: headers.host },
+        headers: { secFetchSite: headers['sec-fetch-site'], origin: headers.origin, host: request.host, scheme: request.protocol },
         appOrigin: options.csrf.appOrigin,
         trustedOrigins: options.csrf.trustedOrigins,
         hasSessionCookie,
