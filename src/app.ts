@@ -147,7 +147,7 @@ export class Vial extends Scaffold {
   urlFor(name: string, params?: Record<string, unknown>, queryOrOptions?: UrlForQuery | UrlForOptions): string {
     const { query, external } = splitUrlForArgument(queryOrOptions);
     const path = urlFor(this.#routeTable(), name, params, query);
-    return external ? `${requestOrigin(peekContext()?.request.raw, this.config)}${path}` : path;
+    return external ? `${requestOrigin(peekContext()?.request, this.config)}${path}` : path;
   }
 
   /** Every route, for `vial routes` and the admin page. */

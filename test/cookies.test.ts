@@ -72,7 +72,8 @@ both('ctx.setCookie and ctx.clearCookie', (mode) => {
   });
 
   it('is Secure by default in production', async (t) => {
-    const app = makeApp({ env: 'production', security: { secretKey: KEY_A }, origin: 'https://app.example.com' });
+    // The real server is reached as 127.0.0.1; production refuses Hosts it does not list.
+    const app = makeApp({ env: 'production', security: { secretKey: KEY_A }, origin: 'https://app.example.com', allowedHosts: ['app.example.com', '127.0.0.1'] });
     app.get('/p', (ctx) => {
       ctx.setCookie('p', '1');
       return 'ok';

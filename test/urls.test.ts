@@ -22,13 +22,16 @@ both('urlFor with { external: true }', (mode) => {
   });
 
   it('uses the configured public origin whatever Host says', async (t) => {
-    const c = await connect(t, mode, urlApp({ origin: 'https://app.example.com' }));
+    // allowedHosts '*': otherwise step 0 refuses evil.example before urlFor is reached.
+    const c = await connect(t, mode, urlApp({ origin: 'https://app.example.com', allowedHosts: ['*'] }));
     const body = (await c.get('/users/1', { headers: { host: 'evil.example' } })).json<Record<string, string>>();
     assert.equal(body['external'], 'https://app.example.com/users/7?tab=posts');
   });
 
   it('follows X-Forwarded-Proto and -Host only with trustProxy', async (t) => {
-    const forwarded = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'public.example, inner' };
+    // The trusted proxy appends to what the client sent: its own entry is the rightmost; the
+    // leftmost is the client's word (security/proxy.ts, as Werkzeug's ProxyFix).
+    const forwarded = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example, public.example' };
     const trusted = await connect(t, mode, urlApp({ trustProxy: true }));
     assert.equal((await trusted.get('/users/1', { headers: forwarded })).json<Record<string, string>>()['viaApp'], 'https://public.example/users/8');
     const untrusted = await connect(t, mode, urlApp());
@@ -42,8 +45,8 @@ both('urlFor with { external: true }', (mode) => {
     assert.equal(reply.json<{ error: { code: string } }>().error.code, 'VIAL_ERR_BAD_HOST');
   });
 
-  it('refuses to trust Host in production without origin or trustProxy', async (t) => {
-    const c = await connect(t, mode, urlApp({ env: 'production' }));
+  it('refuses to trust Host in production without origin, a checked allowedHosts list or trustProxy', async (t) => {
+    const c = await connect(t, mode, urlApp({ env: 'production', allowedHosts: ['*'] }));
     assert.equal((await c.get('/users/1')).status, 500);
   });
 });

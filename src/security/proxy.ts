@@ -10,7 +10,8 @@
  * approach through middleware). The chain is walked from the socket peer towards the client, one
  * trusted proxy at a time; the first untrusted address is the client. When a request carries
  * `Forwarded`, it alone is read (mixing it with X-Forwarded-* would let a client supply one of the
- * two where the proxy writes the other).
+ * two where the proxy writes the other). Never the leftmost entry of a list by default: with
+ * proxies that append, that is whatever the client wrote.
  *
  * Pure: built once from config; reads only the request it is given.
  */
@@ -123,22 +124,35 @@ export function createProxyTrust(trust: ResolvedTrustProxy): ProxyTrust {
   };
 }
 
-/** X-Forwarded-For entries as hops; -Proto and -Host (rightmost: set by the nearest proxy) on each. */
+/**
+ * X-Forwarded-For entries as hops. Each proxy appends to -Proto and -Host as it does to -For, so
+ * their lists are aligned on the right with -For's (Werkzeug's ProxyFix reads them the same way):
+ * the hop of -For entry i gets the -Proto/-Host entry at the same distance from the end. A list
+ * shorter than -For (a proxy that overwrites) gives its leftmost entry to the hops beyond it.
+ */
 function xForwardedHops(req: IncomingMessage): Hop[] {
   const xff = headerText(req.headers['x-forwarded-for']);
   if (xff === undefined) return [];
-  return xff.split(',').map((entry) => xForwardedHop(req, entry.trim()));
+  const addresses = xff.split(',').map((entry) => entry.trim());
+  const protos = list(req.headers['x-forwarded-proto']);
+  const hosts = list(req.headers['x-forwarded-host']);
+  return addresses.map((address, i) => ({ for: address, proto: alignedRight(protos, i, addresses.length), host: alignedRight(hosts, i, addresses.length) }));
 }
 
+/** A proxy that sets only X-Forwarded-Proto/-Host (no -For) speaks for the connection: the rightmost entries. */
 function xForwardedHop(req: IncomingMessage, address: string | undefined): Hop {
-  return { for: address, proto: rightmost(req.headers['x-forwarded-proto']), host: rightmost(req.headers['x-forwarded-host']) };
+  return { for: address, proto: list(req.headers['x-forwarded-proto']).at(-1), host: list(req.headers['x-forwarded-host']).at(-1) };
 }
 
-function rightmost(value: string | string[] | undefined): string | undefined {
+function alignedRight(values: readonly string[], index: number, length: number): string | undefined {
+  if (values.length === 0) return undefined;
+  return values[Math.max(0, index - (length - values.length))];
+}
+
+function list(value: string | string[] | undefined): string[] {
   const text = headerText(value);
-  if (text === undefined) return undefined;
-  const last = text.slice(text.lastIndexOf(',') + 1).trim();
-  return last === '' ? undefined : last;
+  if (text === undefined) return [];
+  return text.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
 }
 
 function headerText(value: string | string[] | undefined): string | undefined {
