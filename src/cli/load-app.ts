@@ -1,7 +1,7 @@
 /** Imports a user's app module and finds its Vial instance (`export default app` or `export const app`). */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Vial } from '../app.ts';
 import { ConfigError } from '../errors.ts';
 
@@ -12,6 +12,13 @@ export async function loadApp(file: string | undefined): Promise<Vial> {
   const mod = (await import(pathToFileURL(full).href)) as Record<string, unknown>;
   const candidate = mod['default'] ?? mod['app'];
   if (candidate instanceof Vial) return candidate;
+  if (typeof candidate === 'object' && candidate !== null && candidate.constructor.name === 'Vial') {
+    // instanceof fails across two copies of the package: a global `vial` running a project's app.
+    throw new ConfigError(
+      'VIAL_ERR_CLI',
+      `${file} exports a Vial app made by another copy of vial than the one this CLI belongs to (${fileURLToPath(new URL('..', import.meta.url))}). Run the project's own CLI: \`npx vial\` inside the project.`,
+    );
+  }
   throw new ConfigError(
     'VIAL_ERR_CLI',
     `${file} does not export a Vial app. Add \`export default app\` (or \`export const app = new Vial()\`).`,
