@@ -18,6 +18,10 @@ export type {
   ResponseHeaderSet, ServerHook, PluginLifecycleHook, RouteOptionCheck, ContextDecorations,
 } from './plugin.ts';
 export { typedChannel } from './internal/channels.ts';
+
+// HTTP essentials, each a plugin in its own folder (docs/cors.md, ...)
+export { cors } from './cors/index.ts';
+export type { CorsOptions, CorsRouteOption } from './cors/index.ts';
 export type { TypedChannel } from './internal/channels.ts';
 
 // Schemas: validation, typed ctx.valid, response checks (docs/schemas.md)

@@ -222,8 +222,16 @@ export class PluginHost {
         return registrar;
       },
       onUnmatched(hook) {
-        if (scope !== undefined) throw new ConfigError('VIAL_ERR_PLUGIN', `${where}: onUnmatched is app-wide (no blueprint owns an unmatched URL); register the plugin on the app.`);
-        unmatched.push(hook);
+        if (scope === undefined) {
+          unmatched.push(hook);
+          return registrar;
+        }
+        // In a blueprint, the hook sees only that blueprint's routes at the path, and runs only
+        // when there are some (a CORS preflight for a blueprint with its own CORS settings).
+        unmatched.push(function blueprintUnmatched(ctx, info) {
+          const mine = info.allowed.filter((route) => route.blueprint === scope);
+          return mine.length === 0 ? undefined : hook(ctx, { allowed: mine });
+        });
         return registrar;
       },
       responseHeaders(headers) {

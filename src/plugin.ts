@@ -162,7 +162,10 @@ export interface PluginRegistrar {
   routeOption(key: string, check?: RouteOptionCheck): this;
   /** Decides, once per route in scope, what this plugin does on it. */
   perRoute(decide: (route: RouteView) => RouteHooks | undefined): this;
-  /** App scope only: requests no route matched (404, 405, automatic OPTIONS). A value answers. */
+  /**
+   * Requests no route matched (404, 405, automatic OPTIONS). A value answers. In a blueprint, runs
+   * only for paths where that blueprint has routes, and `allowed` holds only those.
+   */
   onUnmatched(hook: UnmatchedHook): this;
   /** Headers for every response in scope, precomputed (no per-request cost on the fast path). */
   responseHeaders(headers: ResponseHeaderSet): this;

@@ -33,9 +33,10 @@ describe('CSRF decision', () => {
     assert.deepEqual(decide({ headers: { secFetchSite: 'none' } }), { ok: true });
     assert.deepEqual(decide({ headers: { secFetchSite: 'same-site' } }), { ok: false, reason: 'same-site' });
     assert.deepEqual(decide({ headers: { secFetchSite: 'cross-site' } }), { ok: false, reason: 'cross-site' });
-    // same-origin wins even over a confusing Origin; a trusted Origin does not rescue cross-site.
+    // same-origin wins even over a confusing Origin; only an exact trusted Origin passes cross-site.
     assert.deepEqual(decide({ headers: { secFetchSite: 'same-origin', origin: 'https://evil.test' } }), { ok: true });
-    assert.deepEqual(decide({ headers: { secFetchSite: 'cross-site', origin: 'https://admin.example.com' } }), { ok: false, reason: 'cross-site' });
+    assert.deepEqual(decide({ headers: { secFetchSite: 'cross-site', origin: 'https://admin.example.com' } }), { ok: true }, 'an exact trusted origin passes (a CORS front end)');
+    assert.deepEqual(decide({ headers: { secFetchSite: 'cross-site', origin: 'https://admin.example.com.evil' } }), { ok: false, reason: 'cross-site' });
   });
 
   it('falls back to Origin without Sec-Fetch-Site (or with a value no browser sends)', () => {

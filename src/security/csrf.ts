@@ -4,8 +4,9 @@
  * Order (docs/csrf.md has the reasons):
  *   1. Safe methods (RFC 9110 §9.2.1) pass. The real method decides: vial never honours
  *      X-HTTP-Method-Override or a `_method` field, so they cannot turn a POST into a GET.
- *   2. Sec-Fetch-Site (Fetch Metadata, a forbidden header name, so page script cannot forge it):
- *      same-origin / none pass; same-site / cross-site are refused.
+ *   2. An Origin that is exactly one of the trusted origins passes (a CORS-allowed front end).
+ *      Then Sec-Fetch-Site (Fetch Metadata, a forbidden header name, so page script cannot forge
+ *      it): same-origin / none pass; same-site / cross-site are refused.
  *   3. Otherwise Origin (RFC 6454): must equal the app's origin (scheme, host and port) or an exact
  *      trusted origin; "null" and anything else are refused.
  *   4. Neither header: a request carrying the session cookie must submit the session-bound token;
@@ -57,6 +58,15 @@ export function checkCsrf(input: CsrfInput): CsrfDecision {
   // Method names are case-sensitive (RFC 9110 §9.1): "get" is not GET and gets no pass.
   if (SAFE_METHODS.has(input.method)) return OK;
 
+  // An exact trusted origin passes whatever Sec-Fetch-Site says: a browser calling from it (a
+  // CORS-allowed front end) always sends `cross-site` or `same-site`, so without this the list
+  // could only ever help old browsers. Origin is as unforgeable by page script as Sec-Fetch-Site;
+  // Go's net/http CrossOriginProtection checks its trusted origins first for the same reason.
+  const origin = input.headers.origin;
+  if (origin !== undefined && input.trustedOrigins !== undefined && input.trustedOrigins.length !== 0) {
+    const normalized = normalizeOrigin(origin);
+    if (normalized !== undefined && input.trustedOrigins.includes(normalized)) return OK;
+  }
   const site = input.headers.secFetchSite;
   if (site === 'same-origin' || site === 'none') return OK;
   if (site === 'same-site') return refuse('same-site');
