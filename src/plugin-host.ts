@@ -257,6 +257,7 @@ export class PluginHost {
 /** One way into Scaffold.route for the registrar's route, get and post (its overloads split options from handler). */
 function addRoute(scaffold: Scaffold, methods: string | readonly string[], path: string, a: RouteOptions | Handler, b: Handler | undefined): void {
   if (typeof a === 'function') scaffold.route(methods, path, a);
+  else if (b === undefined) scaffold.route(methods, path, a as RouteOptions & { worker: string });
   else scaffold.route(methods, path, a, b);
 }
 

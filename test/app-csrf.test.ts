@@ -49,7 +49,7 @@ function csrfApp(security: SecurityOptions = {}, options: VialOptions = {}): Csr
   });
   app.route(methods, '/items/<int:id>', (ctx) => {
     calls.n++;
-    return { id: ctx.params['id'] as number };
+    return { id: ctx.params['id'] };
   });
   const bp = new Blueprint('bp', { prefix: '/bp' });
   bp.route(methods, '/things', () => {

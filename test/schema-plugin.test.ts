@@ -11,7 +11,7 @@ import { Type } from 'typebox';
 import * as v from 'valibot';
 import * as z from 'zod';
 import { ConfigError, schemas } from '../src/index.ts';
-import type { ProblemDetails, Vial } from '../src/index.ts';
+import type { ProblemDetails, RouteSchema, Vial } from '../src/index.ts';
 import { both, connect, makeApp } from './helpers/both.ts';
 
 const SECRET = 'hunter2-very-secret';
@@ -125,7 +125,7 @@ both('the schemas plugin in the lifecycle', (mode) => {
     app.plugin(schemas);
     const Todo = z.object({ id: z.number(), title: z.string() });
     app.post('/todos', { schema: { response: { 201: Todo } } }, () => ({ id: 1, title: 'milk' }));
-    app.get('/broken', { schema: { response: { 200: Todo } } }, () => JSON.parse('{"id": "one", "title": "milk"}') as object);
+    app.get('/broken', { schema: { response: { 200: Todo } } }, () => JSON.parse('{"id": "one", "title": "milk"}') as { id: number; title: string });
     const c = await connect(t, mode, app);
     const created = await c.post('/todos');
     assert.equal(created.status, 201, 'a plain reply takes the route\'s one declared 2xx status');
@@ -158,7 +158,7 @@ it('refuses a broken schema at startup, naming the route and part', () => {
   for (const [what, schema, message] of cases) {
     const app = makeApp();
     app.plugin(schemas);
-    app.post('/x', { schema: schema as never }, () => 'ok');
+    app.post('/x', { schema: schema as RouteSchema }, () => 'ok');
     assert.throws(() => app.handler, (error: unknown) => error instanceof ConfigError && error.code === 'VIAL_ERR_SCHEMA' && message.test(error.message), what);
   }
   const getWithBody = makeApp();

@@ -68,9 +68,6 @@ export interface Valid<S = RouteSchema> {
   readonly body: Part<S, 'body'>;
 }
 
-/** The schema option of a route's options type, or `{}`. */
-export type SchemaOf<Options> = Options extends { readonly schema: infer S } ? S : Record<never, never>;
-
 /** Statuses a route declares a response schema for. */
 export type ResponseStatuses<S> = S extends { readonly response: infer R } ? Extract<keyof R, number> : never;
 
