@@ -22,6 +22,11 @@ export { typedChannel } from './internal/channels.ts';
 // HTTP essentials, each a plugin in its own folder (docs/cors.md, ...)
 export { cors } from './cors/index.ts';
 export type { CorsOptions, CorsRouteOption } from './cors/index.ts';
+export { conditional, checkPreconditions } from './conditional/index.ts';
+export type { ConditionalOptions } from './conditional/index.ts';
+export type { Validators } from './conditional/validators.ts';
+export { staticFiles } from './static/index.ts';
+export type { StaticOptions } from './static/index.ts';
 export type { TypedChannel } from './internal/channels.ts';
 
 // Schemas: validation, typed ctx.valid, response checks (docs/schemas.md)
