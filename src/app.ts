@@ -35,7 +35,6 @@ import type { Metrics } from './observe/metrics.ts';
 import { prettyDestination } from './observe/pretty.ts';
 import { createSecurityLayer } from './security/layer.ts';
 import type { SecurityLayer } from './security/layer.ts';
-import type { Session } from './security/session.ts';
 import { BUILTIN_CONVERTERS } from './router.ts';
 import type { Converter } from './router.ts';
 import { buildRouteTable, urlFor } from './route-table.ts';
@@ -363,8 +362,8 @@ export class Vial extends Scaffold {
     return {
       log: this.log,
       urlFor: (name, params, query) => this.urlFor(name, params, query),
-      session: (ctx: Context) => (ctx.sessionState ??= this.security.newSession()),
-      csrfToken: (ctx: Context) => (ctx.session as Session).csrfToken(),
+      session: (ctx: Context) => (ctx.sessionState ??= this.security.newSession(ctx)),
+      csrfToken: (ctx: Context) => this.security.csrfToken(ctx),
       offload: <T>(task: { filename: string | URL; name?: string }, payload: unknown, ctx: Context) => this.load.offload.run<T>(task, payload, { signal: ctx.signal }),
     };
   }

@@ -69,8 +69,14 @@ describe('CSRF decision', () => {
     assert.deepEqual(decide({ submittedToken: token }), { ok: false, reason: 'token-invalid' });
   });
 
-  it('passes a request with no session cookie and no browser headers', () => {
-    assert.deepEqual(decide({ hasSessionCookie: false }), { ok: true });
+  it('passes a request with no session cookie and no browser headers, marked tokenless (it may not log in)', () => {
+    assert.deepEqual(decide({ hasSessionCookie: false }), { ok: true, tokenless: true });
+    assert.deepEqual(decide({ hasSessionCookie: false, cookieToken: 'anon', submittedToken: 'anon' }), { ok: true }, 'with the anonymous token it is verified');
+  });
+
+  it('accepts the anonymous cookie-bound token as well as the session one', () => {
+    assert.deepEqual(decide({ hasSessionCookie: true, sessionToken: 'sess', cookieToken: 'anon', submittedToken: 'anon' }), { ok: true });
+    assert.deepEqual(decide({ hasSessionCookie: true, sessionToken: 'sess', cookieToken: 'anon', submittedToken: 'other' }), { ok: false, reason: 'token-invalid' });
   });
 
   it('judges the real method, never an override', () => {

@@ -9,8 +9,9 @@
  *      it): same-origin / none pass; same-site / cross-site are refused.
  *   3. Otherwise Origin (RFC 6454): must equal the app's origin (scheme, host and port) or an exact
  *      trusted origin; "null" and anything else are refused.
- *   4. Neither header: a request carrying the session cookie must submit the session-bound token;
- *      one without the cookie has no ambient credential to abuse and passes.
+ *   4. Neither header: a request carrying the session cookie must submit the session-bound token
+ *      (or the anonymous cookie-bound one); one without the cookie has no ambient credential to
+ *      abuse and passes as `tokenless`, except that it may not log in (login CSRF, layer.ts).
  *
  * Pure module: no I/O, no timers (createCsrfToken draws random bytes).
  */
@@ -21,8 +22,12 @@ import { BadRequestError } from '../errors.ts';
 export const CSRF_FORM_FIELD = '_csrf';
 export const CSRF_HEADER = 'x-csrf-token';
 
-export type CsrfReason = 'cross-site' | 'same-site' | 'origin-mismatch' | 'origin-null' | 'token-missing' | 'token-invalid';
-export type CsrfDecision = { readonly ok: true } | { readonly ok: false; readonly reason: CsrfReason };
+export type CsrfReason = 'cross-site' | 'same-site' | 'origin-mismatch' | 'origin-null' | 'token-missing' | 'token-invalid' | 'login-token';
+/**
+ * `tokenless`: passed only because the request carried no browser header and no session cookie,
+ * so there was no ambient credential to abuse; a login on such a request is refused (login CSRF).
+ */
+export type CsrfDecision = { readonly ok: true; readonly tokenless?: true } | { readonly ok: false; readonly reason: CsrfReason };
 
 export interface CsrfInput {
   /** The method on the request line; never an override header or field. */
@@ -46,12 +51,15 @@ export interface CsrfInput {
   readonly trustedOrigins?: readonly string[];
   readonly hasSessionCookie: boolean;
   readonly sessionToken?: string | undefined;
-  /** From the `_csrf` form field or the `x-csrf-token` header. */
+  /** The anonymous visitor's secret, from its cookie (csrf-token.ts). */
+  readonly cookieToken?: string | undefined;
+  /** From the `_csrf` form field or the `x-csrf-token` header, unmasked (csrf-token.ts). */
   readonly submittedToken?: string | undefined;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 const OK: CsrfDecision = Object.freeze({ ok: true });
+const TOKENLESS: CsrfDecision = Object.freeze({ ok: true, tokenless: true });
 const refuse = (reason: CsrfReason): CsrfDecision => ({ ok: false, reason });
 
 export function checkCsrf(input: CsrfInput): CsrfDecision {
@@ -87,12 +95,15 @@ export function checkOriginOrToken(input: Omit<CsrfInput, 'method'>): CsrfDecisi
     return originAllowed(origin, input) ? OK : refuse('origin-mismatch');
   }
 
-  if (!input.hasSessionCookie) return OK;
   const submitted = input.submittedToken;
+  const valid = submitted !== undefined && submitted.length > 0 && (matches(submitted, input.sessionToken) || matches(submitted, input.cookieToken));
+  if (!input.hasSessionCookie) return valid ? OK : TOKENLESS;
   if (submitted === undefined || submitted.length === 0) return refuse('token-missing');
-  const expected = input.sessionToken;
-  if (expected === undefined || expected.length === 0) return refuse('token-invalid');
-  return tokensEqual(submitted, expected) ? OK : refuse('token-invalid');
+  return valid ? OK : refuse('token-invalid');
+}
+
+function matches(submitted: string, expected: string | undefined): boolean {
+  return expected !== undefined && expected.length > 0 && tokensEqual(submitted, expected);
 }
 
 function originAllowed(origin: string, input: Omit<CsrfInput, 'method'>): boolean {
@@ -150,6 +161,7 @@ const REASON_TEXT: Record<CsrfReason, string> = {
   'origin-null': 'its Origin is "null" (sandboxed frame, file: page or privacy redirect)',
   'token-missing': 'it carries the session cookie but no CSRF token (form field _csrf or header x-csrf-token)',
   'token-invalid': 'its CSRF token does not match the session',
+  'login-token': 'it logs in without a CSRF token while carrying neither Sec-Fetch-Site, Origin nor a session cookie (login CSRF)',
 };
 
 /** The 403 the lead throws for a refused decision. */
