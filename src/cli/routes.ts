@@ -1,5 +1,6 @@
 /** `vial routes app.ts`: the route table, one line per method and path. */
 import { parseArgs } from 'node:util';
+import { optionError } from './diagnose.ts';
 import { loadApp } from './load-app.ts';
 
 const usage = `Usage: vial routes <app.ts> [--json]
@@ -8,7 +9,14 @@ Prints every route: method, path, name, blueprint and per-route options.
   --json   machine-readable output`;
 
 async function run(args: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args, options: { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' } }, allowPositionals: true });
+  const options = { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' } } as const;
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: true });
+  } catch (error) {
+    throw optionError('routes', Object.keys(options), error);
+  }
+  const { positionals, values } = parsed;
   if (values.help === true) {
     console.log(usage);
     return 0;
