@@ -25,6 +25,8 @@ export type { CorsOptions, CorsRouteOption } from './cors/index.ts';
 export { conditional, checkPreconditions } from './conditional/index.ts';
 export type { ConditionalOptions } from './conditional/index.ts';
 export type { Validators } from './conditional/validators.ts';
+export { compression } from './compression/index.ts';
+export type { CompressionOptions, Encoding } from './compression/index.ts';
 export { staticFiles } from './static/index.ts';
 export type { StaticOptions } from './static/index.ts';
 export type { TypedChannel } from './internal/channels.ts';

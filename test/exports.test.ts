@@ -9,7 +9,7 @@ it('exports exactly the public API', () => {
     'ClientGoneError', 'ConfigError', 'Context', 'ContextError', 'DeadlineError', 'FormBody', 'HttpError',
     'MemorySessionStore', 'OffloadQueueFullError', 'RedisSessionStore', 'SafeHtml', 'SqliteSessionStore', 'Vial',
     'VialError', 'VialRequest', 'VialResponse', 'abort', 'cacheRegistry', 'checkSecret', 'createAllocationSampler',
-    'checkPreconditions', 'conditional', 'cors', 'createLeakAlarm', 'definePlugin', 'typedChannel', 'createMetrics', 'installRequestLog', 'prettyDestination', 'serveWorkerMetrics', 'startAdmin', 'startPrimaryAdmin', 'diffAllocationSnapshots', 'escapeHtml', 'g', 'html', 'json', 'lateHandlers', 'raw', 'redirect',
+    'checkPreconditions', 'compression', 'conditional', 'cors', 'createLeakAlarm', 'definePlugin', 'typedChannel', 'createMetrics', 'installRequestLog', 'prettyDestination', 'serveWorkerMetrics', 'startAdmin', 'startPrimaryAdmin', 'diffAllocationSnapshots', 'escapeHtml', 'g', 'html', 'json', 'lateHandlers', 'raw', 'redirect',
     'request', 'requestChannel', 'ResponseValidationError', 'schemas', 'sendFile', 'session', 'staticFiles', 'sse', 'takeHeapSnapshot',
   ].sort());
 });
