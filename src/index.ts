@@ -39,6 +39,9 @@ export type { RouteSchema, Valid, ValidParts, SchemaInput, SchemaOutput, JsonSch
 export type { AnySchema, JsonSchema } from './schema/compile.ts';
 export type { ValidationIssue, SchemaPart } from './schema/issues.ts';
 export type { ProblemDetails, ProblemIssue } from './schema/problem.ts';
+export type { OpenApiInput } from './openapi/serve.ts';
+export type { RouteDocs, DocumentInfo } from './openapi/document.ts';
+export type { ConverterTypes, PathParams, RouteContext, RouteEntry, RoutesOf } from './route-types.ts';
 
 // Request context
 export { Context, g, request, session } from './context.ts';

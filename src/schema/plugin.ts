@@ -15,6 +15,9 @@ import { BadRequestError, ConfigError, statusText } from '../errors.ts';
 import { definePlugin } from '../plugin.ts';
 import type { PluginAppView, RouteView } from '../plugin.ts';
 import { json, VialResponse } from '../response.ts';
+import type { RouteDocs } from '../openapi/document.ts';
+import { OpenApiRoutes, resolveOpenApi, serveOpenApi } from '../openapi/serve.ts';
+import type { OpenApiInput, OpenApiOptions } from '../openapi/serve.ts';
 import type { Outcome } from './compile.ts';
 import { createCompilers } from './compile.ts';
 import type { ValidationIssue } from './issues.ts';
@@ -34,6 +37,8 @@ declare module '../scaffold.ts' {
   interface RouteOptions {
     /** Validation and types for this route's request and responses (schemas plugin, docs/schemas.md). */
     schema?: RouteSchema;
+    /** How the route appears in the OpenAPI document; `false` leaves it out. */
+    openapi?: RouteDocs | false;
   }
 }
 
@@ -49,6 +54,8 @@ export interface SchemasInput {
   readonly responses?: ResponseMode;
   /** The problem `type` URI of a 422 (RFC 9457 §3.1.1). Default `about:blank`. */
   readonly problemType?: string;
+  /** Serve the OpenAPI 3.1 document (and a docs page) of the routes in scope. Off by default; `true` for the defaults. */
+  readonly openapi?: OpenApiInput | boolean;
 }
 
 export interface SchemasOptions {
@@ -56,6 +63,7 @@ export interface SchemasOptions {
   readonly ajv: Readonly<AjvOptions> | undefined;
   readonly responses: ResponseMode;
   readonly problemType: string;
+  readonly openapi: OpenApiOptions | undefined;
 }
 
 const RESPONSE_MODES: ReadonlySet<string> = new Set(['check', 'serialize', 'off']);
@@ -68,7 +76,8 @@ function resolveOptions(input: SchemasInput | undefined, app: PluginAppView): Sc
   }
   const problemType = input?.problemType ?? 'about:blank';
   if (typeof problemType !== 'string' || problemType === '') throw new ConfigError('VIAL_ERR_SCHEMA', 'schemas: problemType is a URI string (default "about:blank").');
-  return { allErrors: input?.allErrors ?? true, ajv: input?.ajv, responses, problemType };
+  const openapi = input?.openapi === undefined || input.openapi === false ? undefined : resolveOpenApi(input.openapi === true ? {} : input.openapi, app.config);
+  return { allErrors: input?.allErrors ?? true, ajv: input?.ajv, responses, problemType, openapi };
 }
 
 /**
@@ -92,8 +101,12 @@ export const schemas = definePlugin<SchemasOptions, SchemasInput>({
     };
 
     r.routeOption('schema', (value, route) => void compile(value, route));
+    r.routeOption('openapi', checkDocs);
+    const documented = new OpenApiRoutes();
+    if (options.openapi !== undefined) serveOpenApi(r, options.openapi, documented);
     r.decorate('valid', () => ({ params: undefined, query: undefined, headers: undefined, body: undefined }));
     r.perRoute((route) => {
+      documented.add(route);
       const value = route.options.schema;
       if (value === undefined) return undefined;
       const schema = compile(value, route);
@@ -107,6 +120,15 @@ export const schemas = definePlugin<SchemasOptions, SchemasInput>({
     });
   },
 });
+
+const DOCS_KEYS: ReadonlySet<string> = new Set(['summary', 'description', 'tags', 'operationId', 'deprecated', 'session']);
+
+function checkDocs(value: unknown, route: RouteView): void {
+  if (value === false) return;
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.keys(value).some((k) => !DOCS_KEYS.has(k))) {
+    throw new ConfigError('VIAL_ERR_OPENAPI', `The openapi option of ${route.key} is false or an object with ${[...DOCS_KEYS].join(', ')}.`);
+  }
+}
 
 // --- requests -------------------------------------------------------------------------------
 
