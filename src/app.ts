@@ -14,6 +14,7 @@ import type { Context, ContextServices } from './context.ts';
 import { createDispatcher } from './dispatch.ts';
 import type { Dispatcher } from './dispatch.ts';
 import { ConfigError } from './errors.ts';
+import { peekContext } from './context.ts';
 import type { RouteGate } from './load/admission.ts';
 import { createLoadProtection } from './load/protection.ts';
 import type { LoadProtection } from './load/protection.ts';
@@ -26,7 +27,6 @@ import type { RunningAdmin } from './admin/http.ts';
 import { prettyDestination } from './observe/pretty.ts';
 import { createSecurityLayer } from './security/layer.ts';
 import type { SecurityLayer } from './security/layer.ts';
-import type { Session } from './security/session.ts';
 import { BUILTIN_CONVERTERS } from './router.ts';
 import type { Converter } from './router.ts';
 import { buildRouteTable, urlFor } from './route-table.ts';
@@ -35,6 +35,9 @@ import { Scaffold } from './scaffold.ts';
 import type { Plugin } from './plugin.ts';
 import { PluginHost } from './plugin-host.ts';
 import { securityHeaders } from './security/headers-plugin.ts';
+import { cookies } from './cookies/index.ts';
+import { requestOrigin, splitUrlForArgument } from './urls.ts';
+import type { UrlForOptions, UrlForQuery } from './urls.ts';
 import { requestLog } from './observe/request-log.ts';
 
 export type { VialOptions } from './config.ts';
@@ -85,6 +88,7 @@ export class Vial extends Scaffold {
     this.#plugins = new PluginHost(this, { onStartup: (hook) => this.onStartup(hook), onShutdown: (hook) => this.onShutdown(hook) });
     // vial's own features on the same seam as everyone else's.
     this.plugin(securityHeaders, this.config.security.headers);
+    this.plugin(cookies);
     if (this.config.log.requests) this.plugin(requestLog);
   }
 
@@ -126,9 +130,14 @@ export class Vial extends Scaffold {
     return this;
   }
 
-  /** Reverse routing: `app.urlFor('user', { id: 1 })` gives `/users/1`. */
-  urlFor(name: string, params?: Record<string, unknown>, query?: Record<string, string>): string {
-    return urlFor(this.#routeTable(), name, params, query);
+  /**
+   * Reverse routing: `app.urlFor('user', { id: 1 })` gives `/users/1`; `{ tab: 'posts' }` as the
+   * third argument adds a query, `{ query, external: true }` makes it absolute (src/urls.ts).
+   */
+  urlFor(name: string, params?: Record<string, unknown>, queryOrOptions?: UrlForQuery | UrlForOptions): string {
+    const { query, external } = splitUrlForArgument(queryOrOptions);
+    const path = urlFor(this.#routeTable(), name, params, query);
+    return external ? `${requestOrigin(peekContext()?.request, this.config)}${path}` : path;
   }
 
   /** Every route, for `vial routes` and the admin page. */
@@ -298,8 +307,8 @@ export class Vial extends Scaffold {
     return {
       log: this.log,
       urlFor: (name, params, query) => this.urlFor(name, params, query),
-      session: (ctx: Context) => (ctx.sessionState ??= this.security.newSession()),
-      csrfToken: (ctx: Context) => (ctx.session as Session).csrfToken(),
+      session: (ctx: Context) => (ctx.sessionState ??= this.security.newSession(ctx)),
+      csrfToken: (ctx: Context) => this.security.csrfToken(ctx),
       // A synchronous handler on the fast path runs before any deadline is set: it has it all.
       remainingMs: (ctx: Context) =>
         ctx.deadlineAt === 0 ? (ctx.route?.timeoutMs ?? this.load.deadlines.requestTimeoutMs) : Math.max(0, ctx.deadlineAt - this.load.deadlines.now()),

@@ -12,7 +12,10 @@ import { resolveProcessOptions } from './process/options.ts';
 import type { ProcessOptions, ResolvedProcessOptions } from './process/options.ts';
 import { resolveWatchdogOptions } from './process/watchdog-options.ts';
 import type { WatchdogOptions } from './process/watchdog-options.ts';
+import { resolveAllowedHosts } from './security/hosts.ts';
 import { resolveSecurityOptions } from './security/options.ts';
+import { resolveTrustProxy } from './security/proxy.ts';
+import type { ResolvedTrustProxy, TrustProxyOption } from './security/proxy.ts';
 import type { ResolvedSecurityOptions, SecurityOptions } from './security/options.ts';
 import { inBounds } from './internal/bounds.ts';
 
@@ -71,8 +74,18 @@ export interface CoreOptions {
   log?: LogOptions;
   /** The admin listener: metrics, health, caches, allocation sites, loop blocks, dashboard (docs/admin.md). */
   admin?: AdminConfigOptions;
-  /** Trust `X-Forwarded-Proto`/`-Host`/`-For` (only behind a proxy you control). Default false. */
-  trustProxy?: boolean;
+  /**
+   * The Host values this app answers for (Django's ALLOWED_HOSTS): `app.example.com`, `.example.com`
+   * (and subdomains), an IP, or `*`. Other hosts get 400. Default: the host of `origin`; required in
+   * production when `origin` is not set. VIAL_ALLOWED_HOSTS (comma-separated). docs/security.md.
+   */
+  allowedHosts?: readonly string[];
+  /**
+   * Proxies in front whose `Forwarded` / `X-Forwarded-For`/`-Proto`/`-Host` are believed: a hop
+   * count (`1`, or `true`, for one proxy) or the proxies' addresses and CIDR ranges. Default false:
+   * those headers are ignored. VIAL_TRUST_PROXY (a count, or a comma-separated list). docs/security.md.
+   */
+  trustProxy?: TrustProxyOption;
 }
 
 export interface CoreConfig {
@@ -82,7 +95,9 @@ export interface CoreConfig {
   readonly port: number;
   readonly host: string;
   readonly origin: string | undefined;
-  readonly trustProxy: boolean;
+  /** undefined: any well-formed Host is served (development and test without a list or origin). */
+  readonly allowedHosts: readonly string[] | undefined;
+  readonly trustProxy: ResolvedTrustProxy;
   readonly body: Readonly<Required<BodyOptions>>;
   readonly log: Readonly<Required<LogOptions>>;
   readonly admin: Readonly<{ enabled: boolean; host: string; port: number; token: string | undefined }>;
@@ -135,7 +150,8 @@ export function resolveCoreOptions(options: CoreOptions = {}, rawEnv: Env = proc
     port,
     host: options.host ?? env['VIAL_HOST'] ?? '127.0.0.1',
     origin: origin === undefined ? undefined : new URL(origin).origin,
-    trustProxy: options.trustProxy ?? env['VIAL_TRUST_PROXY'] === '1',
+    allowedHosts: resolveHosts(options.allowedHosts, env['VIAL_ALLOWED_HOSTS'], origin, envName),
+    trustProxy: resolveTrustProxy(options.trustProxy, env['VIAL_TRUST_PROXY']),
     body,
     log: { level, requests, requestIdHeader },
     admin: {
@@ -145,6 +161,23 @@ export function resolveCoreOptions(options: CoreOptions = {}, rawEnv: Env = proc
       token: options.admin?.token ?? env['VIAL_ADMIN_TOKEN'],
     },
   });
+}
+
+function resolveHosts(option: readonly string[] | undefined, envValue: string | undefined, origin: string | undefined, envName: VialEnv): readonly string[] | undefined {
+  const entries = option ?? envValue?.split(',').filter((entry) => entry.trim() !== '');
+  if (entries !== undefined) {
+    if (entries.length === 0) throw new ConfigError('VIAL_ERR_CONFIG', 'allowedHosts is empty, so every request would be refused. List the hosts this app serves, or use ["*"] to serve any.');
+    return resolveAllowedHosts(entries);
+  }
+  if (origin !== undefined) return resolveAllowedHosts([new URL(origin).hostname]);
+  if (envName === 'production') {
+    throw new ConfigError(
+      'VIAL_ERR_ALLOWED_HOSTS',
+      'In production vial needs to know which Host values it serves (DNS rebinding and Host-header poisoning otherwise reach the app). ' +
+        "Set origin ('https://app.example.com', VIAL_ORIGIN) or allowedHosts (['app.example.com'], VIAL_ALLOWED_HOSTS); ['*'] serves any host on purpose.",
+    );
+  }
+  return undefined;
 }
 
 function parseEnvName(value: string | undefined): VialEnv {
@@ -212,7 +245,7 @@ export interface VialConfig extends CoreConfig {
 
 /**
  * Resolves every slice once. `VIAL_*` variables cover what operators change at deploy time:
- * VIAL_ENV, VIAL_PORT, VIAL_HOST, VIAL_ORIGIN, VIAL_SECRET_KEY, VIAL_MAX_BODY_BYTES,
+ * VIAL_ENV, VIAL_PORT, VIAL_HOST, VIAL_ORIGIN, VIAL_ALLOWED_HOSTS, VIAL_TRUST_PROXY, VIAL_SECRET_KEY, VIAL_MAX_BODY_BYTES,
  * VIAL_MAX_IN_FLIGHT, VIAL_REQUEST_TIMEOUT_MS, VIAL_WORKERS, VIAL_LOG_LEVEL, VIAL_LOG_REQUESTS,
  * VIAL_ADMIN (1 starts the admin listener), VIAL_ADMIN_HOST, VIAL_ADMIN_PORT, VIAL_ADMIN_TOKEN.
  */

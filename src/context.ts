@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { ContextError } from './errors.ts';
 import { nextRequestId } from './internal/request-id.ts';
 import type { VialRequest } from './request.ts';
+import type { UrlForOptions, UrlForQuery } from './urls.ts';
 
 /**
  * Per-request scratch space, like Flask's `g`. Augment it for typed access:
@@ -49,7 +50,7 @@ export interface ContextDecorations {}
 
 export interface ContextServices {
   readonly log: Logger;
-  urlFor(name: string, params?: Record<string, unknown>, query?: Record<string, string>): string;
+  urlFor(name: string, params?: Record<string, unknown>, queryOrOptions?: UrlForQuery | UrlForOptions): string;
   /** Loads or creates the request's session; undefined when sessions are off. */
   session(ctx: Context): SessionLike | undefined;
   csrfToken(ctx: Context): string;
@@ -57,6 +58,15 @@ export interface ContextServices {
   remainingMs(ctx: Context): number;
   offload<T>(task: { filename: string | URL; name?: string }, payload: unknown, ctx: Context): Promise<T>;
 }
+
+/** A flashed message (`ctx.flash(message, category)`). */
+export interface Flash {
+  readonly category: string;
+  readonly message: string;
+}
+
+/** The session key flashed messages wait under. */
+const FLASH_KEY = '_flashes';
 
 /** Context's own services, for the plugin host's decorations (not part of the public API). */
 let servicesOfContext: (ctx: Context) => ContextServices;
@@ -76,8 +86,11 @@ export class Context {
   }
   readonly request: VialRequest;
   route: RouteInfo | undefined;
-  /** Headers added to whatever response this request ends with (also error responses); created on first use. */
-  responseHeaders: Record<string, string> | undefined;
+  /**
+   * Headers added to whatever response this request ends with (also error responses); created on
+   * first use. `set-cookie` is a list: every cookie set in the request is sent.
+   */
+  responseHeaders: Record<string, string | string[]> | undefined;
   /**
    * When this request's deadline passes, set at admission: epoch ms on the monotonic clock
    * (`performance.timeOrigin + performance.now()`), so a wall-clock step does not move it. For the
@@ -103,6 +116,7 @@ export class Context {
   #abortReason: unknown;
   #onAbort: ((reason: Error) => void) | undefined;
   #log: Logger | undefined;
+  #flashes: readonly Flash[] | undefined;
   readonly #services: ContextServices;
 
   constructor(request: VialRequest, services: ContextServices) {
@@ -192,18 +206,55 @@ export class Context {
     return this.#services.offload<T>(options.name === undefined ? { filename } : { filename, name: options.name }, payload, this);
   }
 
-  /** Adds a response header to whatever response this request ends with. */
+  /**
+   * Adds a response header to whatever response this request ends with. A second call with the
+   * same name replaces the first, except for `set-cookie`, which adds one more cookie (RFC 6265
+   * §3: one cookie per Set-Cookie header; `ctx.setCookie()` builds them).
+   */
   header(name: string, value: string): this {
     // Refused here (ERR_INVALID_CHAR / ERR_INVALID_HTTP_TOKEN), where the stack points at the
     // handler that echoed input into a header, rather than later when the response is written.
     validateHeaderName(name);
     validateHeaderValue(name, value);
-    (this.responseHeaders ??= Object.create(null) as Record<string, string>)[name.toLowerCase()] = value;
+    const headers = (this.responseHeaders ??= Object.create(null) as Record<string, string | string[]>);
+    const key = name.toLowerCase();
+    if (key === 'set-cookie') {
+      const cookies = headers[key];
+      headers[key] = cookies === undefined ? [value] : [...(cookies as string[]), value];
+    } else {
+      headers[key] = value;
+    }
     return this;
   }
 
-  urlFor(name: string, params?: Record<string, unknown>, query?: Record<string, string>): string {
-    return this.#services.urlFor(name, params, query);
+  /**
+   * Flashes a message for the next request that shows them (Flask's `flash`): it is kept in the
+   * session until `flashes()` reads it. Needs sessions.
+   */
+  flash(message: string, category = 'message'): void {
+    const session = this.session;
+    const pending = session.get<Flash[]>(FLASH_KEY) ?? [];
+    session.set(FLASH_KEY, [...pending, { category, message }]);
+  }
+
+  /**
+   * The flashed messages, oldest first, optionally of some categories only (Flask's
+   * `get_flashed_messages`). The first call in a request takes them all out of the session; later
+   * calls in the same request see the same list.
+   */
+  flashes(...categories: string[]): readonly Flash[] {
+    if (this.#flashes === undefined) {
+      const session = this.sessionState ?? this.#services.session(this);
+      const stored = session?.get<Flash[]>(FLASH_KEY);
+      if (stored !== undefined) session?.delete(FLASH_KEY);
+      this.#flashes = Object.freeze(Array.isArray(stored) ? stored : []);
+    }
+    return categories.length === 0 ? this.#flashes : this.#flashes.filter((f) => categories.includes(f.category));
+  }
+
+  /** `ctx.urlFor('user', { id: 7 }, { tab: 'posts' })`; `{ query, external: true }` for an absolute URL (docs/urls.md). */
+  urlFor(name: string, params?: Record<string, unknown>, queryOrOptions?: UrlForQuery | UrlForOptions): string {
+    return this.#services.urlFor(name, params, queryOrOptions);
   }
 }
 

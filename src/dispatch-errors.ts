@@ -4,13 +4,15 @@
  * live in error-response.ts.
  */
 import type { Context } from './context.ts';
-import { VialError } from './errors.ts';
+import { HttpError, VialError } from './errors.ts';
+import type { UnmatchedHook } from './plugin.ts';
+import type { Router } from './router.ts';
 import { completeBody, errorBody, isUnexpected, prefersHtml, publicFields, splitErrorBody } from './error-response.ts';
 import type { SplitBody } from './error-response.ts';
 import type { Refusal } from './load/admission.ts';
 import { toResponse, VialResponse } from './response.ts';
 import type { HeaderMap } from './response.ts';
-import type { ErrorScope } from './route-table.ts';
+import type { ErrorScope, RouteRecord } from './route-table.ts';
 import type { Reply } from './scaffold.ts';
 
 type ErrorHandler = (error: unknown, ctx: Context) => Reply | Promise<Reply>;
@@ -46,6 +48,34 @@ export function defaultErrorResponse(error: unknown, ctx: Context): VialResponse
   const { body, contentType } = errorBody(fields, ctx.id, prefersHtml(ctx.request.header('accept')));
   headers['content-type'] = contentType;
   return new VialResponse(body, fields.status, headers);
+}
+
+/** The answer to a request no route takes: its early error, a plugin's (CORS preflights), 405 with Allow, automatic OPTIONS, or 404. */
+export async function unmatchedResponse(
+  ctx: Context,
+  early: VialError | undefined,
+  router: Router<RouteRecord>,
+  hooks: readonly UnmatchedHook[],
+  appScopes: readonly ErrorScope[],
+): Promise<VialResponse> {
+  if (early !== undefined) return renderError(early, ctx, appScopes);
+  const { method, path } = ctx.request;
+  if (hooks.length !== 0) {
+    try {
+      const allowed = router.routesAt(path).map((record) => record.view);
+      for (const hook of hooks) {
+        const reply = await hook(ctx, { allowed });
+        if (reply !== undefined) return reply instanceof VialResponse ? reply : toResponse(reply);
+      }
+    } catch (hookError) {
+      return renderError(hookError, ctx, appScopes);
+    }
+  }
+  const allowed = router.allowedMethods(path);
+  if (allowed.length === 0) return renderError(new HttpError(404, 'No route matches this URL.'), ctx, appScopes);
+  const allow = [...new Set([...allowed, 'OPTIONS'])].join(', ');
+  if (method === 'OPTIONS') return new VialResponse(null, 204, { allow });
+  return renderError(new HttpError(405, `This URL does not accept ${method}.`, { headers: { allow } }), ctx, appScopes);
 }
 
 function findByClass(error: unknown, scopes: readonly ErrorScope[]): ErrorHandler | undefined {

@@ -1,7 +1,8 @@
 /**
  * The request lifecycle, top to bottom, each step a named function over the app's DispatchState:
  *
- *   0. target   parse the request target; hostile paths and hosts get 400 here (security/target.ts)
+ *   0. target   framing (Transfer-Encoding, version: 400/501/505), the request target, Host syntax
+ *               and allowedHosts (security/framing.ts, target.ts, edge.ts)
  *   1. admit    in-flight limit, bounded queue, route bulkhead, event-loop pressure; refusal is
  *               503 + Retry-After before any body is read or any hook runs (load/)
  *   2. context  ctx with id, deadline and signal; enter the AsyncLocalStorage scope
@@ -21,9 +22,9 @@ import type { Logger } from 'pino';
 import type { CoreConfig } from './config.ts';
 import { Context, runInContext } from './context.ts';
 import type { ContextServices } from './context.ts';
-import { defaultErrorResponse, RefusalCache, renderError } from './dispatch-errors.ts';
+import { defaultErrorResponse, RefusalCache, renderError, unmatchedResponse } from './dispatch-errors.ts';
 import { errorResponse, expire, raceAbort, runAfterHooks, runBeforeHooks, teardown } from './dispatch-hooks.ts';
-import { BadRequestError, ClientGoneError, HttpError } from './errors.ts';
+import { BadRequestError, ClientGoneError } from './errors.ts';
 import type { VialError } from './errors.ts';
 import { ADMITTED } from './load/admission.ts';
 import type { Admission, Refusal, RouteGate } from './load/admission.ts';
@@ -45,6 +46,9 @@ import type { HeaderList } from './security/headers.ts';
 import { isNonDocumentType } from './internal/media-type.ts';
 import type { SecurityLayer } from './security/layer.ts';
 import { checkHost, checkNonOriginTarget, checkPath } from './security/target.ts';
+import { createEdge } from './security/edge.ts';
+import type { Edge } from './security/edge.ts';
+import { checkFraming } from './security/framing.ts';
 
 export type Dispatcher = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -72,6 +76,8 @@ interface DispatchState extends DispatchDeps {
   readonly idHeader: CoreConfig['log']['requestIdHeader'];
   readonly plainHeads: ReturnType<typeof buildPlainHeads>;
   readonly refusals: RefusalCache;
+  /** Hosts this app answers for and the proxies it believes (security/edge.ts). */
+  readonly edge: Edge;
   readonly appScopes: readonly ErrorScope[];
   /** Routes with no hooks and an in-process handler: candidates for the synchronous fast path. */
   readonly plainRoutes: ReadonlySet<RouteRecord>;
@@ -90,6 +96,7 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     idHeader: deps.config.log.requestIdHeader,
     plainHeads,
     refusals: new RefusalCache(plainHeads),
+    edge: createEdge({ allowedHosts: deps.config.allowedHosts, trustProxy: deps.config.trustProxy }),
     appScopes: [deps.table.appErrorScope],
     // A plugin that touches a route takes it off the fast path; the others cost it nothing.
     plainRoutes: new Set(
@@ -108,19 +115,21 @@ function receive(s: DispatchState, req: IncomingMessage, res: ServerResponse): v
   let path = q === -1 ? target : target.slice(0, q);
   const search = q === -1 ? '' : target.slice(q + 1);
   const method = req.method ?? 'GET';
-  // Origin-form is the norm; anything else is checked before routing.
-  let early: VialError | undefined;
-  if (path.charCodeAt(0) !== 47 /* / */) {
+  // 0a. framing: Transfer-Encoding and version, before anything else runs. Origin-form is the
+  // norm; anything else is checked before routing.
+  let early: VialError | undefined = checkFraming(req);
+  if (early === undefined && path.charCodeAt(0) !== 47 /* / */) {
     const checked = checkNonOriginTarget(path, req);
     if (typeof checked === 'string') path = checked;
     else early = checked;
   }
-  early ??= checkPath(path) ?? checkHost(req);
+  // 0b. hosts: Host syntax and allowedHosts, through trusted proxies.
+  early ??= checkPath(path) ?? checkHost(req) ?? s.edge.check(req);
   if (early === undefined && hasTooManyHeaders(req, s.maxHeadersCount)) {
     early = new BadRequestError('VIAL_ERR_TOO_MANY_HEADERS', `The request has more than ${s.maxHeadersCount} headers.`, 431, { connection: 'close' });
   }
   const match = early === undefined ? s.router.find(method, path) : undefined;
-  const request = new VialRequest(req, path, search, s.config.body);
+  const request = new VialRequest(req, path, search, s.config.body, s.edge);
   const ctx = new Context(request, s.services);
   if (match === undefined) {
     runInContext(ctx, unmatched, s, ctx, res, early, startedAt);
@@ -339,7 +348,7 @@ async function runInWorker(s: DispatchState, ctx: Context, route: RouteRecord): 
 
 /** 400 for a hostile target, a plugin's answer (CORS preflights), 405 with Allow, automatic OPTIONS, or 404. */
 function unmatched(s: DispatchState, ctx: Context, res: ServerResponse, early: VialError | undefined, startedAt: number): void {
-  unmatchedResponse(s, ctx, early)
+  unmatchedResponse(ctx, early, s.router, s.plugins.unmatchedHooks, s.appScopes)
     .then(
       (response) => send(s, ctx, res, response),
       (error: unknown) => send(s, ctx, res, defaultErrorResponse(error, ctx)),
@@ -348,27 +357,6 @@ function unmatched(s: DispatchState, ctx: Context, res: ServerResponse, early: V
       () => publish(ctx, res, undefined, startedAt, undefined),
       (error: unknown) => logSendFailure(s, ctx, res, error),
     );
-}
-
-async function unmatchedResponse(s: DispatchState, ctx: Context, early: VialError | undefined): Promise<VialResponse> {
-  if (early !== undefined) return renderError(early, ctx, s.appScopes);
-  const { method, path } = ctx.request;
-  if (s.plugins.unmatchedHooks.length !== 0) {
-    try {
-      const allowed = s.router.routesAt(path).map((record) => record.view);
-      for (const hook of s.plugins.unmatchedHooks) {
-        const reply = await hook(ctx, { allowed });
-        if (reply !== undefined) return reply instanceof VialResponse ? reply : toResponse(reply);
-      }
-    } catch (hookError) {
-      return renderError(hookError, ctx, s.appScopes);
-    }
-  }
-  const allowed = s.router.allowedMethods(path);
-  if (allowed.length === 0) return renderError(new HttpError(404, 'No route matches this URL.'), ctx, s.appScopes);
-  const allow = [...new Set([...allowed, 'OPTIONS'])].join(', ');
-  if (method === 'OPTIONS') return new VialResponse(null, 204, { allow });
-  return renderError(new HttpError(405, `This URL does not accept ${method}.`, { headers: { allow } }), ctx, s.appScopes);
 }
 
 /**

@@ -8,7 +8,7 @@ export { Vial } from './app.ts';
 export type { ListenOptions, RunningServer, LifecycleHook } from './app.ts';
 export { Blueprint } from './blueprint.ts';
 export type { BlueprintOptions } from './blueprint.ts';
-export type { Handler, BeforeHook, AfterHook, TeardownHook, ErrorHandler, RouteOptions, Reply } from './scaffold.ts';
+export type { Handler, BeforeHook, AfterHook, TeardownHook, ErrorHandler, RouteOptions, Reply } from './handlers.ts';
 export type { Converter } from './router.ts';
 
 // Plugins: the seam every feature joins through (docs/plugins.md)
@@ -18,11 +18,36 @@ export type {
   ResponseHeaderSet, ServerHook, PluginLifecycleHook, RouteOptionCheck,
 } from './plugin.ts';
 export { typedChannel } from './internal/channels.ts';
+
+// HTTP essentials, each a plugin in its own folder (docs/cors.md, ...)
+export { cors } from './cors/index.ts';
+export type { CorsOptions, CorsRouteOption } from './cors/index.ts';
+export { conditional, checkPreconditions } from './conditional/index.ts';
+export type { ConditionalOptions } from './conditional/index.ts';
+export type { Validators } from './conditional/validators.ts';
+export { compression } from './compression/index.ts';
+export type { CompressionOptions, Encoding } from './compression/index.ts';
+export { staticFiles } from './static/index.ts';
+export type { StaticOptions } from './static/index.ts';
 export type { TypedChannel } from './internal/channels.ts';
+
+// Schemas: validation, typed ctx.valid, response checks (docs/schemas.md)
+export { schemas } from './schema/plugin.ts';
+export type { SchemasInput, SchemasOptions, ResponseMode } from './schema/plugin.ts';
+export { ResponseValidationError } from './schema/response-error.ts';
+export type { RouteSchema, Valid, ValidParts, SchemaInput, SchemaOutput, JsonSchemaTypes, TypedJsonSchema } from './schema/types.ts';
+export type { AnySchema, JsonSchema } from './schema/compile.ts';
+export type { ValidationIssue, SchemaPart } from './schema/issues.ts';
+export type { ProblemDetails, ProblemIssue } from './schema/problem.ts';
+export type { OpenApiInput } from './openapi/serve.ts';
+export type { RouteDocs, DocumentInfo } from './openapi/document.ts';
+export type { ConverterTypes, PathParams, RouteContext, RouteEntry, RoutesOf } from './route-types.ts';
 
 // Request context
 export { Context, g, request, session } from './context.ts';
-export type { G, SessionLike, RouteInfo, ContextDecorations } from './context.ts';
+export type { G, SessionLike, RouteInfo, ContextDecorations, Flash } from './context.ts';
+export type { UrlForOptions, UrlForQuery } from './urls.ts';
+export type { CookieOptions, SetCookie, ClearCookie, SignedCookie } from './cookies/index.ts';
 export { VialRequest, FormBody } from './request.ts';
 export type { UploadedFile } from './request.ts';
 

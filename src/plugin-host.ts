@@ -7,7 +7,7 @@
 import type { Server } from 'node:http';
 import { Context, contextServices } from './context.ts';
 import { ConfigError } from './errors.ts';
-import type { Plugin, PluginAppView, PluginRegistrar, ResponseHeaderSet, RouteHooks, RouteOptionCheck, RouteView, ServerHook, UnmatchedHook } from './plugin.ts';
+import type { Plugin, PluginAppView, PluginRegistrar, ReplyHook, ResponseHeaderSet, RouteHooks, RouteOptionCheck, RouteView, ServerHook, UnmatchedHook } from './plugin.ts';
 import { isPlugin } from './plugin.ts';
 import type { AfterHook, BeforeHook, Handler, RouteOptions, Scaffold, TeardownHook } from './scaffold.ts';
 import { BUILTIN_ROUTE_OPTIONS } from './scaffold.ts';
@@ -49,6 +49,8 @@ export class PluginHost {
   readonly #decorations = new Map<string, { plugin: string; init: DecorationInit }>();
   readonly #serverHooks: ServerHook[] = [];
   readonly #detach: (() => void)[] = [];
+  /** onReply hooks by route, kept apart from PluginRouteHooks: they wrap the handler (wrapHandler). */
+  readonly #replyHooks = new WeakMap<RouteView, readonly ReplyHook[]>();
   readonly #onStartup: (hook: (app: PluginAppView) => void | Promise<void>) => void;
   readonly #onShutdown: (hook: (app: PluginAppView) => void | Promise<void>) => void;
 
@@ -113,6 +115,7 @@ export class PluginHost {
     const beforeHandler: BeforeHook[] = [];
     const onResponse: AfterHook[] = [];
     const teardown: TeardownHook[] = [];
+    const reply: ReplyHook[] = [];
     for (const r of this.#registrations) {
       if (r.scope !== undefined && r.scope !== route.blueprint) continue;
       for (const decide of r.deciders) {
@@ -122,10 +125,32 @@ export class PluginHost {
         if (hooks.beforeHandler !== undefined) beforeHandler.push(hooks.beforeHandler);
         if (hooks.onResponse !== undefined) onResponse.push(hooks.onResponse);
         if (hooks.teardown !== undefined) teardown.push(hooks.teardown);
+        if (hooks.onReply !== undefined) reply.push(hooks.onReply);
       }
     }
+    if (reply.length > 0) this.#replyHooks.set(route, Object.freeze(reply));
     if (onRequest.length + beforeHandler.length + onResponse.length + teardown.length === 0) return NO_PLUGIN_HOOKS;
     return Object.freeze({ onRequest: Object.freeze(onRequest), beforeHandler: Object.freeze(beforeHandler), onResponse: Object.freeze(onResponse), teardown: Object.freeze(teardown) });
+  }
+
+  /**
+   * The route's handler with the plugins' onReply hooks applied to what it returns (after hooksFor
+   * decided them). A synchronous handler stays synchronous; an untouched route gets its own handler.
+   */
+  wrapHandler(route: RouteView, handler: Handler | undefined): Handler | undefined {
+    const hooks = this.#replyHooks.get(route);
+    if (handler === undefined || hooks === undefined) return handler;
+    const apply = (ctx: Context, reply: unknown): unknown => {
+      for (const hook of hooks) reply = hook(ctx, reply);
+      return reply;
+    };
+    const wrapped = (ctx: Context): unknown => {
+      const reply = handler(ctx);
+      return reply instanceof Promise ? reply.then((value: unknown) => apply(ctx, value)) : apply(ctx, reply);
+    };
+    // Keeps the handler's name in stack traces and route listings.
+    Object.defineProperty(wrapped, 'name', { value: handler.name });
+    return wrapped as Handler;
   }
 
   get unmatchedHooks(): readonly UnmatchedHook[] {
@@ -197,8 +222,16 @@ export class PluginHost {
         return registrar;
       },
       onUnmatched(hook) {
-        if (scope !== undefined) throw new ConfigError('VIAL_ERR_PLUGIN', `${where}: onUnmatched is app-wide (no blueprint owns an unmatched URL); register the plugin on the app.`);
-        unmatched.push(hook);
+        if (scope === undefined) {
+          unmatched.push(hook);
+          return registrar;
+        }
+        // In a blueprint, the hook sees only that blueprint's routes at the path, and runs only
+        // when there are some (a CORS preflight for a blueprint with its own CORS settings).
+        unmatched.push(function blueprintUnmatched(ctx, info) {
+          const mine = info.allowed.filter((route) => route.blueprint === scope);
+          return mine.length === 0 ? undefined : hook(ctx, { allowed: mine });
+        });
         return registrar;
       },
       responseHeaders(headers) {
@@ -224,6 +257,7 @@ export class PluginHost {
 /** One way into Scaffold.route for the registrar's route, get and post (its overloads split options from handler). */
 function addRoute(scaffold: Scaffold, methods: string | readonly string[], path: string, a: RouteOptions | Handler, b: Handler | undefined): void {
   if (typeof a === 'function') scaffold.route(methods, path, a);
+  else if (b === undefined) scaffold.route(methods, path, a as RouteOptions & { worker: string });
   else scaffold.route(methods, path, a, b);
 }
 

@@ -48,6 +48,13 @@ export interface RouteHooks {
   /** After CSRF and the before hooks, right before the handler. A returned value short-circuits. */
   readonly beforeHandler?: BeforeHook;
   /**
+   * The handler's own return value, before it becomes a response (only the handler's: not a before
+   * hook's short-circuit nor an error handler's). Returns the reply to use instead: a checked or
+   * pre-serialized one (the schema plugin's response check and serializer). Runs inside the handler
+   * step, synchronously for a synchronous handler, so a route with only this hook keeps the fast path.
+   */
+  readonly onReply?: ReplyHook;
+  /**
    * Every response of the route, error responses included, after the afterRequest hooks and before
    * the session is saved and the response written. May change the response or return a new one.
    */
@@ -74,6 +81,8 @@ export interface ResponseHeaderSet {
 export type ServerHook = (server: Server) => void | (() => void);
 export type PluginLifecycleHook = (app: PluginAppView) => void | Promise<void>;
 export type RouteOptionCheck = (value: unknown, route: RouteView) => void;
+/** See RouteHooks.onReply. Throwing fails the request as the handler throwing would. */
+export type ReplyHook = (ctx: Context, reply: unknown) => unknown;
 
 export interface PluginDefinition<Options, Input> {
   /** Unique per scope; used in errors, dependency checks and diagnostics. */
@@ -146,7 +155,10 @@ export interface PluginRegistrar {
   routeOption(key: string, check?: RouteOptionCheck): this;
   /** Decides, once per route in scope, what this plugin does on it. */
   perRoute(decide: (route: RouteView) => RouteHooks | undefined): this;
-  /** App scope only: requests no route matched (404, 405, automatic OPTIONS). A value answers. */
+  /**
+   * Requests no route matched (404, 405, automatic OPTIONS). A value answers. In a blueprint, runs
+   * only for paths where that blueprint has routes, and `allowed` holds only those.
+   */
   onUnmatched(hook: UnmatchedHook): this;
   /** Headers for every response in scope, precomputed (no per-request cost on the fast path). */
   responseHeaders(headers: ResponseHeaderSet): this;

@@ -8,6 +8,8 @@ import sjson from 'secure-json-parse';
 import { BadRequestError } from './errors.ts';
 import type { BodyOptions } from './config.ts';
 import { parseCookieHeader } from './security/cookies.ts';
+import type { Edge } from './security/edge.ts';
+import type { EdgeView } from './security/proxy.ts';
 
 export interface UploadedFile {
   readonly field: string;
@@ -64,9 +66,12 @@ export class VialRequest {
   /** Byte limit for this request's body; the dispatcher lowers or raises it per route. */
   maxBodyBytes: number;
   readonly #limits: Limits;
+  readonly #edge: Edge | undefined;
+  #view: EdgeView | undefined;
 
-  constructor(raw: IncomingMessage, path: string, search: string, limits: Limits) {
+  constructor(raw: IncomingMessage, path: string, search: string, limits: Limits, edge?: Edge) {
     this.raw = raw;
+    this.#edge = edge;
     this.method = raw.method ?? 'GET';
     this.path = path;
     this.#search = search;
@@ -114,8 +119,34 @@ export class VialRequest {
     this.#duplicateCookies = parsed.duplicates;
   }
 
+  /** The client's address: the socket peer's, or the one trusted proxies forwarded (`trustProxy`). */
   get ip(): string | undefined {
-    return this.raw.socket.remoteAddress;
+    return this.#edgeView().ip;
+  }
+
+  /** `https` or `http` as the client used it (through trusted proxies, `trustProxy`). */
+  get protocol(): 'http' | 'https' {
+    return this.#edgeView().protocol;
+  }
+
+  /** The Host the client asked for, port included when sent (through trusted proxies, `trustProxy`). */
+  get host(): string | undefined {
+    return this.#edgeView().host;
+  }
+
+  /** `protocol://host`, for external URLs built from the request (prefer the `origin` option when set). */
+  get origin(): string | undefined {
+    const host = this.host;
+    return host === undefined ? undefined : `${this.protocol}://${host}`;
+  }
+
+  #edgeView(): EdgeView {
+    this.#view ??= this.#edge?.view(this.raw) ?? {
+      ip: this.raw.socket.remoteAddress,
+      protocol: (this.raw.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
+      host: this.raw.headers.host,
+    };
+    return this.#view;
   }
 
   /** The media type of the body without parameters, lower-cased (`application/json`). */
@@ -226,12 +257,14 @@ function readBody(raw: IncomingMessage, limit: number): Promise<Buffer> {
       cleanup();
       resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
     };
-    const onError = (error: Error): void => {
+    // Intentionally without the stream error's own text: Node's messages ("aborted", parser codes)
+    // describe its internals, not what the client should do.
+    const onError = (): void => {
       cleanup();
-      reject(new BadRequestError('VIAL_ERR_BODY_ABORTED', `The request body could not be read: ${error.message}`));
+      reject(new BadRequestError('VIAL_ERR_BODY_ABORTED', 'The request body could not be read: the connection closed or the body framing was invalid. Send the whole body, then wait for the answer.'));
     };
     const onClose = (): void => {
-      if (!raw.complete) onError(new Error('the client closed the connection'));
+      if (!raw.complete) onError();
     };
     const cleanup = (): void => {
       raw.off('data', onData);

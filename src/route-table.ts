@@ -88,17 +88,18 @@ export function buildRouteTable(app: Scaffold, mounts: readonly Mount[], convert
           paramNames: Object.freeze(pattern.segments.filter((s) => s.kind !== 'static').map((s) => s.text)),
         });
         if (plugins !== undefined && method === methods[0]) plugins.checkRouteOptions(view);
+        const pluginHooks = plugins === undefined ? NO_PLUGIN_HOOKS : plugins.hooksFor(view);
         const record: RouteRecord = Object.freeze({
           method,
           pattern,
-          handler: def.handler,
+          handler: plugins === undefined ? def.handler : plugins.wrapHandler(view, def.handler),
           options: def.options,
           info,
           before: Object.freeze(before),
           after: Object.freeze(after),
           teardown: Object.freeze(teardown),
           errorScopes: Object.freeze(errorScopes),
-          plugins: plugins === undefined ? NO_PLUGIN_HOOKS : plugins.hooksFor(view),
+          plugins: pluginHooks,
           view,
         });
         router.add(method, record);
@@ -126,11 +127,21 @@ function handlerName(handler: Handler | undefined): string | undefined {
   return name === undefined || name === '' || name.includes(' ') ? undefined : name;
 }
 
-export function urlFor(table: RouteTable, name: string, params: Readonly<Record<string, unknown>> = {}, query?: Record<string, string>): string {
+export function urlFor(table: RouteTable, name: string, params: Readonly<Record<string, unknown>> = {}, query?: Readonly<Record<string, string>>): string {
   const record = table.byName.get(name);
   if (record === undefined) {
     const known = [...table.byName.keys()].sort().join(', ') || '(none)';
     throw new ConfigError('VIAL_ERR_URL_FOR', `No route is named "${name}". Named routes: ${known}.`);
+  }
+  // A parameter the pattern does not have would be dropped without a word (Flask's `_external=True`
+  // passed as a parameter is the usual one): say where it belongs instead.
+  for (const key of Object.keys(params)) {
+    if (!record.pattern.segments.some((segment) => segment.kind !== 'static' && segment.text === key)) {
+      throw new ConfigError(
+        'VIAL_ERR_URL_FOR',
+        `urlFor("${name}") got "${key}", which is not a parameter of ${record.pattern.source}. Query values go in the third argument (\`{ tab: 'posts' }\` or \`{ query, external }\`).`,
+      );
+    }
   }
   const path = buildPath(record.pattern, params);
   if (query === undefined) return path;

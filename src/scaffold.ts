@@ -3,46 +3,16 @@
  * Pure registration: nothing here touches a socket or a request. The app turns these definitions
  * into router entries on `register()` / first request.
  */
-import type { Context } from './context.ts';
-import type { VialResponse } from './response.ts';
 import { ConfigError } from './errors.ts';
+import type { AfterHook, BeforeHook, ErrorClass, ErrorHandler, Handler, RouteOptions, TeardownHook } from './handlers.ts';
+import type { KnownOptions, ReplyFor, RouteHandler, RouteMark, SchemaOf } from './route-types.ts';
 
-/**
- * What a handler may return: a string (HTML), a plain object or array (JSON), `null` (204),
- * a `Response`, a `VialResponse`, bytes, an async iterable (streamed), or `html`/`json`/`redirect`
- * helpers' results. Typed loosely on purpose: the return value is inspected at run time.
- */
-export type Reply = string | object | null | undefined;
+// The user-code types live in handlers.ts (route-types.ts builds on them; plugins augment
+// RouteOptions there: `declare module '../handlers.ts'`); re-exported for vial's own modules.
+export type { AfterHook, BeforeHook, ErrorClass, ErrorHandler, Handler, Reply, RouteOptions, TeardownHook } from './handlers.ts';
 
-export type Handler = (ctx: Context) => Reply | Promise<Reply>;
-/** Runs before the handler. Returning anything but `undefined` short-circuits: it becomes the reply. */
-export type BeforeHook = (ctx: Context) => Reply | void | Promise<Reply | void>;
-/** Runs after the handler with its response; may change it or return a replacement. */
-export type AfterHook = (ctx: Context, response: VialResponse) => VialResponse | void | Promise<VialResponse | void>;
-/** Always runs, after errors too; receives the error if the request failed. */
-export type TeardownHook = (ctx: Context, error: unknown) => void | Promise<void>;
-export type ErrorHandler<E = unknown> = (error: E, ctx: Context) => Reply | Promise<Reply>;
-export type ErrorClass = abstract new (...args: never[]) => Error;
-
-export interface RouteOptions {
-  /** Name for `urlFor`. Default: the handler's function name, if it has one. */
-  name?: string;
-  /** Deadline for this route (default: the app's `load.requestTimeoutMs`). */
-  timeoutMs?: number;
-  /** Bulkhead: how many requests of this route run at once (default: a share of the process limit). */
-  concurrency?: number;
-  /** Bulkhead queue length for this route. */
-  maxQueue?: number;
-  /** Largest body this route reads (default: `body.maxBytes`). */
-  maxBodyBytes?: number;
-  /** `false` exempts this route from CSRF checks (e.g. a webhook verified by signature). Visible on purpose. */
-  csrf?: boolean;
-  /**
-   * Run the handler in the worker-thread pool: a module URL whose default export takes a
-   * serialisable request snapshot. For CPU-bound routes that would otherwise block the event loop.
-   */
-  worker?: URL | string;
-}
+/** Any handler the typed route overloads accept (their ctx is a narrower Context). */
+type AnyHandler = (ctx: never) => unknown;
 
 /**
  * vial's own route options; any other key must be declared by a registered plugin
@@ -69,17 +39,59 @@ export class Scaffold {
   readonly errorHandlersByStatus = new Map<number, ErrorHandler>();
   readonly errorHandlersByClass = new Map<ErrorClass, ErrorHandler>();
 
-  route(methods: string | readonly string[], path: string, handler: Handler): this;
-  route(methods: string | readonly string[], path: string, options: RouteOptions, handler?: Handler): this;
-  route(
+  // Each route method is typed from its arguments (src/route-types.ts): `ctx.params` from the
+  // path, `ctx.valid` and the reply from the `schema` option, options checked for unknown keys;
+  // the return type records the route for the typed client. A path or handler held in a variable
+  // of a wider type (string, Handler) fits the same overloads, with untyped params.
+  route<M extends string, P extends string, R extends ReplyFor<Record<never, never>>>(methods: M | readonly M[], path: P, handler: RouteHandler<P, Record<never, never>, R>): this & RouteMark<Uppercase<M>, P, Record<never, never>, R>;
+  route<M extends string, P extends string, O extends RouteOptions, R extends ReplyFor<SchemaOf<O>>>(methods: M | readonly M[], path: P, options: KnownOptions<O>, handler: RouteHandler<P, SchemaOf<O>, R>): this & RouteMark<Uppercase<M>, P, SchemaOf<O>, R>;
+  /** A route run in the worker-thread pool (`worker` option) needs no handler. */
+  route(methods: string | readonly string[], path: string, options: RouteOptions & { worker: URL | string }): this;
+  route(methods: string | readonly string[], path: string, a: RouteOptions | AnyHandler, b?: AnyHandler): this {
+    return this.#push(methods, path, a, b);
+  }
+
+  get<P extends string, R extends ReplyFor<Record<never, never>>>(path: P, handler: RouteHandler<P, Record<never, never>, R>): this & RouteMark<'GET', P, Record<never, never>, R>;
+  get<P extends string, O extends RouteOptions, R extends ReplyFor<SchemaOf<O>>>(path: P, options: KnownOptions<O>, handler: RouteHandler<P, SchemaOf<O>, R>): this & RouteMark<'GET', P, SchemaOf<O>, R>;
+  get(path: string, options: RouteOptions & { worker: URL | string }): this;
+  get(path: string, a: RouteOptions | AnyHandler, b?: AnyHandler): this {
+    return this.#add('GET', path, a, b);
+  }
+  post<P extends string, R extends ReplyFor<Record<never, never>>>(path: P, handler: RouteHandler<P, Record<never, never>, R>): this & RouteMark<'POST', P, Record<never, never>, R>;
+  post<P extends string, O extends RouteOptions, R extends ReplyFor<SchemaOf<O>>>(path: P, options: KnownOptions<O>, handler: RouteHandler<P, SchemaOf<O>, R>): this & RouteMark<'POST', P, SchemaOf<O>, R>;
+  post(path: string, options: RouteOptions & { worker: URL | string }): this;
+  post(path: string, a: RouteOptions | AnyHandler, b?: AnyHandler): this {
+    return this.#add('POST', path, a, b);
+  }
+  put<P extends string, R extends ReplyFor<Record<never, never>>>(path: P, handler: RouteHandler<P, Record<never, never>, R>): this & RouteMark<'PUT', P, Record<never, never>, R>;
+  put<P extends string, O extends RouteOptions, R extends ReplyFor<SchemaOf<O>>>(path: P, options: KnownOptions<O>, handler: RouteHandler<P, SchemaOf<O>, R>): this & RouteMark<'PUT', P, SchemaOf<O>, R>;
+  put(path: string, options: RouteOptions & { worker: URL | string }): this;
+  put(path: string, a: RouteOptions | AnyHandler, b?: AnyHandler): this {
+    return this.#add('PUT', path, a, b);
+  }
+  patch<P extends string, R extends ReplyFor<Record<never, never>>>(path: P, handler: RouteHandler<P, Record<never, never>, R>): this & RouteMark<'PATCH', P, Record<never, never>, R>;
+  patch<P extends string, O extends RouteOptions, R extends ReplyFor<SchemaOf<O>>>(path: P, options: KnownOptions<O>, handler: RouteHandler<P, SchemaOf<O>, R>): this & RouteMark<'PATCH', P, SchemaOf<O>, R>;
+  patch(path: string, options: RouteOptions & { worker: URL | string }): this;
+  patch(path: string, a: RouteOptions | AnyHandler, b?: AnyHandler): this {
+    return this.#add('PATCH', path, a, b);
+  }
+  delete<P extends string, R extends ReplyFor<Record<never, never>>>(path: P, handler: RouteHandler<P, Record<never, never>, R>): this & RouteMark<'DELETE', P, Record<never, never>, R>;
+  delete<P extends string, O extends RouteOptions, R extends ReplyFor<SchemaOf<O>>>(path: P, options: KnownOptions<O>, handler: RouteHandler<P, SchemaOf<O>, R>): this & RouteMark<'DELETE', P, SchemaOf<O>, R>;
+  delete(path: string, options: RouteOptions & { worker: URL | string }): this;
+  delete(path: string, a: RouteOptions | AnyHandler, b?: AnyHandler): this {
+    return this.#add('DELETE', path, a, b);
+  }
+
+  #push(
     methods: string | readonly string[],
     path: string,
-    optionsOrHandler: RouteOptions | Handler,
-    maybeHandler?: Handler,
+    optionsOrHandler: RouteOptions | AnyHandler,
+    maybeHandler?: AnyHandler,
   ): this {
     this.assertMutable(`add route ${path}`);
     const options = typeof optionsOrHandler === 'function' ? {} : optionsOrHandler;
-    const handler = typeof optionsOrHandler === 'function' ? optionsOrHandler : maybeHandler;
+    // The typed overloads' handlers take a narrower ctx (route-types.ts); at run time it is the Context.
+    const handler = (typeof optionsOrHandler === 'function' ? optionsOrHandler : maybeHandler) as Handler | undefined;
     if (handler === undefined && options.worker === undefined) {
       throw new ConfigError('VIAL_ERR_ROUTE', `Route ${path} needs a handler function (or a \`worker\` module).`);
     }
@@ -89,34 +101,8 @@ export class Scaffold {
     return this;
   }
 
-  get(path: string, handler: Handler): this;
-  get(path: string, options: RouteOptions, handler?: Handler): this;
-  get(path: string, a: RouteOptions | Handler, b?: Handler): this {
-    return this.#add('GET', path, a, b);
-  }
-  post(path: string, handler: Handler): this;
-  post(path: string, options: RouteOptions, handler?: Handler): this;
-  post(path: string, a: RouteOptions | Handler, b?: Handler): this {
-    return this.#add('POST', path, a, b);
-  }
-  put(path: string, handler: Handler): this;
-  put(path: string, options: RouteOptions, handler?: Handler): this;
-  put(path: string, a: RouteOptions | Handler, b?: Handler): this {
-    return this.#add('PUT', path, a, b);
-  }
-  patch(path: string, handler: Handler): this;
-  patch(path: string, options: RouteOptions, handler?: Handler): this;
-  patch(path: string, a: RouteOptions | Handler, b?: Handler): this {
-    return this.#add('PATCH', path, a, b);
-  }
-  delete(path: string, handler: Handler): this;
-  delete(path: string, options: RouteOptions, handler?: Handler): this;
-  delete(path: string, a: RouteOptions | Handler, b?: Handler): this {
-    return this.#add('DELETE', path, a, b);
-  }
-
-  #add(method: string, path: string, a: RouteOptions | Handler, b: Handler | undefined): this {
-    return typeof a === 'function' ? this.route(method, path, a) : this.route(method, path, a, b);
+  #add(method: string, path: string, a: RouteOptions | AnyHandler, b: AnyHandler | undefined): this {
+    return this.#push(method, path, a, b);
   }
 
   /** Subclasses refuse changes once they are in use (the app after its first request). */

@@ -65,7 +65,7 @@ export class TestClient {
   async request(method: string, path: string, init: TestRequest = {}): Promise<TestResponse> {
     await this.#app.start();
     const encoded = encodeTestRequest(path, init);
-    const headers: Record<string, string> = { host: 'localhost', ...encoded.headers };
+    const headers: Record<string, string> = { host: defaultHost(this.#app), ...encoded.headers };
     if (init.noCookies !== true && this.cookies.size > 0 && headers['cookie'] === undefined) {
       headers['cookie'] = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     }
@@ -138,4 +138,10 @@ function lowerKeys(headers: Record<string, string>): Record<string, string> {
 /** `const client = testClient(app)`. */
 export function testClient(app: Vial): TestClient {
   return new TestClient(app);
+}
+
+/** The app's own host (from `origin`, else the first exact allowedHosts entry), so the requests pass its Host check. */
+function defaultHost(app: Vial): string {
+  if (app.config.origin !== undefined) return new URL(app.config.origin).host;
+  return app.config.allowedHosts?.find((entry) => entry !== '*' && !entry.startsWith('.')) ?? 'localhost';
 }

@@ -49,7 +49,7 @@ function csrfApp(security: SecurityOptions = {}, options: VialOptions = {}): Csr
   });
   app.route(methods, '/items/<int:id>', (ctx) => {
     calls.n++;
-    return { id: ctx.params['id'] as number };
+    return { id: ctx.params['id'] };
   });
   const bp = new Blueprint('bp', { prefix: '/bp' });
   bp.route(methods, '/things', () => {
@@ -78,8 +78,11 @@ function csrfApp(security: SecurityOptions = {}, options: VialOptions = {}): Csr
   });
   // Async on purpose: a synchronous GET on a first, cookieless visit currently skips the session
   // commit (dispatch fast path); test/app-session.test.ts covers that case on its own.
+  // The page of a visitor with a session (the session write makes it stored): its token is
+  // session-bound. Anonymous pages get a cookie-bound token and store nothing (hostile-anonymous).
   app.get('/token', async (ctx) => {
     await Promise.resolve();
+    ctx.session.set('visited', true);
     return ctx.csrfToken();
   });
   app.post('/webhook', { csrf: false }, () => {
@@ -243,6 +246,7 @@ for (const mode of MODES) {
         'origin-mismatch': 1,
         'token-missing': 1,
         'token-invalid': 1,
+        'login-token': 0,
       });
       const mine = seen.filter((m): m is { route: string; reason: string; reqId: string } => typeof m === 'object' && m !== null && 'reason' in m);
       assert.equal(mine.length, 7);
@@ -271,7 +275,7 @@ describe('CSRF and the app origin option', () => {
     'uses the app-wide origin option as the CSRF origin when security.csrf.appOrigin is not set',
     {},
     async (t) => {
-      const subject = csrfApp({}, { origin: 'https://app.example' });
+      const subject = csrfApp({}, { origin: 'https://app.example', allowedHosts: ['*'] });
       const c = await browser(t, 'client', subject);
       await expectAllRefused(c, subject, { origin: 'https://evil.example', host: 'evil.example' }, 'a Host and Origin that agree but are not ours');
     },

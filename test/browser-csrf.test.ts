@@ -63,8 +63,9 @@ describe('CSRF in Chromium', () => {
     assert.equal(await page.textContent('#who'), 'Signed in as victim');
     const cookies = await context.cookies(running.url);
     assert.deepEqual(
-      cookies.map((c) => [c.name, c.httpOnly, c.sameSite]),
-      [['vial_session', true, 'Lax']],
+      // The login page's token was anonymous, so it came with the (HttpOnly) csrf cookie, not a session.
+      cookies.map((c) => [c.name, c.httpOnly, c.sameSite]).sort(),
+      [['vial_csrf', true, 'Lax'], ['vial_session', true, 'Lax']],
     );
 
     // 2. The victim visits the attacker's page: fetch first, then the auto-submitted form.

@@ -178,7 +178,7 @@ describe('vial run --workers 2', () => {
   it('exits 1 when no worker can load the app', async () => {
     const v = vial(['run', BROKEN, '--port', '0', '--workers', '2']);
     assert.equal(await exitCode(v), 1);
-    assert.match(v.lines.join('\n'), /could not start: broken fixture/);
+    assert.match(v.lines.join('\n'), /could not start: [\s\S]*broken fixture/);
   });
 
   const v = vial(['run', APP, '--port', '0'], { VIAL_WORKERS: '2' });

@@ -9,7 +9,7 @@ it('exports exactly the public API', () => {
     'ClientGoneError', 'ConfigError', 'Context', 'ContextError', 'DeadlineError', 'FormBody', 'HttpError',
     'MemorySessionStore', 'OffloadQueueFullError', 'RedisSessionStore', 'SafeHtml', 'SqliteSessionStore', 'Vial',
     'VialError', 'VialRequest', 'VialResponse', 'abort', 'cacheRegistry', 'checkSecret', 'createAllocationSampler',
-    'createLeakAlarm', 'definePlugin', 'typedChannel', 'startAdmin', 'diffAllocationSnapshots', 'escapeHtml', 'g', 'html', 'json', 'raw', 'redirect',
-    'request', 'sendFile', 'session', 'sse', 'takeHeapSnapshot',
+    'checkPreconditions', 'compression', 'conditional', 'cors', 'createLeakAlarm', 'definePlugin', 'typedChannel', 'startAdmin', 'diffAllocationSnapshots', 'escapeHtml', 'g', 'html', 'json', 'raw', 'redirect',
+    'request', 'ResponseValidationError', 'schemas', 'sendFile', 'session', 'staticFiles', 'sse', 'takeHeapSnapshot',
   ].sort());
 });

@@ -33,9 +33,10 @@ describe('CSRF decision', () => {
     assert.deepEqual(decide({ headers: { secFetchSite: 'none' } }), { ok: true });
     assert.deepEqual(decide({ headers: { secFetchSite: 'same-site' } }), { ok: false, reason: 'same-site' });
     assert.deepEqual(decide({ headers: { secFetchSite: 'cross-site' } }), { ok: false, reason: 'cross-site' });
-    // same-origin wins even over a confusing Origin; a trusted Origin does not rescue cross-site.
+    // same-origin wins even over a confusing Origin; only an exact trusted Origin passes cross-site.
     assert.deepEqual(decide({ headers: { secFetchSite: 'same-origin', origin: 'https://evil.test' } }), { ok: true });
-    assert.deepEqual(decide({ headers: { secFetchSite: 'cross-site', origin: 'https://admin.example.com' } }), { ok: false, reason: 'cross-site' });
+    assert.deepEqual(decide({ headers: { secFetchSite: 'cross-site', origin: 'https://admin.example.com' } }), { ok: true }, 'an exact trusted origin passes (a CORS front end)');
+    assert.deepEqual(decide({ headers: { secFetchSite: 'cross-site', origin: 'https://admin.example.com.evil' } }), { ok: false, reason: 'cross-site' });
   });
 
   it('falls back to Origin without Sec-Fetch-Site (or with a value no browser sends)', () => {
@@ -68,8 +69,14 @@ describe('CSRF decision', () => {
     assert.deepEqual(decide({ submittedToken: token }), { ok: false, reason: 'token-invalid' });
   });
 
-  it('passes a request with no session cookie and no browser headers', () => {
-    assert.deepEqual(decide({ hasSessionCookie: false }), { ok: true });
+  it('passes a request with no session cookie and no browser headers, marked tokenless (it may not log in)', () => {
+    assert.deepEqual(decide({ hasSessionCookie: false }), { ok: true, tokenless: true });
+    assert.deepEqual(decide({ hasSessionCookie: false, cookieToken: 'anon', submittedToken: 'anon' }), { ok: true }, 'with the anonymous token it is verified');
+  });
+
+  it('accepts the anonymous cookie-bound token as well as the session one', () => {
+    assert.deepEqual(decide({ hasSessionCookie: true, sessionToken: 'sess', cookieToken: 'anon', submittedToken: 'anon' }), { ok: true });
+    assert.deepEqual(decide({ hasSessionCookie: true, sessionToken: 'sess', cookieToken: 'anon', submittedToken: 'other' }), { ok: false, reason: 'token-invalid' });
   });
 
   it('judges the real method, never an override', () => {

@@ -46,7 +46,8 @@ export async function startServer(system: SystemSpec, options: StartOptions): Pr
   const [file, args] = pinned(options.pinning, options.pinning.serverCpu, process.execPath, [...nodeArgs, script, '0', ...(system.args ?? [])]);
   const child = spawn(file, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_ENV: 'production', ...system.env },
+    // Production requires the hosts an app serves (allowedHosts); the load generators use 127.0.0.1.
+    env: { ...process.env, NODE_ENV: 'production', VIAL_ALLOWED_HOSTS: '127.0.0.1,localhost', ...system.env },
   });
   let tail = '';
   const keep = (chunk: Buffer): void => {

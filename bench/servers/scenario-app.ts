@@ -16,7 +16,8 @@ import { busyLoop, CPU_ROUTE_MS, storedValue, workPayload } from './busy.ts';
 
 const options = JSON.parse(process.env['BENCH_VIAL_OPTIONS'] ?? '{}') as VialOptions;
 const { BoundedCache, Vial } = vial;
-export const app = new Vial({ env: 'production', name: 'bench', ...options });
+// allowedHosts: production requires it; this module is also loaded in-process by the bench tests.
+export const app = new Vial({ env: 'production', name: 'bench', allowedHosts: ['127.0.0.1', 'localhost'], ...options });
 
 app.get('/fast', () => ({ fast: true }));
 

@@ -35,7 +35,7 @@ todos.get('/', function list() {
 });
 
 todos.get('/<int:id>', function show(ctx) {
-  const todo = store.get(ctx.params.id as number);
+  const todo = store.get(ctx.params.id);
   if (todo === undefined) abort(404, 'No todo with that id.');
   return todo;
 });
@@ -49,7 +49,7 @@ todos.post('/', async function create(ctx) {
 });
 
 todos.delete('/<int:id>', function remove(ctx) {
-  if (!store.delete(ctx.params.id as number)) abort(404, 'No todo with that id.');
+  if (!store.delete(ctx.params.id)) abort(404, 'No todo with that id.');
   return null;
 });
 

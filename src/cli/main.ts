@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { runCommand } from './run.ts';
 import { routesCommand } from './routes.ts';
 import { doctorCommand } from './doctor/index.ts';
+import { closestOption } from './diagnose.ts';
 
 const USAGE = `Usage: vial <command> [options]
 
@@ -32,7 +33,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS[name];
   if (command === undefined) {
-    console.error(`vial: unknown command "${name}".\n\n${USAGE}`);
+    const near = closestOption(name, Object.keys(COMMANDS));
+    console.error(`vial: unknown command "${name}".${near === undefined ? '' : ` Did you mean "vial ${near}"?`}\n\n${USAGE}`);
     return 1;
   }
   return command.run(argv.slice(1));

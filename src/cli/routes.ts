@@ -1,5 +1,6 @@
 /** `vial routes app.ts`: the route table, one line per method and path. */
 import { parseArgs } from 'node:util';
+import { optionError } from './diagnose.ts';
 import { loadApp } from './load-app.ts';
 
 const usage = `Usage: vial routes <app.ts> [--json]
@@ -8,7 +9,14 @@ Prints every route: method, path, name, blueprint and per-route options.
   --json   machine-readable output`;
 
 async function run(args: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args, options: { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' } }, allowPositionals: true });
+  const options = { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' } } as const;
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: true });
+  } catch (error) {
+    throw optionError('routes', Object.keys(options), error);
+  }
+  const { positionals, values } = parsed;
   if (values.help === true) {
     console.log(usage);
     return 0;
@@ -23,7 +31,7 @@ async function run(args: string[]): Promise<number> {
       blueprint: r.info.blueprint ?? '',
       options: Object.entries(r.options)
         .filter(([k]) => k !== 'name')
-        .map(([k, v]) => `${k}=${String(v)}`)
+        .map(([k, v]) => `${k}=${describeOption(v)}`)
         .join(' '),
     }));
   if (values.json === true) {
@@ -44,3 +52,9 @@ async function run(args: string[]): Promise<number> {
 }
 
 export const routesCommand = { usage, run };
+
+/** An option's value in one word: an object option (a plugin's `schema`) shows its keys, not [object Object]. */
+function describeOption(value: unknown): string {
+  if (typeof value === 'object' && value !== null && !(value instanceof URL)) return `{${Object.keys(value).join(',')}}`;
+  return String(value);
+}

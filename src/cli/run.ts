@@ -16,7 +16,9 @@ import { runSupervisor } from '../process/supervisor.ts';
 import type { Supervisor } from '../process/supervisor.ts';
 import { runWorker } from '../process/worker.ts';
 import { serveWorkerMetrics, startPrimaryAdmin } from '../admin/cluster.ts';
+import { optionError } from './diagnose.ts';
 import { loadApp } from './load-app.ts';
+import { portInUse } from './port-holder.ts';
 
 const usage = `Usage: vial run <app.ts> [options]
 
@@ -66,23 +68,27 @@ function intFlag(name: string, text: string | undefined, max = Number.MAX_SAFE_I
   return value;
 }
 
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  port: { type: 'string', short: 'p' },
+  host: { type: 'string' },
+  workers: { type: 'string', short: 'w' },
+  'max-requests': { type: 'string' },
+  'max-requests-jitter': { type: 'string' },
+  'max-rss-mb': { type: 'string' },
+  'graceful-timeout-ms': { type: 'string' },
+  'admin-port': { type: 'string' },
+  'no-admin': { type: 'boolean' },
+} as const;
+
 function parseFlags(args: string[]): RunFlags | 'help' {
-  const { positionals, values } = parseArgs({
-    args,
-    options: {
-      help: { type: 'boolean', short: 'h' },
-      port: { type: 'string', short: 'p' },
-      host: { type: 'string' },
-      workers: { type: 'string', short: 'w' },
-      'max-requests': { type: 'string' },
-      'max-requests-jitter': { type: 'string' },
-      'max-rss-mb': { type: 'string' },
-      'graceful-timeout-ms': { type: 'string' },
-      'admin-port': { type: 'string' },
-      'no-admin': { type: 'boolean' },
-    },
-    allowPositionals: true,
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true });
+  } catch (error) {
+    throw optionError('run', Object.keys(OPTIONS), error);
+  }
+  const { positionals, values } = parsed;
   if (values.help === true) return 'help';
   // `vial run` is how a service is deployed, so the admin listener is on unless turned off. The
   // app reads these once, in its constructor (it may still override them in its own options).
@@ -137,7 +143,7 @@ async function runSingle(flags: RunFlags): Promise<number> {
     // listen() may have started the monitors (a watchdog thread, timers): stop them so the
     // process can exit with the error instead of lingering.
     await app.shutdown();
-    throw error;
+    throw (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? portInUse(error as NodeJS.ErrnoException) : error;
   }
   console.log(`vial: ${app.config.name} listening on ${running.url} (${app.config.env}, pid ${process.pid})`);
   installGracefulShutdown(running.server, {
@@ -244,13 +250,19 @@ async function runAsPrimary(flags: RunFlags): Promise<number> {
   };
   diagnostics.subscribe('vial:worker', onWorkerEvent);
   const host = flags.host ?? envValue('VIAL_HOST') ?? '127.0.0.1';
-  const supervisor = await runSupervisor({
-    ...flags.process,
-    host,
-    port: flags.port ?? envPort() ?? 5000,
-    log,
-    exit: (code) => process.exit(bootFailed ? 1 : code),
-  });
+  let supervisor: Supervisor;
+  try {
+    supervisor = await runSupervisor({
+      ...flags.process,
+      host,
+      port: flags.port ?? envPort() ?? 5000,
+      log,
+      exit: (code) => process.exit(bootFailed ? 1 : code),
+    });
+  } catch (error) {
+    diagnostics.unsubscribe('vial:worker', onWorkerEvent);
+    throw (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? portInUse(error as NodeJS.ErrnoException) : error;
+  }
   running.supervisor = supervisor;
   const shownHost = host.includes(':') ? `[${host}]` : host;
   console.log(`vial: primary listening on http://${shownHost}:${supervisor.address.port} with ${options.workers} worker(s) (pid ${process.pid})`);

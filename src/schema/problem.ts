@@ -2,7 +2,7 @@
  * RFC 9457 problem details: the one shape of every answer the schema plugin gives a client that
  * sent something it cannot accept. Pure.
  *
- * The split, kept everywhere (docs/schema.md): a request vial cannot parse is 400 (malformed JSON,
+ * The split, kept everywhere (docs/schemas.md): a request vial cannot parse is 400 (malformed JSON,
  * invalid UTF-8), or the body reader's own 413 and 415; a request that parses but does not match the
  * route's schema is 422 Unprocessable Content (RFC 9110 §15.5.21), whichever part failed.
  */

@@ -52,6 +52,14 @@ export interface RouteSchema {
 
 type Part<S, K extends keyof RouteSchema> = S extends { readonly [P in K]: infer X } ? (undefined extends X ? undefined : SchemaOutput<X>) : undefined;
 
+/** `ctx.valid` on any route: each part `unknown` until a route's schema types it (see Valid). */
+export interface ValidParts {
+  readonly params: unknown;
+  readonly query: unknown;
+  readonly headers: unknown;
+  readonly body: unknown;
+}
+
 /** `ctx.valid`: the validated parts of this request, typed from the route's schema. */
 export interface Valid<S = RouteSchema> {
   readonly params: Part<S, 'params'>;
@@ -59,9 +67,6 @@ export interface Valid<S = RouteSchema> {
   readonly headers: Part<S, 'headers'>;
   readonly body: Part<S, 'body'>;
 }
-
-/** The schema option of a route's options type, or `{}`. */
-export type SchemaOf<Options> = Options extends { readonly schema: infer S } ? S : Record<never, never>;
 
 /** Statuses a route declares a response schema for. */
 export type ResponseStatuses<S> = S extends { readonly response: infer R } ? Extract<keyof R, number> : never;

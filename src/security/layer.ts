@@ -9,15 +9,17 @@ import { outsideRequestContext } from '../context.ts';
 import type { Context } from '../context.ts';
 import type { VialResponse } from '../response.ts';
 import { checkCsrf, createCsrfExemption, csrfError, CSRF_FORM_FIELD, CSRF_HEADER } from './csrf.ts';
-import type { CsrfReason } from './csrf.ts';
+import type { CsrfDecision, CsrfReason } from './csrf.ts';
+import { createAnonymousCsrfCookie, maskToken, unmaskToken } from './csrf-token.ts';
 import { createSessionManagerFromOptions } from './factory.ts';
 import { SESSION_CACHE_CONTROL, varyWithCookie } from './headers.ts';
 import type { ResolvedSecurityOptions } from './options.ts';
-import { Session } from './session.ts';
+import { guardLogin, Session } from './session.ts';
 import type { SessionManager } from './session-manager.ts';
 import { typedChannel } from '../internal/channels.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+const isForm = (type: string): boolean => type === 'application/x-www-form-urlencoded' || type === 'multipart/form-data';
 /** What `vial:csrf` carries: one refused request. */
 export interface CsrfEvent {
   readonly route: string | undefined;
@@ -31,7 +33,12 @@ export interface SecurityLayer {
   /** Loads the session when the request carries the session cookie; otherwise nothing (lazy). */
   loadSession(ctx: Context): Promise<void> | undefined;
   /** The session for a request without one yet (created on first use, persisted on first write). */
-  newSession(): Session;
+  newSession(ctx?: Context): Session;
+  /**
+   * A CSRF token for a page, masked afresh each call (BREACH). Bound to the stored session when the
+   * request has one; otherwise to the anonymous csrf cookie, so anonymous pages store nothing.
+   */
+  csrfToken(ctx: Context): string;
   /** Refuses cross-site unsafe requests; throws the 403. May read the form for the `_csrf` field. */
   guard(ctx: Context, routeCsrf: boolean | undefined): Promise<void> | undefined;
   /** Saves the session and adds its cookie and cache rules to the response. */
@@ -55,7 +62,25 @@ export function createSecurityLayer(options: ResolvedSecurityOptions, log: Logge
     'origin-null': 0,
     'token-missing': 0,
     'token-invalid': 0,
+    'login-token': 0,
   };
+  const anonymous = createAnonymousCsrfCookie({ secure: options.session.secure, sameSite: options.session.sameSite, secretKeys: options.secretKeys });
+  /** Requests that passed CSRF only for want of any credential: they may not log in. */
+  const tokenless = new WeakSet<Context>();
+  /** The anonymous secret a request uses (read from its cookie, or issued with this response). */
+  const anonymousSecrets = new WeakMap<Context, string>();
+
+  function cookieSecret(ctx: Context): string | undefined {
+    let secret = anonymousSecrets.get(ctx);
+    if (secret === undefined && ctx.request.raw.headers.cookie !== undefined) {
+      secret = anonymous.read(ctx.request.cookies[anonymous.name]);
+      if (secret !== undefined) anonymousSecrets.set(ctx, secret);
+    }
+    return secret;
+  }
+
+  /** A submitted token as the secret it carries (a malformed one stays as sent, so it fails to match). */
+  const unmasked = (token: string | undefined): string | undefined => (token === undefined ? undefined : (unmaskToken(token) ?? token));
 
   function refuse(ctx: Context, reason: CsrfReason): never {
     csrfRefusals[reason]++;
@@ -64,21 +89,25 @@ export function createSecurityLayer(options: ResolvedSecurityOptions, log: Logge
   }
 
   async function guardWithForm(ctx: Context, hasSessionCookie: boolean): Promise<void> {
-    // Only reached for a request with the session cookie and neither Sec-Fetch-Site nor Origin:
-    // an old browser or a non-browser client. The token may sit in the form body.
+    // Reached for a request with neither Sec-Fetch-Site nor Origin and no token header: an old
+    // browser or a non-browser client. The token may sit in the form body.
     let submitted: string | undefined;
-    const type = ctx.request.contentType;
-    if (type === 'application/x-www-form-urlencoded' || type === 'multipart/form-data') {
+    if (isForm(ctx.request.contentType)) {
       submitted = (await ctx.request.form()).get(CSRF_FORM_FIELD) ?? undefined;
     }
-    const decision = checkCsrf({
+    decide(ctx, checkCsrf({
       method: ctx.request.method,
       headers: {},
       hasSessionCookie,
       sessionToken: (ctx.sessionState as Session | undefined)?.peekCsrfToken(),
-      submittedToken: submitted,
-    });
+      cookieToken: cookieSecret(ctx),
+      submittedToken: unmasked(submitted),
+    }));
+  }
+
+  function decide(ctx: Context, decision: CsrfDecision): void {
     if (!decision.ok) refuse(ctx, decision.reason);
+    if (decision.tokenless === true) tokenless.add(ctx);
   }
 
   return {
@@ -98,8 +127,26 @@ export function createSecurityLayer(options: ResolvedSecurityOptions, log: Logge
         });
     },
 
-    newSession() {
-      return new Session();
+    newSession(ctx) {
+      const session = new Session();
+      // Login CSRF (OWASP): a cross-site form from a browser that sends neither Sec-Fetch-Site nor
+      // Origin could log the victim into the attacker's account; with no session cookie there is
+      // nothing else to check, so the login itself needs the token.
+      if (ctx !== undefined && tokenless.has(ctx)) guardLogin(session, () => refuse(ctx, 'login-token'));
+      return session;
+    },
+
+    csrfToken(ctx) {
+      const session = ctx.sessionState as Session | undefined;
+      if (session !== undefined && (!session.isNew || session.modified)) return maskToken(session.csrfToken());
+      let secret = cookieSecret(ctx);
+      if (secret === undefined) {
+        const issued = anonymous.issue();
+        secret = issued.secret;
+        anonymousSecrets.set(ctx, secret);
+        ctx.header('set-cookie', issued.header);
+      }
+      return maskToken(secret);
     },
 
     guard(ctx, routeCsrf) {
@@ -109,18 +156,22 @@ export function createSecurityLayer(options: ResolvedSecurityOptions, log: Logge
       const hasSessionCookie = headers.cookie !== undefined && request.cookies[cookieName] !== undefined;
       const session = ctx.sessionState as Session | undefined;
       const headerToken = headers[CSRF_HEADER];
+      const submitted = typeof headerToken === 'string' ? headerToken : undefined;
       const decision = checkCsrf({
         method: request.method,
-        headers: { secFetchSite: headers['sec-fetch-site'], origin: headers.origin, host: headers.host },
+        headers: { secFetchSite: headers['sec-fetch-site'], origin: headers.origin, host: request.host, scheme: request.protocol },
         appOrigin: options.csrf.appOrigin,
         trustedOrigins: options.csrf.trustedOrigins,
         hasSessionCookie,
         sessionToken: session?.peekCsrfToken(),
-        submittedToken: typeof headerToken === 'string' ? headerToken : undefined,
+        cookieToken: cookieSecret(ctx),
+        submittedToken: unmasked(submitted),
       });
-      if (decision.ok) return undefined;
-      if (decision.reason === 'token-missing') return guardWithForm(ctx, hasSessionCookie);
-      refuse(ctx, decision.reason);
+      // No header token: the form may carry one (needed with a session cookie, and for a login).
+      if (!decision.ok && decision.reason === 'token-missing') return guardWithForm(ctx, hasSessionCookie);
+      if (decision.ok && decision.tokenless === true && submitted === undefined && isForm(request.contentType)) return guardWithForm(ctx, hasSessionCookie);
+      decide(ctx, decision);
+      return undefined;
     },
 
     commit(ctx, response) {
@@ -133,7 +184,11 @@ export function createSecurityLayer(options: ResolvedSecurityOptions, log: Logge
       return getManager()
         .commit(session)
         .then((cookie) => {
-          if (cookie !== undefined) response.appendHeader('set-cookie', cookie.header);
+          if (cookie === undefined) return;
+          // With ctx.setCookie() cookies pending, the session cookie joins them (the response's
+          // own Set-Cookie would be shadowed by the request's list when the head is built).
+          if (ctx.responseHeaders?.['set-cookie'] !== undefined) ctx.header('set-cookie', cookie.header);
+          else response.appendHeader('set-cookie', cookie.header);
         });
     },
 

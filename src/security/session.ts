@@ -29,6 +29,13 @@ export interface SessionState {
 }
 
 const states = new WeakMap<Session, SessionState>();
+/** Checks run by login() before it changes anything (the CSRF layer's login-CSRF refusal). */
+const loginGuards = new WeakMap<Session, () => void>();
+
+/** Makes `session.login()` call `check` first; `check` throws to refuse the login. */
+export function guardLogin(session: Session, check: () => void): void {
+  loginGuards.set(session, check);
+}
 
 /** Manager-side access to a session's state; throws if the object was not made by a manager. */
 export function sessionState(session: Session): SessionState {
@@ -138,6 +145,7 @@ export class Session {
     if (typeof userId !== 'string' || userId.length === 0) {
       throw new ConfigError('VIAL_ERR_SESSION_USER_ID', 'session.login(userId) needs a non-empty string user id.');
     }
+    loginGuards.get(this)?.();
     this.regenerate();
     sessionState(this).userId = userId;
   }

@@ -18,6 +18,7 @@
  * Pure module: no I/O.
  */
 import { BadRequestError } from '../errors.ts';
+import { unmaskToken } from '../security/csrf-token.ts';
 import { checkOriginOrToken } from '../security/csrf.ts';
 import type { CsrfDecision, CsrfReason } from '../security/csrf.ts';
 
@@ -48,7 +49,8 @@ export function checkHandshakeOrigin(input: HandshakeOriginInput, policy: Origin
     trustedOrigins: policy.allowedOrigins,
     hasSessionCookie: input.hasSessionCookie,
     sessionToken: input.sessionToken,
-    submittedToken: input.submittedToken,
+    // Pages embed masked tokens (ctx.csrfToken()); the comparison is on the secret inside.
+    submittedToken: input.submittedToken === undefined ? undefined : (unmaskToken(input.submittedToken) ?? input.submittedToken),
   });
 }
 
@@ -59,6 +61,7 @@ const REASON_TEXT: Record<CsrfReason, string> = {
   'origin-null': 'its Origin is "null" (sandboxed frame, file: page or privacy redirect)',
   'token-missing': 'it has no Origin (not a browser) and carries the session cookie but no x-csrf-token header',
   'token-invalid': 'it has no Origin and its x-csrf-token header does not match the session',
+  'login-token': 'it has no Origin and no token',
 };
 
 /** The 403 a refused handshake gets, before the upgrade (the client sees an HTTP error, no socket). */

@@ -1,0 +1,124 @@
+/**
+ * vial as a user installs it: `npm pack` (which builds dist/ through `prepack`), the tarball
+ * installed into a fresh temporary project, and there, on Node 24 and on Node 22, the README's first
+ * app (it imports 'vial') served by `npx vial run`, its route table from `npx vial routes`, the
+ * dashboard page from the admin listener, and the README's test (it imports 'vial/testing') passing
+ * under `node --test`.
+ *
+ * The install is `npm ci --offline` with a lockfile made from this repository's own (vial's
+ * dependencies as `npm ci` here resolved them, plus the tarball), so it is served from the npm cache
+ * that installing this repository filled: no network, and a few seconds instead of a registry
+ * round trip per package.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { getText } from './helpers/net.ts';
+import { listeningPort, run, servingPid, stopAll } from './helpers/cli.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const NODES = { 24: join(root, 'node_modules/node/bin/node'), 22: join(root, 'node_modules/node22/bin/node') };
+const dir = mkdtempSync(join(tmpdir(), 'vial-install-'));
+const project = join(dir, 'my-service');
+const agent = new Agent({ keepAlive: false });
+
+after(() => {
+  stopAll();
+  agent.destroy();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The environment of a user whose `node` is `nodeBinary`: it comes first on PATH. */
+function envFor(nodeBinary: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${dirname(nodeBinary)}:${process.env['PATH'] ?? ''}`, NODE_ENV: 'development' };
+  for (const name of Object.keys(env)) if (name.startsWith('VIAL_') || name.startsWith('npm_')) delete env[name];
+  delete env['NODE_OPTIONS'];
+  delete env['NODE_TEST_CONTEXT'];
+  return env;
+}
+
+/** The ```ts block of README.md that starts with `first` (or contains it). */
+function readmeBlock(find: string): string {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const block = [...readme.matchAll(/^```ts\n([\s\S]*?)^```/gm)].map((m) => m[1]!).find((code) => code.includes(find));
+  assert.ok(block !== undefined, `README.md has no TypeScript example containing ${find}`);
+  return block;
+}
+
+/** What `npm ci` needs to install the tarball from the cache: vial's dependency tree from our lockfile. */
+function lockfileFor(tarball: string): object {
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
+  const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+  const integrity = `sha512-${createHash('sha512').update(readFileSync(join(project, tarball))).digest('base64')}`;
+  const packages: Record<string, unknown> = {
+    '': { name: 'my-service', dependencies: { vial: `file:${tarball}` } },
+    'node_modules/vial': {
+      version: manifest['version'],
+      resolved: `file:${tarball}`,
+      integrity,
+      license: manifest['license'],
+      dependencies: manifest['dependencies'],
+      bin: manifest['bin'],
+      engines: manifest['engines'],
+    },
+  };
+  for (const [path, entry] of Object.entries(lock.packages)) if (path !== '' && entry.dev !== true) packages[path] = entry;
+  return { name: 'my-service', lockfileVersion: 3, requires: true, packages };
+}
+
+before(() => {
+  const env = envFor(NODES[24]);
+  execFileSync('mkdir', ['-p', project]);
+  const packed = execFileSync('npm', ['pack', '--silent', '--pack-destination', project], { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const tarball = packed.trim().split('\n').at(-1)!;
+  assert.match(tarball, /^vial-.*\.tgz$/);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'my-service', private: true, type: 'module', dependencies: { vial: `file:${tarball}` } }, null, 2));
+  writeFileSync(join(project, 'package-lock.json'), JSON.stringify(lockfileFor(tarball), null, 2));
+  execFileSync('npm', ['ci', '--offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: project, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  writeFileSync(join(project, 'app.ts'), readmeBlock('// app.ts\n'));
+  writeFileSync(join(project, 'app.test.ts'), readmeBlock("from 'vial/testing'"));
+});
+
+for (const [version, node] of Object.entries(NODES)) {
+  describe(`the installed package on Node ${version}`, () => {
+    const env = envFor(node);
+
+    it('uses that Node', () => {
+      assert.match(execFileSync('node', ['--version'], { env, encoding: 'utf8' }), new RegExp(`^v${version}\\.`));
+    });
+
+    it('serves the app with `npx vial run`, and the dashboard on the admin listener', async () => {
+      const vial = run('npx', ['vial', 'run', 'app.ts', '--port', '0', '--admin-port', '0'], { cwd: project, env });
+      const port = await listeningPort(vial, 'vial listening on ');
+      const hello = await getText(port, '/hello', agent);
+      assert.equal(hello.status, 200);
+      assert.deepEqual(JSON.parse(hello.text), { hello: 'world' });
+      const adminPort = await listeningPort(vial, 'admin listening url=');
+      const dashboard = await getText(adminPort, '/', agent);
+      assert.equal(dashboard.status, 200);
+      assert.match(dashboard.text, /<title>[^<]*vial[^<]*<\/title>/i);
+      // npx does not pass signals on: SIGTERM goes to the server, as a process manager's would.
+      process.kill(await servingPid(vial), 'SIGTERM');
+      assert.equal(await vial.exitCode(), 0, vial.text());
+    });
+
+    it('prints the route table with `npx vial routes`', async () => {
+      const routes = run('npx', ['vial', 'routes', 'app.ts'], { cwd: project, env });
+      assert.equal(await routes.exitCode(), 0, routes.text());
+      const paths = routes.lines.filter((l) => /^(GET|POST)\s/.test(l)).map((l) => l.split(/\s+/).slice(0, 2).join(' '));
+      assert.deepEqual(paths.sort(), ['GET /admin', 'GET /hello', 'GET /users/<int:id>', 'POST /go']);
+    });
+
+    it("passes the app's own test (it imports 'vial/testing') with `node --test`", async () => {
+      const test = run('node', ['--test'], { cwd: project, env });
+      assert.equal(await test.exitCode(), 0, test.text());
+      assert.match(test.text(), /\bpass 1\b/);
+    });
+  });
+}
