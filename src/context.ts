@@ -4,9 +4,11 @@
  * is read, so anything awaited inside a handler or hook sees its own request and never another's.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes } from 'node:crypto';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { Logger } from 'pino';
 import { ContextError } from './errors.ts';
+import { invalidHeaderError, isNodeHeaderError } from './internal/header-error.ts';
 import type { ContextDecorations } from './plugin.ts';
 import type { VialRequest } from './request.ts';
 import type { UrlForOptions, UrlForQuery } from './urls.ts';
@@ -58,10 +60,12 @@ export interface Flash {
 const FLASH_KEY = '_flashes';
 
 let nextId = 0;
-// A per-process prefix keeps ids unique across workers and restarts without a random call per request.
-const ID_PREFIX = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
+// A random per-process prefix keeps ids unique across workers and restarts without a random call
+// per request. Intentionally not the pid: ids reach clients, and a pid tells them how many
+// processes there are, which one answered and when it restarted.
+const ID_PREFIX = randomBytes(5).toString('hex');
 
-/** A request id unique in this process and across its siblings: `<pid><time>-<counter>`. */
+/** A request id unique in this process and across its siblings: `<random>-<counter>`. */
 export function nextRequestId(): string {
   return `${ID_PREFIX}-${(nextId++).toString(36)}`;
 }
@@ -201,10 +205,14 @@ export class Context {
    * §3: one cookie per Set-Cookie header; `ctx.setCookie()` builds them).
    */
   header(name: string, value: string): this {
-    // Refused here (ERR_INVALID_CHAR / ERR_INVALID_HTTP_TOKEN), where the stack points at the
+    // Refused here (VIAL_ERR_HEADER_INVALID naming the header), where the stack points at the
     // handler that echoed input into a header, rather than later when the response is written.
-    validateHeaderName(name);
-    validateHeaderValue(name, value);
+    try {
+      validateHeaderName(name);
+      validateHeaderValue(name, value);
+    } catch (error) {
+      throw isNodeHeaderError(error) ? invalidHeaderError(name, error) : error;
+    }
     const headers = (this.responseHeaders ??= Object.create(null) as Record<string, string | string[]>);
     const key = name.toLowerCase();
     if (key === 'set-cookie') {
