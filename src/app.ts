@@ -35,6 +35,7 @@ import { Scaffold } from './scaffold.ts';
 import type { Plugin } from './plugin.ts';
 import { PluginHost } from './plugin-host.ts';
 import { securityHeaders } from './security/headers-plugin.ts';
+import { expectContinue } from './security/continue.ts';
 import { cookies } from './cookies/index.ts';
 import { requestOrigin, splitUrlForArgument } from './urls.ts';
 import type { UrlForOptions, UrlForQuery } from './urls.ts';
@@ -88,6 +89,8 @@ export class Vial extends Scaffold {
     this.#plugins = new PluginHost(this, { onStartup: (hook) => this.onStartup(hook), onShutdown: (hook) => this.onShutdown(hook) });
     // vial's own features on the same seam as everyone else's.
     this.plugin(securityHeaders, this.config.security.headers);
+    // Expect: 100-continue only once the body will be read (security/continue.ts).
+    this.plugin(expectContinue);
     this.plugin(cookies);
     if (this.config.log.requests) this.plugin(requestLog);
   }

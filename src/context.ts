@@ -8,6 +8,7 @@ import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { Logger } from 'pino';
 import { ContextError } from './errors.ts';
 import { nextRequestId } from './internal/request-id.ts';
+import { invalidHeaderError, isNodeHeaderError } from './internal/header-error.ts';
 import type { VialRequest } from './request.ts';
 import type { UrlForOptions, UrlForQuery } from './urls.ts';
 
@@ -212,10 +213,14 @@ export class Context {
    * §3: one cookie per Set-Cookie header; `ctx.setCookie()` builds them).
    */
   header(name: string, value: string): this {
-    // Refused here (ERR_INVALID_CHAR / ERR_INVALID_HTTP_TOKEN), where the stack points at the
+    // Refused here (VIAL_ERR_HEADER_INVALID naming the header), where the stack points at the
     // handler that echoed input into a header, rather than later when the response is written.
-    validateHeaderName(name);
-    validateHeaderValue(name, value);
+    try {
+      validateHeaderName(name);
+      validateHeaderValue(name, value);
+    } catch (error) {
+      throw isNodeHeaderError(error) ? invalidHeaderError(name, error) : error;
+    }
     const headers = (this.responseHeaders ??= Object.create(null) as Record<string, string | string[]>);
     const key = name.toLowerCase();
     if (key === 'set-cookie') {

@@ -8,6 +8,7 @@ import sjson from 'secure-json-parse';
 import { BadRequestError } from './errors.ts';
 import type { BodyOptions } from './config.ts';
 import { parseCookieHeader } from './security/cookies.ts';
+import { continueIfExpected } from './internal/continue.ts';
 import type { Edge } from './security/edge.ts';
 import type { EdgeView } from './security/proxy.ts';
 
@@ -240,6 +241,8 @@ function tooLarge(limit: number): BadRequestError {
 function readBody(raw: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = raw.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(limit));
+  // Expect: 100-continue is answered here, after admission, CSRF and the declared length said yes.
+  continueIfExpected(raw);
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -280,6 +283,9 @@ function readBody(raw: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 function readMultipart(raw: IncomingMessage, limits: Limits, maxBodyBytes: number): Promise<FormBody> {
+  const declared = raw.headers['content-length'];
+  if (declared !== undefined && Number(declared) > maxBodyBytes + limits.maxFileBytes) return Promise.reject(tooLarge(maxBodyBytes + limits.maxFileBytes));
+  continueIfExpected(raw);
   return new Promise<FormBody>((resolve, reject) => {
     let parser: busboy.Busboy;
     try {

@@ -10,6 +10,7 @@ import { extname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { BadRequestError, ConfigError, HttpError } from './errors.ts';
 import { SafeHtml } from './html.ts';
+import { writeHeadChecked } from './internal/header-error.ts';
 
 export type Body = string | Uint8Array | AsyncIterable<string | Uint8Array> | null;
 export type HeaderMap = Record<string, string | string[]>;
@@ -252,7 +253,7 @@ export function writeResponse(res: ServerResponse, response: VialResponse, head:
     if (body !== null && response.headers['content-length'] === undefined) {
       head.push('content-length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength));
     }
-    res.writeHead(response.status, head);
+    writeHeadChecked(res, response.status, head);
     if (headOnly || body === null) res.end();
     else res.end(body);
     return undefined;
@@ -268,7 +269,7 @@ async function writeStream(
   headOnly: boolean,
   signal: AbortSignal | undefined,
 ): Promise<void> {
-  res.writeHead(status, head);
+  writeHeadChecked(res, status, head);
   if (headOnly) {
     res.end();
     destroyBody(body);

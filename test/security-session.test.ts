@@ -44,7 +44,7 @@ describe('session manager', () => {
     assert.ok(setCookie);
     assert.match(setCookie.value, /^[A-Za-z0-9_-]{43}$/);
     assert.equal(Buffer.from(setCookie.value, 'base64url').length, 32);
-    assert.match(setCookie.header, /^__Host-vial_session=[A-Za-z0-9_-]{43}; Max-Age=28800; Path=\/; Secure; HttpOnly; SameSite=Lax$/);
+    assert.match(setCookie.header, /^__Host-vial_session=[A-Za-z0-9_-]{43}; Path=\/; Secure; HttpOnly; SameSite=Lax$/);
     assert.equal(store.size, 1);
     const { session } = await request(manager, setCookie.value);
     assert.equal(session.isNew, false);

@@ -19,6 +19,7 @@ import { serveWorkerMetrics, startPrimaryAdmin } from '../admin/cluster.ts';
 import { optionError } from './diagnose.ts';
 import { loadApp } from './load-app.ts';
 import { portInUse } from './port-holder.ts';
+import { RELOAD_CHILD_ENV, recordModuleGraph, runReloader } from './reload.ts';
 
 const usage = `Usage: vial run <app.ts> [options]
 
@@ -36,6 +37,9 @@ Starts the app. TypeScript apps load directly (Node 24 strips types).
                             (default: VIAL_ADMIN_PORT or 9464); with --workers the primary
                             serves it and sums every worker's metrics
   --no-admin                do not start the admin listener (VIAL_ADMIN=0)
+  --reload                  development only: restart when a file the app imports changes,
+                            on the same port; a version that fails to start shows its error
+                            and the previous one keeps serving (no admin listener)
 
 With --workers, the primary never imports the app: every worker imports app.ts itself, so the
 module's top-level code (opening connections, starting timers, writing files) runs once per
@@ -57,6 +61,7 @@ interface RunFlags {
   process: ProcessOptions;
   /** True when a primary is needed: more than one worker, or recycling. */
   supervised: boolean;
+  reload: boolean;
 }
 
 function intFlag(name: string, text: string | undefined, max = Number.MAX_SAFE_INTEGER): number | undefined {
@@ -79,6 +84,7 @@ const OPTIONS = {
   'graceful-timeout-ms': { type: 'string' },
   'admin-port': { type: 'string' },
   'no-admin': { type: 'boolean' },
+  reload: { type: 'boolean' },
 } as const;
 
 function parseFlags(args: string[]): RunFlags | 'help' {
@@ -119,6 +125,7 @@ function parseFlags(args: string[]): RunFlags | 'help' {
     host: values.host,
     process: options,
     supervised: resolved.workers > 1 || resolved.recycle.maxRequests > 0 || resolved.recycle.maxRssBytes > 0,
+    reload: values.reload === true,
   };
 }
 
@@ -129,6 +136,7 @@ async function run(args: string[]): Promise<number> {
     return 0;
   }
   if (cluster.isWorker) return runAsWorker(flags);
+  if (flags.reload) return runReloading(flags, args);
   if (flags.supervised) return runAsPrimary(flags);
   return runSingle(flags);
 }
@@ -177,13 +185,33 @@ function inFlightRoutes(app: Vial): () => string[] {
   };
 }
 
+/** `--reload`: development only, one worker restarted on changes by src/cli/reload.ts. */
+async function runReloading(flags: RunFlags, args: string[]): Promise<number> {
+  if (flags.file === undefined) throw new ConfigError('VIAL_ERR_CLI', 'Name the app module, e.g. `vial run app.ts --reload`.');
+  const envName = envValue('VIAL_ENV') ?? envValue('NODE_ENV') ?? 'development';
+  if (envName === 'production') {
+    throw new ConfigError('VIAL_ERR_CLI', '--reload is for development: it watches files and restarts the app on every save. In production run `vial run app.ts` (with --workers N to restart crashed workers), or set NODE_ENV=development.');
+  }
+  if (flags.supervised) throw new ConfigError('VIAL_ERR_CLI', '--reload runs one worker: leave out --workers, --max-requests and --max-rss-mb in development.');
+  const host = flags.host ?? envValue('VIAL_HOST') ?? '127.0.0.1';
+  await runReloader({ host, port: flags.port ?? envPort() ?? 5000, args: ['run', ...args.filter((a) => a !== '--reload')] });
+  return 0;
+}
+
 /** A cluster worker: load the app, build its server without listening, hand it to runWorker. */
 async function runAsWorker(flags: RunFlags): Promise<number> {
+  // Under --reload, the reloader watches the files this worker imports.
+  const graph = process.env[RELOAD_CHILD_ENV] === '1' ? recordModuleGraph() : undefined;
+  const reportGraph = (then?: () => void): void => {
+    if (graph !== undefined && process.send !== undefined) process.send(['vial:files', graph()], undefined, {}, () => then?.());
+    else then?.();
+  };
   try {
     // The primary serves the admin listener for the whole machine; a worker only answers its
     // metrics requests over IPC.
     process.env['VIAL_ADMIN'] = '0';
     const app = await loadApp(flags.file);
+    reportGraph();
     const server = app.createServer();
     await app.start();
     await app.startMonitors();
@@ -196,7 +224,8 @@ async function runAsWorker(flags: RunFlags): Promise<number> {
     // Intentionally exits here: the IPC channel to the primary would keep this process alive.
     // The primary counts the exit as a crash (and gives up if no worker ever started).
     console.error(`vial: worker ${process.pid} could not start: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
+    reportGraph(() => process.exit(1));
+    return 1;
   }
 }
 

@@ -82,7 +82,10 @@ export function createCookieSessionManager(options: CookieSessionOptions): Sessi
     return Buffer.concat([Buffer.of(VERSION), sealKey.hint, iv, body, cipher.getAuthTag()]).toString('base64url');
   }
 
-  function open(value: string): Payload | undefined {
+  /** Sessions whose cookie a key other than the sealing one opened (re-sealed at commit). */
+  const openedWithOldKey = new WeakSet<Session>();
+
+  function open(value: string): { payload: Payload; current: boolean } | undefined {
     if (value.length > maxValueChars || !BASE64URL.test(value)) return undefined;
     const raw = Buffer.from(value, 'base64url');
     // Node's decoder skips trailing partial characters; only the canonical encoding is ours.
@@ -102,7 +105,7 @@ export function createCookieSessionManager(options: CookieSessionOptions): Sessi
         const json = Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
         const payload = JSON.parse(json) as Payload;
         if (typeof payload !== 'object' || payload === null || typeof payload.c !== 'number' || typeof payload.l !== 'number') return undefined;
-        return payload;
+        return { payload, current: candidate === sealKey };
       } catch {
         // Intentionally ignored: a failed tag check with one key may succeed with the next.
       }
@@ -123,11 +126,14 @@ export function createCookieSessionManager(options: CookieSessionOptions): Sessi
       return hadCookie ? sessionCookie(settings, '', 0) : undefined;
     }
     const fresh = s.id === undefined;
-    if (!fresh && !s.modified && t - (s.lastSeenAt ?? 0) < settings.touchIntervalMs) return undefined;
+    // A cookie opened with an old key is re-sealed with the current one on its next response, so
+    // dropping the old key later logs nobody out who came back in the meantime.
+    if (!fresh && !s.modified && !openedWithOldKey.has(session) && t - (s.lastSeenAt ?? 0) < settings.touchIntervalMs) return undefined;
+    openedWithOldKey.delete(session);
     const createdAt = fresh ? t : (s.createdAt ?? t);
     const payload: Payload = { d: { ...s.data }, c: createdAt, l: t };
     if (s.userId !== undefined) payload.u = s.userId;
-    const maxAgeSec = Math.max(1, Math.ceil((createdAt + settings.absoluteTimeoutMs - t) / 1000));
+    const maxAgeSec = session.remembered ? Math.max(1, Math.ceil((createdAt + settings.absoluteTimeoutMs - t) / 1000)) : undefined;
     const cookie = sessionCookie(settings, seal(payload), maxAgeSec);
     const size = Buffer.byteLength(cookie.name) + 1 + cookie.value.length;
     if (size > maxCookieBytes) {
@@ -155,11 +161,12 @@ export function createCookieSessionManager(options: CookieSessionOptions): Sessi
         return Promise.resolve(new Session({ rejectedCookie: true }));
       }
       if (cookieValue === undefined) return Promise.resolve(new Session());
-      const payload = open(cookieValue);
-      if (payload === undefined) {
+      const opened = open(cookieValue);
+      if (opened === undefined) {
         reportRejection('tampered');
         return Promise.resolve(new Session({ rejectedCookie: true }));
       }
+      const { payload } = opened;
       const t = settings.now();
       const expired =
         t - payload.c >= settings.absoluteTimeoutMs ? 'absolute-timeout' : t - payload.l >= settings.idleTimeoutMs ? 'idle-timeout' : undefined;
@@ -167,16 +174,16 @@ export function createCookieSessionManager(options: CookieSessionOptions): Sessi
         reportRejection(expired);
         return Promise.resolve(new Session({ rejectedCookie: true }));
       }
-      return Promise.resolve(
-        new Session({
-          // Not an id: marks the session as loaded, so isNew is false and rotation resets createdAt.
-          id: 'cookie',
-          data: payload.d,
-          ...(typeof payload.u === 'string' ? { userId: payload.u } : {}),
-          createdAt: payload.c,
-          lastSeenAt: payload.l,
-        }),
-      );
+      const session = new Session({
+        // Not an id: marks the session as loaded, so isNew is false and rotation resets createdAt.
+        id: 'cookie',
+        data: payload.d,
+        ...(typeof payload.u === 'string' ? { userId: payload.u } : {}),
+        createdAt: payload.c,
+        lastSeenAt: payload.l,
+      });
+      if (!opened.current) openedWithOldKey.add(session);
+      return Promise.resolve(session);
     },
 
     commit(session) {

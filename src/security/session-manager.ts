@@ -118,13 +118,14 @@ export function resolveCookieSettings(options: SessionCookieOptions): CookieSett
   return Object.freeze(settings);
 }
 
-export function sessionCookie(settings: CookieSettings, value: string, maxAgeSec: number): SetCookie {
+/** `maxAgeSec` undefined: a browser-session cookie (no Max-Age), the default unless "remember me". */
+export function sessionCookie(settings: CookieSettings, value: string, maxAgeSec: number | undefined): SetCookie {
   const header = serializeCookie(settings.cookieName, value, {
     path: '/',
     secure: settings.secure,
     httpOnly: true,
     sameSite: settings.sameSite,
-    maxAgeSec,
+    ...(maxAgeSec === undefined ? {} : { maxAgeSec }),
   });
   return { name: settings.cookieName, value, header };
 }
@@ -248,7 +249,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
       s.modified = false;
       s.rejectedCookie = false;
       if (!fresh) return undefined;
-      return sessionCookie(settings, id, Math.ceil(settings.absoluteTimeoutMs / 1000));
+      return sessionCookie(settings, id, session.remembered ? Math.ceil(settings.absoluteTimeoutMs / 1000) : undefined);
     },
 
     async destroyAllForUser(userId) {

@@ -11,6 +11,8 @@ import { createCsrfToken } from './csrf.ts';
 
 /** Session data key holding the CSRF token; reserved so application code cannot clobber it. */
 export const CSRF_SESSION_KEY = '_vial_csrf';
+/** Set by `login(id, { remember: true })`: the cookie gets Max-Age (a persistent cookie). */
+export const REMEMBER_SESSION_KEY = '_vial_remember';
 
 /** What the managers read back at commit. Not exported from the package. */
 export interface SessionState {
@@ -54,6 +56,9 @@ export interface SessionInit {
 }
 
 function assertKey(key: string): void {
+  if (key === REMEMBER_SESSION_KEY) {
+    throw new ConfigError('VIAL_ERR_SESSION_RESERVED_KEY', `Session key "${REMEMBER_SESSION_KEY}" is reserved for "remember me". Use login(userId, { remember: true }), or pick another key.`);
+  }
   if (key === CSRF_SESSION_KEY) {
     throw new ConfigError(
       'VIAL_ERR_SESSION_RESERVED_KEY',
@@ -140,14 +145,27 @@ export class Session {
   /**
    * Binds the session to a user and rotates its id: the pre-login id is destroyed at commit, so an
    * id planted before login (session fixation, OWASP ASVS V3.2.1) is worthless afterwards.
+   *
+   * The session cookie is a browser-session cookie (no Max-Age: gone when the browser closes;
+   * the idle and absolute timeouts bound it on the server either way). `{ remember: true }`, for
+   * an explicit "remember me", makes it persistent up to the absolute timeout (OWASP session
+   * management cheat sheet: non-persistent cookies by default).
    */
-  login(userId: string): void {
+  login(userId: string, options: { readonly remember?: boolean } = {}): void {
     if (typeof userId !== 'string' || userId.length === 0) {
       throw new ConfigError('VIAL_ERR_SESSION_USER_ID', 'session.login(userId) needs a non-empty string user id.');
     }
     loginGuards.get(this)?.();
     this.regenerate();
-    sessionState(this).userId = userId;
+    const state = sessionState(this);
+    state.userId = userId;
+    if (options.remember === true) state.data[REMEMBER_SESSION_KEY] = true;
+    else delete state.data[REMEMBER_SESSION_KEY];
+  }
+
+  /** True after `login(id, { remember: true })`: the cookie is persistent. */
+  get remembered(): boolean {
+    return sessionState(this).data[REMEMBER_SESSION_KEY] === true;
   }
 
   /** Ends the login: all data goes, the id is destroyed in the store and the cookie is cleared at commit. */
