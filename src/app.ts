@@ -37,6 +37,9 @@ import { PluginHost } from './plugin-host.ts';
 import { securityHeaders } from './security/headers-plugin.ts';
 import { expectContinue } from './security/continue.ts';
 import { cookies } from './cookies/index.ts';
+import { createSecureServer } from './tls/index.ts';
+import type { TlsOptions } from './tls/index.ts';
+import type { Http2SecureServer } from 'node:http2';
 import { requestOrigin, splitUrlForArgument } from './urls.ts';
 import type { UrlForOptions, UrlForQuery } from './urls.ts';
 import { requestLog } from './observe/request-log.ts';
@@ -48,11 +51,14 @@ export type LifecycleHook = (app: Vial) => void | Promise<void>;
 export interface ListenOptions {
   port?: number;
   host?: string;
+  /** Serve HTTPS, with HTTP/2 and HTTP/1.1 fallback over ALPN (docs/https.md). */
+  tls?: TlsOptions;
 }
 
 export interface RunningServer {
+  /** An http.Server, or with `tls` node:http2's secure server (which serves HTTP/1.1 requests the same way). */
   readonly server: Server;
-  /** `http://127.0.0.1:5000` */
+  /** `http://127.0.0.1:5000`, or `https://...` with `tls` */
   readonly url: string;
   readonly port: number;
   /** Stops accepting, runs shutdown hooks, closes idle connections; resolves when the server closed. */
@@ -199,6 +205,16 @@ export class Vial extends Scaffold {
     return server;
   }
 
+  /** The TLS server for `listen({ tls })`: HTTP/2 with HTTP/1.1 fallback, the same limits and plugins' server hooks. */
+  #createSecureServer(tls: TlsOptions): Http2SecureServer {
+    const { server } = createSecureServer(this.handler, tls, this.config.load.server);
+    // node:http2's secure server serves HTTP/1.1 through Node's own HTTP/1 connection listener, so
+    // it emits what an http.Server emits ('request', 'upgrade', 'clientError') and takes its hooks.
+    installClientErrorHandler(server as unknown as Server, this.config.security.headers);
+    this.#plugins.attachServer(server as unknown as Server);
+    return server;
+  }
+
   /**
    * The headers every JSON error response carries (the data subset of the plugins' response
    * headers: vial's security headers). For answers written outside the dispatcher: parser errors,
@@ -220,7 +236,9 @@ export class Vial extends Scaffold {
   async listen(options: ListenOptions = {}): Promise<RunningServer> {
     await this.start();
     await this.startMonitors();
-    const server = this.createServer();
+    const secure = options.tls === undefined ? undefined : this.#createSecureServer(options.tls);
+    // Typed as an http.Server: it emits the same events and has the same listen/close/address.
+    const server: Server = secure === undefined ? this.createServer() : (secure as unknown as Server);
     const host = options.host ?? this.config.host;
     const limits = this.config.load.server;
     const accepting = await listenWithAcceptors(server, { port: options.port ?? this.config.port, host, backlog: limits.listenBacklog, acceptors: limits.acceptors });
@@ -229,7 +247,7 @@ export class Vial extends Scaffold {
     }
     const { port } = server.address() as AddressInfo;
     const shownHost = host.includes(':') ? `[${host}]` : host;
-    const url = `http://${shownHost}:${port}`;
+    const url = `${secure === undefined ? 'http' : 'https'}://${shownHost}:${port}`;
     this.log.info({ url }, 'vial: listening');
     let admin: RunningAdmin | undefined;
     if (this.config.admin.enabled) {
@@ -259,6 +277,7 @@ export class Vial extends Scaffold {
         closing ??= (async () => {
           // server.close() also stops the extra accept sockets and waits for their connections.
           const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+          // With tls, the HTTP/2 server's own closeIdleConnections sends GOAWAY to every session (tls/index.ts).
           server.closeIdleConnections();
           await closed;
           await admin?.close();

@@ -6,6 +6,7 @@
 // App and registration
 export { Vial } from './app.ts';
 export type { ListenOptions, RunningServer, LifecycleHook } from './app.ts';
+export type { TlsOptions } from './tls/index.ts';
 export { Blueprint } from './blueprint.ts';
 export type { BlueprintOptions } from './blueprint.ts';
 export type { Handler, BeforeHook, AfterHook, TeardownHook, ErrorHandler, RouteOptions, Reply } from './handlers.ts';

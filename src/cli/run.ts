@@ -26,6 +26,7 @@ const usage = `Usage: vial run <app.ts> [options]
 Starts the app. TypeScript apps load directly (Node 24 strips types).
   --port N                  port to listen on (default: VIAL_PORT or 5000; 0 picks a free one)
   --host H                  address to bind (default: VIAL_HOST or 127.0.0.1)
+  --cert FILE --key FILE    serve HTTPS with HTTP/2 (HTTP/1.1 fallback over ALPN) from these PEM files
   --workers N               worker processes (default: VIAL_WORKERS or 1). With N > 1 a primary
                             process owns the socket, hands each connection to a worker that
                             answers its heartbeat, restarts dead workers and recycles old ones
@@ -57,6 +58,8 @@ interface RunFlags {
   file: string | undefined;
   port: number | undefined;
   host: string | undefined;
+  /** --cert and --key: PEM file paths for HTTPS and HTTP/2 (docs/https.md). */
+  tls: { readonly cert: string; readonly key: string } | undefined;
   /** Only what was given on the command line (or VIAL_WORKERS); the rest keeps its default. */
   process: ProcessOptions;
   /** True when a primary is needed: more than one worker, or recycling. */
@@ -77,6 +80,8 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   port: { type: 'string', short: 'p' },
   host: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
   workers: { type: 'string', short: 'w' },
   'max-requests': { type: 'string' },
   'max-requests-jitter': { type: 'string' },
@@ -119,12 +124,20 @@ function parseFlags(args: string[]): RunFlags | 'help' {
   };
   // Validates the combination now (VIAL_ERR_PROCESS_OPTIONS), before anything starts.
   const resolved = resolveProcessOptions(options);
+  if ((values.cert === undefined) !== (values.key === undefined)) {
+    throw new ConfigError('VIAL_ERR_CLI', 'HTTPS needs both --cert and --key (PEM files). Run "vial run --help" for the options.');
+  }
+  const supervised = resolved.workers > 1 || resolved.recycle.maxRequests > 0 || resolved.recycle.maxRssBytes > 0;
+  if (values.cert !== undefined && (supervised || values.reload === true)) {
+    throw new ConfigError('VIAL_ERR_CLI', '--cert/--key serve one process for now; with --workers, recycling or --reload, terminate TLS at a proxy in front of vial.');
+  }
   return {
     file: positionals[0],
     port: intFlag('--port', values.port, 65535),
     host: values.host,
+    tls: values.cert === undefined || values.key === undefined ? undefined : { cert: values.cert, key: values.key },
     process: options,
-    supervised: resolved.workers > 1 || resolved.recycle.maxRequests > 0 || resolved.recycle.maxRssBytes > 0,
+    supervised,
     reload: values.reload === true,
   };
 }
@@ -146,7 +159,11 @@ async function runSingle(flags: RunFlags): Promise<number> {
   const app = await loadApp(flags.file);
   let running;
   try {
-    running = await app.listen({ ...(flags.port === undefined ? {} : { port: flags.port }), ...(flags.host === undefined ? {} : { host: flags.host }) });
+    running = await app.listen({
+      ...(flags.port === undefined ? {} : { port: flags.port }),
+      ...(flags.host === undefined ? {} : { host: flags.host }),
+      ...(flags.tls === undefined ? {} : { tls: flags.tls }),
+    });
   } catch (error) {
     // listen() may have started the monitors (a watchdog thread, timers): stop them so the
     // process can exit with the error instead of lingering.

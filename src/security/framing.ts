@@ -31,6 +31,10 @@ const CLOSE = { connection: 'close' };
  * Coding names are case-insensitive (RFC 9112 §7), so `Chunked` is chunked.
  */
 export function checkFraming(req: IncomingMessage): VialError | undefined {
+  // Real HTTP/2 (node:http2's compatibility request, which has a `stream`) is framed by its frames,
+  // and Node refuses connection-specific headers such as Transfer-Encoding there itself. A
+  // request line saying HTTP/2.0 over HTTP/1 is still refused below.
+  if (req.httpVersionMajor === 2 && 'stream' in req) return undefined;
   if (req.httpVersionMajor !== 1 || (req.httpVersionMinor !== 0 && req.httpVersionMinor !== 1)) {
     return new BadRequestError(
       'VIAL_ERR_HTTP_VERSION',
