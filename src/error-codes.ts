@@ -77,6 +77,7 @@ export interface VialErrorCodes {
   VIAL_ERR_SESSION_USER_ID: true;
   VIAL_ERR_SQLITE_UNAVAILABLE: true;
   VIAL_ERR_STATIC: true;
+  VIAL_ERR_TLS: true;
   VIAL_ERR_TOO_MANY_HEADERS: true;
   VIAL_ERR_TOO_MANY_PARTS: true;
   VIAL_ERR_TRANSFER_ENCODING: true;
