@@ -21,7 +21,7 @@ import type { Logger } from 'pino';
 import type { CoreConfig } from './config.ts';
 import { Context, runInContext } from './context.ts';
 import type { ContextServices } from './context.ts';
-import { BadRequestError, ClientGoneError, DeadlineError, HttpError, VialError, statusText } from './errors.ts';
+import { BadRequestError, BodyTimeoutError, ClientGoneError, DeadlineError, HttpError, VialError, statusText } from './errors.ts';
 import { escapeHtml } from './html.ts';
 import { ADMITTED } from './load/admission.ts';
 import type { Admission, Refusal, RouteGate } from './load/admission.ts';
@@ -549,9 +549,10 @@ function stackless<T>(make: () => T): T {
   }
 }
 
-/** Deadline expiry: abort the signal; the racing handler await then answers 504. Must not throw. */
+/** Deadline expiry: abort the signal; the racing handler await then answers 504 (408 mid-body). Must not throw. */
 function expire(ctx: Context): void {
-  ctx.abort(new DeadlineError(ctx.deadlineAt));
+  // A deadline that passes while the body is still arriving is the client's slowness: 408, not 504.
+  ctx.abort(ctx.request.readingBody ? new BodyTimeoutError() : new DeadlineError(ctx.deadlineAt));
 }
 
 /**
