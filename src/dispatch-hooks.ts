@@ -5,7 +5,7 @@
  */
 import type { Context } from './context.ts';
 import { renderError } from './dispatch-errors.ts';
-import { DeadlineError } from './errors.ts';
+import { BodyTimeoutError, DeadlineError } from './errors.ts';
 import type { DeadlineTracker } from './load/deadline.ts';
 import { VialResponse } from './response.ts';
 import type { RouteRecord } from './route-table.ts';
@@ -31,9 +31,10 @@ export async function runAfterHooks(ctx: Context, route: RouteRecord, response: 
   return response;
 }
 
-/** Deadline expiry: abort the signal; the racing handler await then answers 504. Must not throw. */
+/** Deadline expiry: abort the signal; the racing handler await then answers 504 (408 mid-body). Must not throw. */
 export function expire(ctx: Context): void {
-  ctx.abort(new DeadlineError(ctx.deadlineAt));
+  // A deadline that passes while the body is still arriving is the client's slowness: 408, not 504.
+  ctx.abort(ctx.request.readingBody ? new BodyTimeoutError() : new DeadlineError(ctx.deadlineAt));
 }
 
 /**

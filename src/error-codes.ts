@@ -23,6 +23,7 @@ export interface VialErrorCodes {
   VIAL_ERR_BAD_UTF8: true;
   VIAL_ERR_BLUEPRINT: true;
   VIAL_ERR_BODY_ABORTED: true;
+  VIAL_ERR_BODY_TIMEOUT: true;
   VIAL_ERR_BODY_TOO_LARGE: true;
   VIAL_ERR_BULKHEAD_FULL: true;
   VIAL_ERR_CACHE_NAME_REQUIRED: true;

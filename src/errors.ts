@@ -85,6 +85,18 @@ export class DeadlineError extends VialError {
   }
 }
 
+/** The deadline passed while the client was still sending the body: its slowness, so 408 (RFC 9110 §15.5.9). */
+export class BodyTimeoutError extends VialError {
+  constructor() {
+    super('VIAL_ERR_BODY_TIMEOUT', 'The request body did not arrive before the deadline. Send it faster, or in smaller parts.', {
+      status: 408,
+      expose: true,
+      // The rest of the body may still be on its way: do not read it as the next request.
+      headers: { connection: 'close' },
+    });
+  }
+}
+
 /** Stops the request with an HTTP error, like Flask's `abort(404)`. */
 export function abort(status: number, message?: string, headers?: Record<string, string>): never {
   throw new HttpError(status, message, headers === undefined ? {} : { headers });

@@ -160,8 +160,23 @@ export class VialRequest {
 
   /** The raw body. 413 as soon as it is known to exceed the limit, before reading the rest. */
   bytes(): Promise<Buffer> {
-    this.#body ??= readBody(this.raw, this.maxBodyBytes);
+    this.#body ??= this.#reading(readBody(this.raw, this.maxBodyBytes));
     return this.#body;
+  }
+
+  #pendingReads = 0;
+  /** True while a body read waits for bytes: a deadline then is the client's slowness (408). */
+  get readingBody(): boolean {
+    return this.#pendingReads > 0;
+  }
+
+  #reading<T>(read: Promise<T>): Promise<T> {
+    this.#pendingReads++;
+    const done = (): void => {
+      this.#pendingReads--;
+    };
+    read.then(done, done);
+    return read;
   }
 
   /** The body as UTF-8 text; 400 on invalid UTF-8. */
@@ -203,8 +218,20 @@ export class VialRequest {
 
   /** A urlencoded or multipart form. 415 for other types; 413 past the size, part or file limits. */
   form(): Promise<FormBody> {
-    this.#form ??= this.#readForm();
+    if (this.#form === undefined) {
+      this.#form = this.#readForm();
+      this.#form.then(
+        (form) => (this.#parsedForm = form),
+        () => undefined, // intentionally: the caller of form() gets the rejection
+      );
+    }
     return this.#form;
+  }
+
+  #parsedForm: FormBody | undefined;
+  /** The form once `form()` has finished reading it; undefined before (never starts a read). */
+  get parsedForm(): FormBody | undefined {
+    return this.#parsedForm;
   }
 
   async #readForm(): Promise<FormBody> {
@@ -216,7 +243,7 @@ export class VialRequest {
       }
       return new FormBody(fields);
     }
-    if (type === 'multipart/form-data') return readMultipart(this.raw, this.#limits, this.maxBodyBytes);
+    if (type === 'multipart/form-data') return this.#reading(readMultipart(this.raw, this.#limits, this.maxBodyBytes));
     throw new BadRequestError(
       'VIAL_ERR_UNSUPPORTED_MEDIA_TYPE',
       'Send the form as application/x-www-form-urlencoded or multipart/form-data.',

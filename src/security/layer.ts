@@ -10,7 +10,7 @@ import type { Context } from '../context.ts';
 import type { VialResponse } from '../response.ts';
 import { checkCsrf, createCsrfExemption, csrfError, CSRF_FORM_FIELD, CSRF_HEADER } from './csrf.ts';
 import type { CsrfDecision, CsrfReason } from './csrf.ts';
-import { createAnonymousCsrfCookie, maskToken, unmaskToken } from './csrf-token.ts';
+import { createAnonymousCsrfCookie, maskToken, tokenMatches, unmaskToken } from './csrf-token.ts';
 import { createSessionManagerFromOptions } from './factory.ts';
 import { SESSION_CACHE_CONTROL, varyWithCookie } from './headers.ts';
 import type { ResolvedSecurityOptions } from './options.ts';
@@ -93,7 +93,8 @@ export function createSecurityLayer(options: ResolvedSecurityOptions, log: Logge
     // browser or a non-browser client. The token may sit in the form body.
     let submitted: string | undefined;
     if (isForm(ctx.request.contentType)) {
-      submitted = (await ctx.request.form()).get(CSRF_FORM_FIELD) ?? undefined;
+      // Raced against the deadline: a client that stalls mid-body must not hold the guard (408).
+      submitted = (await raceSignal(ctx.request.form(), ctx.signal)).get(CSRF_FORM_FIELD) ?? undefined;
     }
     decide(ctx, checkCsrf({
       method: ctx.request.method,
@@ -132,7 +133,14 @@ export function createSecurityLayer(options: ResolvedSecurityOptions, log: Logge
       // Login CSRF (OWASP): a cross-site form from a browser that sends neither Sec-Fetch-Site nor
       // Origin could log the victim into the attacker's account; with no session cookie there is
       // nothing else to check, so the login itself needs the token.
-      if (ctx !== undefined && tokenless.has(ctx)) guardLogin(session, () => refuse(ctx, 'login-token'));
+      // The token may be in the form the handler read to get the password (never read here, so a
+      // cookieless API post costs no body read in the guard).
+      if (ctx !== undefined && tokenless.has(ctx)) {
+        guardLogin(session, () => {
+          const field = ctx.request.parsedForm?.get(CSRF_FORM_FIELD) ?? undefined;
+          if (field === undefined || !tokenMatches(field, [cookieSecret(ctx)])) refuse(ctx, 'login-token');
+        });
+      }
       return session;
     },
 
@@ -169,7 +177,6 @@ export function createSecurityLayer(options: ResolvedSecurityOptions, log: Logge
       });
       // No header token: the form may carry one (needed with a session cookie, and for a login).
       if (!decision.ok && decision.reason === 'token-missing') return guardWithForm(ctx, hasSessionCookie);
-      if (decision.ok && decision.tokenless === true && submitted === undefined && isForm(request.contentType)) return guardWithForm(ctx, hasSessionCookie);
       decide(ctx, decision);
       return undefined;
     },
@@ -197,3 +204,23 @@ export function createSecurityLayer(options: ResolvedSecurityOptions, log: Logge
     },
   };
 }
+
+/** Rejects with the signal's reason when it aborts first (the request's deadline or disconnect). */
+function raceSignal<T>(pending: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    pending.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}
+
