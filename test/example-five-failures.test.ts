@@ -48,14 +48,21 @@ describe('the five-failures example', () => {
     const browser = new TestClient(app);
     const form = await browser.get('/login');
     assert.match(form.text, /name="_csrf" value="[\w-]+"/);
-    const before = [...browser.cookies.values()][0];
+    // An anonymous form view stores nothing: it carries a CSRF cookie, not a session (issue 13).
+    const sessionCookie = (): string | undefined => [...browser.cookies].find(([name]) => name.endsWith('vial_session'))?.[1];
+    assert.equal(sessionCookie(), undefined, 'viewing the login form starts no session');
+    assert.ok([...browser.cookies.keys()].some((name) => name.endsWith('vial_csrf')), 'the form token is bound to a CSRF cookie');
     const refused = await browser.post('/login', { form: { user: 'mallory' }, crossSite: true });
     assert.equal(refused.status, 403);
     assert.equal(refused.json<{ error: { code: string } }>().error.code, 'VIAL_ERR_CSRF');
     const login = await browser.post('/login', { form: { user: 'ann' } });
     assert.equal(login.status, 302);
-    assert.notEqual([...browser.cookies.values()][0], before, 'login rotates the session id');
+    const first = sessionCookie();
+    assert.ok(first !== undefined, 'login starts the session');
     assert.deepEqual((await browser.get('/me')).json(), { user: 'ann' });
+    const again = await browser.post('/login', { form: { user: 'ann' } });
+    assert.equal(again.status, 302);
+    assert.notEqual(sessionCookie(), first, 'logging in again rotates the session id');
     await browser.post('/logout');
     assert.deepEqual((await browser.get('/me')).json(), { user: null });
   });
