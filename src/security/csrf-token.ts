@@ -39,7 +39,9 @@ export function unmaskToken(token: string): string | undefined {
   if (token.length === SECRET_CHARS) return token;
   if (token.length !== MASKED_CHARS) return undefined;
   const bytes = Buffer.from(token, 'base64url');
-  if (bytes.length !== SECRET_BYTES * 2) return undefined;
+  // Only the canonical spelling: Node's decoder skips stray characters and ignores the last
+  // character's unused low bits, so 16 of 64 different final characters would decode alike.
+  if (bytes.length !== SECRET_BYTES * 2 || bytes.toString('base64url') !== token) return undefined;
   const secret = Buffer.alloc(SECRET_BYTES);
   for (let i = 0; i < SECRET_BYTES; i++) secret[i] = (bytes[i] as number) ^ (bytes[SECRET_BYTES + i] as number);
   return secret.toString('base64url');
