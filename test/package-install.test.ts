@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -52,12 +52,12 @@ function readmeBlock(find: string): string {
 }
 
 /** What `npm ci` needs to install the tarball from the cache: vial's dependency tree from our lockfile. */
-function lockfileFor(tarball: string): object {
+function lockfileFor(projectDir: string, name: string, tarball: string): object {
   const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
   const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
-  const integrity = `sha512-${createHash('sha512').update(readFileSync(join(project, tarball))).digest('base64')}`;
+  const integrity = `sha512-${createHash('sha512').update(readFileSync(join(projectDir, tarball))).digest('base64')}`;
   const packages: Record<string, unknown> = {
-    '': { name: 'my-service', dependencies: { vial: `file:${tarball}` } },
+    '': { name, version: '0.1.0', dependencies: { vial: `file:${tarball}` } },
     'node_modules/vial': {
       version: manifest['version'],
       resolved: `file:${tarball}`,
@@ -69,18 +69,25 @@ function lockfileFor(tarball: string): object {
     },
   };
   for (const [path, entry] of Object.entries(lock.packages)) if (path !== '' && entry.dev !== true) packages[path] = entry;
-  return { name: 'my-service', lockfileVersion: 3, requires: true, packages };
+  return { name, version: '0.1.0', lockfileVersion: 3, requires: true, packages };
+}
+
+let tarball = '';
+
+/** `npm ci` from the cache, as the README's `npm install` would from the registry. */
+function installFromCache(projectDir: string, name: string): void {
+  writeFileSync(join(projectDir, 'package-lock.json'), JSON.stringify(lockfileFor(projectDir, name, tarball), null, 2));
+  execFileSync('npm', ['ci', '--offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: projectDir, env: envFor(NODES[24]), stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 before(() => {
   const env = envFor(NODES[24]);
   execFileSync('mkdir', ['-p', project]);
   const packed = execFileSync('npm', ['pack', '--silent', '--pack-destination', project], { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  const tarball = packed.trim().split('\n').at(-1)!;
+  tarball = packed.trim().split('\n').at(-1)!;
   assert.match(tarball, /^vial-.*\.tgz$/);
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'my-service', private: true, type: 'module', dependencies: { vial: `file:${tarball}` } }, null, 2));
-  writeFileSync(join(project, 'package-lock.json'), JSON.stringify(lockfileFor(tarball), null, 2));
-  execFileSync('npm', ['ci', '--offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: project, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'my-service', version: '0.1.0', private: true, type: 'module', dependencies: { vial: `file:${tarball}` } }, null, 2));
+  installFromCache(project, 'my-service');
   writeFileSync(join(project, 'app.ts'), readmeBlock('// app.ts\n'));
   writeFileSync(join(project, 'app.test.ts'), readmeBlock("from 'vial/testing'"));
 });
@@ -122,3 +129,35 @@ for (const [version, node] of Object.entries(NODES)) {
     });
   });
 }
+
+describe('`vial new` from the installed package', () => {
+  const fresh = join(dir, 'hello');
+
+  before(() => {
+    execFileSync('npx', ['vial', 'new', fresh, '--vial', `file:${tarball}`], { cwd: project, env: envFor(NODES[24]), stdio: ['ignore', 'ignore', 'inherit'] });
+    copyFileSync(join(project, tarball), join(fresh, tarball));
+    installFromCache(fresh, 'hello');
+  });
+
+  it('writes a README with its own two commands', () => {
+    const readme = readFileSync(join(fresh, 'README.md'), 'utf8');
+    assert.match(readme, /npm install && npm start/);
+    assert.match(readme, /npm test/);
+  });
+
+  // On Node 24 only: the install above already ran the same package on 22, and this file keeps
+  // within its minute.
+  it('passes its test right after install (npm test)', async () => {
+    const test = run('npm', ['test', '--silent'], { cwd: fresh, env: envFor(NODES[24]) });
+    assert.equal(await test.exitCode(), 0, test.text());
+    assert.match(test.text(), /\bpass 1\b/);
+  });
+
+  it('serves its app with `npm start`', async () => {
+    const start = run('npm', ['start', '--silent', '--', '--port', '0', '--no-admin'], { cwd: fresh, env: envFor(NODES[24]) });
+    const port = await listeningPort(start, 'vial listening on ');
+    assert.deepEqual(JSON.parse((await getText(port, '/', agent)).text), { hello: 'world' });
+    process.kill(await servingPid(start), 'SIGTERM');
+    assert.equal(await start.exitCode(), 0, start.text());
+  });
+});

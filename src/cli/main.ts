@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { runCommand } from './run.ts';
 import { routesCommand } from './routes.ts';
+import { newCommand } from './new.ts';
 import { doctorCommand } from './doctor/index.ts';
 import { closestOption } from './diagnose.ts';
 
@@ -14,6 +15,7 @@ const USAGE = `Usage: vial <command> [options]
 Commands:
   run <app.ts>      Start the app's server
   routes <app.ts>   Print the route table
+  new <dir>         Create a minimal project (app, test, package.json, README)
   doctor <url>      Probe a running service for leaks, stalls, races and session/CSRF flaws
 
 Run "vial <command> --help" for a command's options.`;
@@ -21,6 +23,7 @@ Run "vial <command> --help" for a command's options.`;
 export const COMMANDS: Record<string, { usage: string; run: (args: string[]) => Promise<number> }> = {
   run: { usage: runCommand.usage, run: runCommand.run },
   routes: { usage: routesCommand.usage, run: routesCommand.run },
+  new: { usage: newCommand.usage, run: newCommand.run },
   doctor: { usage: doctorCommand.usage, run: doctorCommand.run },
 };
 
