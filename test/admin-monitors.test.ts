@@ -1,25 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startAdmin } from '../src/admin/server.ts';
 import type { RunningAdmin } from '../src/admin/http.ts';
 import type { RunningServer } from '../src/app.ts';
 import { makeApp } from './helpers/both.ts';
+import { pollUntil } from './helpers/wait.ts';
 
 async function getJson<T>(admin: RunningAdmin, path: string): Promise<{ status: number; body: T }> {
   const res = await fetch(admin.url + path, { signal: AbortSignal.timeout(10_000) });
   return { status: res.status, body: (await res.json()) as T };
-}
-
-/** Polls until `check` returns a value, for at most `ms`. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 8000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 describe('the admin listener beside a running app', () => {
@@ -56,7 +45,7 @@ describe('the admin listener beside a running app', () => {
 
   it('keeps answering while the app port sheds every request', async () => {
     const held = fetch(running.url + '/hold', { signal: AbortSignal.timeout(10_000) });
-    await until('the held request to be admitted', async () => ((await getJson<{ admission: { inFlight: number } }>(admin, '/load')).body.admission.inFlight === 1 ? true : undefined));
+    await pollUntil('the held request to be admitted', async () => ((await getJson<{ admission: { inFlight: number } }>(admin, '/load')).body.admission.inFlight === 1 ? true : undefined));
     const shed = await fetch(running.url + '/grow', { signal: AbortSignal.timeout(10_000) });
     assert.equal(shed.status, 503);
     assert.equal((await getJson(admin, '/healthz')).status, 200);
@@ -89,7 +78,7 @@ describe('the admin listener beside a running app', () => {
     assert.equal((await fetch(running.url + '/block', { signal: AbortSignal.timeout(10_000) })).status, 200);
     // Other stalls may be reported too on a loaded machine (reading an allocation profile blocks
     // the loop for a moment): look for this route's block, not the first one.
-    const block = await until('the watchdog report', async () => {
+    const block = await pollUntil('the watchdog report', async () => {
       const { body } = await getJson<{ blocks: { route: string | null; durationMs: number; stack: string[]; userFrame: string | null }[] }>(admin, '/loop/blocks');
       return body.blocks.find((b) => b.route === 'GET /block');
     });

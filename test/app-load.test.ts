@@ -10,27 +10,13 @@ import type { Vial } from '../src/index.ts';
 import type { Context } from '../src/context.ts';
 import { both, connect, makeApp } from './helpers/both.ts';
 import type { ErrorBody, Reply } from './helpers/both.ts';
+import { holdsWithin, waitUntil } from './helpers/wait.ts';
 
 /** A promise the test resolves by hand: handlers park on it. */
 function latch(): { promise: Promise<void>; open: () => void } {
   let open!: () => void;
   const promise = new Promise<void>((resolve) => (open = resolve));
   return { promise, open };
-}
-
-/** Polls `cond` every 5 ms for at most `ms`; true once it holds. */
-async function poll(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) return false;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  return true;
-}
-
-/** Waits (at most 10 s) until `cond` holds; the app's counters move asynchronously. */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  if (!(await poll(cond, 10_000))) assert.fail(`timed out waiting until ${what}`);
 }
 
 function assertRefused(res: Reply, reason: string): void {
@@ -60,7 +46,7 @@ both('admission through the app', (mode) => {
     const { app, gate } = parkingApp({ maxInFlight: 2, maxQueue: 2 }, { concurrency: 2, maxQueue: 2 });
     const conn = await connect(t, mode, app);
     const parked = [1, 2, 3, 4].map((n) => conn.get(`/held?n=${n}`));
-    await until(() => app.load.admission.inFlight === 2 && app.load.admission.queued === 2, 'two run and two wait');
+    await waitUntil('two run and two wait', () => app.load.admission.inFlight === 2 && app.load.admission.queued === 2);
     assertRefused(await conn.get('/held?n=5'), 'queue-full');
     gate.open();
     for (const res of await Promise.all(parked)) assert.equal(res.status, 200);
@@ -74,9 +60,9 @@ both('admission through the app', (mode) => {
     const first = conn.get('/held?n=first');
     // Two connections are not ordered (the server listens on several sockets): send the second
     // only once the first runs.
-    await until(() => app.load.admission.inFlight === 1, 'the first request runs');
+    await waitUntil('the first request runs', () => app.load.admission.inFlight === 1);
     const second = conn.get('/held?n=second');
-    await until(() => app.load.admission.queued === 1, 'the second request is queued');
+    await waitUntil('the second request is queued', () => app.load.admission.queued === 1);
     assert.deepEqual(started, ['first'], 'the queued handler has not started');
     gate.open();
     assert.equal((await first).text, 'held');
@@ -88,7 +74,7 @@ both('admission through the app', (mode) => {
     const { app, gate } = parkingApp({ maxInFlight: 1, maxQueue: 1, maxQueueWaitMs: 50 }, { concurrency: 1, maxQueue: 1 });
     const conn = await connect(t, mode, app);
     const first = conn.get('/held');
-    await until(() => app.load.admission.inFlight === 1, 'the first request runs');
+    await waitUntil('the first request runs', () => app.load.admission.inFlight === 1);
     assertRefused(await conn.get('/held'), 'queue-timeout');
     gate.open();
     assert.equal((await first).status, 200);
@@ -98,7 +84,7 @@ both('admission through the app', (mode) => {
     const { app, gate } = parkingApp({ maxInFlight: 10, maxQueue: 10 }, { concurrency: 2, maxQueue: 0 });
     const conn = await connect(t, mode, app);
     const parked = [conn.get('/held'), conn.get('/held')];
-    await until(() => app.load.admission.inFlight === 2, 'the route is at its concurrency');
+    await waitUntil('the route is at its concurrency', () => app.load.admission.inFlight === 2);
     assertRefused(await conn.get('/held'), 'route-full');
     assert.equal((await conn.get('/other')).text, 'other');
     gate.open();
@@ -111,7 +97,7 @@ both('admission through the app', (mode) => {
     await app.start();
     app.load.admission.penalize('GET /held', 60_000);
     const first = conn.get('/held');
-    await until(() => app.load.admission.inFlight === 1, 'one request runs');
+    await waitUntil('one request runs', () => app.load.admission.inFlight === 1);
     const second = await conn.get('/held');
     assertRefused(second, 'route-blocking');
     assert.ok(Number(second.header('retry-after')) > 1, 'Retry-After covers the penalty');
@@ -174,9 +160,9 @@ both('deadlines through the app', (mode) => {
     const res = await conn.get('/slow');
     assert.equal(res.status, 504);
     assert.equal(res.json<ErrorBody>().error.code, 'VIAL_ERR_DEADLINE');
-    await until(() => observed !== undefined, 'the handler saw the abort');
+    await waitUntil('the handler saw the abort', () => observed !== undefined);
     assert.equal((observed as { code?: string }).code, 'VIAL_ERR_DEADLINE');
-    await until(() => app.load.admission.inFlight === 0, 'the slot is released');
+    await waitUntil('the slot is released', () => app.load.admission.inFlight === 0);
   });
 
   it('counts handlers still running after their deadline until they finish', async (t) => {
@@ -194,7 +180,7 @@ both('deadlines through the app', (mode) => {
     assert.equal((await conn.get('/stubborn')).status, 504);
     assert.equal(stats().lateRunning, 1);
     gate.open();
-    await until(() => stats().lateFinished === 1, 'the late handler is counted as finished');
+    await waitUntil('the late handler is counted as finished', () => stats().lateFinished === 1);
     assert.equal(stats().lateRunning, 0);
     assert.ok(finished);
   });
@@ -215,11 +201,11 @@ describe('client disconnect (real server)', () => {
     const req = request({ host: '127.0.0.1', port: conn.port, path: '/hang', agent });
     req.on('error', () => {}); // the socket is destroyed on purpose
     req.end();
-    await until(() => app.load.admission.inFlight === 1, 'the request is admitted');
+    await waitUntil('the request is admitted', () => app.load.admission.inFlight === 1);
     req.destroy();
-    await until(() => reason !== undefined, 'the handler saw the abort');
+    await waitUntil('the handler saw the abort', () => reason !== undefined);
     assert.equal((reason as { code?: string }).code, 'VIAL_ERR_CLIENT_GONE');
-    await until(() => app.load.admission.inFlight === 0, 'the slot is released');
+    await waitUntil('the slot is released', () => app.load.admission.inFlight === 0);
     assert.equal((await conn.get('/ok')).status, 200);
   });
 });
@@ -245,7 +231,7 @@ describe('watchdog through the app (real server)', () => {
     const named = (): boolean => watchdog.recentBlocks().some((b) => b.route === 'GET /spin');
     for (let attempt = 0; attempt < 5 && !named(); attempt++) {
       assert.equal((await conn.get('/spin')).text, 'spun');
-      await poll(named, 2000);
+      await holdsWithin(named, 2000);
     }
     assert.ok(named(), `a block names GET /spin; got ${JSON.stringify(watchdog.recentBlocks().map((b) => b.route))}`);
     const route = app.load.admission.snapshot().routes.find((r) => r.route === 'GET /spin');

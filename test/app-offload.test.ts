@@ -8,18 +8,10 @@ import assert from 'node:assert/strict';
 import type { Context } from '../src/context.ts';
 import { both, connect, makeApp } from './helpers/both.ts';
 import type { ErrorBody } from './helpers/both.ts';
+import { waitUntil } from './helpers/wait.ts';
 
 const CPU_ROUTE = new URL('./fixtures/app-load/cpu-route.ts', import.meta.url);
 const CPU_TASK = new URL('./fixtures/app-load/cpu-task.ts', import.meta.url);
-
-/** Polls `cond` every 5 ms, failing after 10 s. */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const end = Date.now() + 10_000;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 both('offload through the app', (mode) => {
   it('runs a worker: route in the pool and answers JSON computed from params, query and body', async (t) => {
@@ -58,7 +50,7 @@ both('offload through the app', (mode) => {
     });
     const conn = await connect(t, mode, app);
     const held = [conn.get('/hold'), conn.get('/hold')];
-    await until(() => app.load.offload.stats().active === 2, 'one task runs and one waits');
+    await waitUntil('one task runs and one waits', () => app.load.offload.stats().active === 2);
     const refused = await conn.get('/hold');
     assert.equal(refused.status, 503);
     assert.equal(refused.json<ErrorBody>().error.code, 'VIAL_ERR_OFFLOAD_QUEUE_FULL');
@@ -78,7 +70,7 @@ both('offload through the app', (mode) => {
       order.push('burn');
       return res;
     });
-    await until(() => app.load.offload.stats().active === 1, 'the CPU route is in the pool');
+    await waitUntil('the CPU route is in the pool', () => app.load.offload.stats().active === 1);
     const ping = await conn.get('/ping');
     order.push('ping');
     assert.equal(ping.text, 'pong');

@@ -7,13 +7,13 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
 import type { Browser } from 'playwright-core';
 import { startAttacker } from './fixtures/browser/attacker.ts';
 import type { Attacker } from './fixtures/browser/attacker.ts';
 import { victimApp } from './fixtures/browser/victim-app.ts';
 import type { RunningServer } from '../src/index.ts';
+import { holdsWithin } from './helpers/wait.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -25,16 +25,6 @@ interface Seen {
   readonly site: string | undefined;
   readonly origin: string | undefined;
   readonly cookie: boolean;
-}
-
-/** Polls `check` until it is true or the bound passes; returns the last answer. */
-async function eventually(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) return false;
-    await sleep(25);
-  }
-  return true;
 }
 
 describe('CSRF in Chromium', () => {
@@ -76,7 +66,7 @@ describe('CSRF in Chromium', () => {
     // The response arrives before the navigation commits; let it finish so nothing interrupts step 3.
     await page.waitForURL(`${running.url}/transfer`);
     await page.waitForLoadState();
-    assert.ok(await eventually(() => app.security.csrfRefusals['cross-site'] === 2, WAIT_MS), `refusals: ${JSON.stringify(app.security.csrfRefusals)}`);
+    assert.ok(await holdsWithin(() => app.security.csrfRefusals['cross-site'] === 2, WAIT_MS), `refusals: ${JSON.stringify(app.security.csrfRefusals)}`);
     assert.deepEqual(calls, { form: 0, json: 0 }, 'neither handler ran');
     const attacks = seen.filter((s) => s.origin?.startsWith('http://localhost:') === true);
     assert.deepEqual(

@@ -4,18 +4,13 @@ import { Blueprint, VialError, VialResponse, abort, json } from '../src/index.ts
 import type { Context } from '../src/index.ts';
 import { both, connect, makeApp } from './helpers/both.ts';
 import type { ErrorBody } from './helpers/both.ts';
+import { waitUntil } from './helpers/wait.ts';
 
 // The test's own codes, added to the registry as a plugin adds its own (docs/errors.md).
 declare module '../src/error-codes.ts' {
   interface VialErrorCodes {
     VIAL_ERR_TEST: true;
   }
-}
-
-/** Teardown runs after the response is written; give it a bounded moment to finish. */
-async function eventually(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
-  assert.ok(check(), `timed out waiting for ${what}`);
 }
 
 both('blueprints', (mode) => {
@@ -80,7 +75,7 @@ both('blueprints', (mode) => {
     app.register(bp);
     const c = await connect(t, mode, app);
     await c.get('/bp');
-    await eventually(() => seen.length === 2, 'teardown hooks');
+    await waitUntil('teardown hooks', () => seen.length === 2);
     assert.deepEqual(seen, ['bp:/bp', 'app:/bp']);
   });
 
@@ -172,7 +167,7 @@ both('request hooks', (mode) => {
     assert.equal((await c.get('/ok')).status, 200);
     assert.equal((await c.get('/boom')).status, 500);
     assert.equal((await c.get('/before')).status, 422);
-    await eventually(() => seen.length === 3, 'three teardowns');
+    await waitUntil('three teardowns', () => seen.length === 3);
     const byPath = new Map(seen.map((s) => [s.path, s.error]));
     assert.equal(byPath.get('/ok'), undefined);
     assert.ok(byPath.get('/boom') instanceof Error);
@@ -197,7 +192,7 @@ both('request hooks', (mode) => {
     const res = await c.get('/');
     assert.equal(res.status, 200);
     assert.equal(res.text, 'fine');
-    await eventually(() => ran.length === 3, 'all teardowns');
+    await waitUntil('all teardowns', () => ran.length === 3);
     assert.deepEqual(ran, ['newest', 'failing', 'first registered']);
   });
 
@@ -213,7 +208,7 @@ both('request hooks', (mode) => {
     const res = await c.get('/');
     assert.equal(res.status, 503);
     assert.equal(res.json<ErrorBody>().error.code, 'VIAL_ERR_INTERNAL');
-    await eventually(() => failure !== undefined, 'teardown');
+    await waitUntil('teardown', () => failure !== undefined);
     assert.equal((failure as VialError).status, 503);
   });
 });

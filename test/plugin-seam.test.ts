@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Blueprint, ConfigError, VialError, abort, definePlugin } from '../src/index.ts';
 import type { Context, RouteView } from '../src/index.ts';
 import { both, connect, makeApp } from './helpers/both.ts';
+import { waitUntil } from './helpers/wait.ts';
 
 declare module '../src/index.ts' {
   interface ContextDecorations {
@@ -84,7 +85,7 @@ both('the plugin seam', (mode) => {
     const failed = await c.post('/fail');
     assert.equal(failed.status, 409);
     assert.equal(failed.header('x-seen'), 'yes');
-    await waitFor(() => order.filter((o) => o === 'teardown').length === 2);
+    await waitUntil('both teardowns', () => order.filter((o) => o === 'teardown').length === 2);
     assert.deepEqual(order, [
       'onRequest POST /fail', 'onResponse 200', 'teardown',
       'onRequest POST /fail', 'before', 'beforeHandler', 'onResponse 409', 'teardown',
@@ -289,8 +290,3 @@ it('calls onServer for each server the app creates and detaches at shutdown', as
   await running.close();
   assert.deepEqual(events, ['attached', 'detached']);
 });
-
-async function waitFor(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 400 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
-  assert.ok(check(), 'timed out');
-}

@@ -5,6 +5,7 @@ import net from 'node:net';
 import diagnostics from 'node:diagnostics_channel';
 import type { AddressInfo } from 'node:net';
 import { installGracefulShutdown } from '../src/process/shutdown.ts';
+import { waitUntil } from './helpers/wait.ts';
 
 interface Reply { status: number; body: string; connection: string | undefined }
 
@@ -39,18 +40,13 @@ async function slowServer(): Promise<{ server: http.Server; port: number; starte
   return { server, port, started: () => started, release: () => waiting.splice(0).forEach((w) => w()) };
 }
 
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(check(), `timed out waiting for ${what}`);
-}
-
 describe('installGracefulShutdown', () => {
   it('finishes in-flight requests, stops accepting, then exits 0', async () => {
     const { server, port, started, release } = await slowServer();
     const codes: number[] = [];
     const handle = installGracefulShutdown(server, { signals: [], exit: (c) => codes.push(c), gracefulTimeoutMs: 10_000 });
     const inFlight = [get(port, '/slow'), get(port, '/slow'), get(port, '/slow')];
-    await until(() => started() === 3, 'three slow requests');
+    await waitUntil('three slow requests', () => started() === 3);
     const done = handle.shutdown('test');
     assert.equal(handle.closing, true);
     await assert.rejects(get(port, '/fast'), { code: 'ECONNREFUSED' });
@@ -71,14 +67,14 @@ describe('installGracefulShutdown', () => {
     socket.on('data', (d: string) => (raw += d));
     const closed = new Promise<void>((r) => socket.on('close', () => r()));
     socket.write('GET /stream HTTP/1.1\r\nHost: x\r\n\r\n');
-    await until(() => raw.includes('\r\n\r\n'), 'the first response to start');
+    await waitUntil('the first response to start', () => raw.includes('\r\n\r\n'));
     const done = handle.shutdown('test');
     // Pipelined on the same connection (RFC 9112 §9.3.2) after shutdown began.
     let seen = 0;
     const onStart = (): void => void seen++;
     diagnostics.subscribe('http.server.request.start', onStart);
     socket.write('GET /fast HTTP/1.1\r\nHost: x\r\n\r\n');
-    await until(() => seen === 1, 'the server to receive the pipelined request');
+    await waitUntil('the server to receive the pipelined request', () => seen === 1);
     diagnostics.unsubscribe('http.server.request.start', onStart);
     release();
     await closed;
@@ -129,7 +125,7 @@ describe('installGracefulShutdown', () => {
     const codes: number[] = [];
     const handle = installGracefulShutdown(server, { signals: [], exit: (c) => codes.push(c), gracefulTimeoutMs: 50 });
     const stuck = get(port, '/slow');
-    await until(() => started() === 1, 'the slow request');
+    await waitUntil('the slow request', () => started() === 1);
     assert.equal(await handle.shutdown('test'), 1);
     await assert.rejects(stuck, { code: 'ECONNRESET' });
     assert.deepEqual(codes, [1]);
