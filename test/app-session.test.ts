@@ -10,7 +10,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { MemorySessionStore } from '../src/index.ts';
 import type { SecurityOptions, Vial, VialOptions } from '../src/index.ts';
 import { makeApp } from './helpers/both.ts';
@@ -204,23 +203,27 @@ describe('sessions: storage and lifetime', () => {
   });
 
   it('ends a session after its idle timeout, and after its absolute timeout even while in use', async (t) => {
-    const c = await client(t, 'server', sessionApp({ session: { store: 'memory', idleTimeoutMs: 1000, absoluteTimeoutMs: 2000 } }));
+    // A fake wall clock (security.session.now): the test steps time instead of sleeping through it.
+    let nowMs = Date.parse('2026-01-01T00:00:00Z');
+    const minute = 60_000;
+    const c = await client(t, 'server', sessionApp({ session: { store: 'memory', idleTimeoutMs: 30 * minute, absoluteTimeoutMs: 120 * minute, now: () => nowMs } }));
     const idle = issued(await c.post('/login', { form: { user: 'idle' } }));
-    await sleep(1200);
+    nowMs += 29 * minute;
+    assert.deepEqual(await who(c, idle), { user: 'idle', n: null }, 'alive just inside idleTimeoutMs');
+    nowMs += 30 * minute + 1;
     assert.deepEqual(await who(c, idle), { user: null, n: null }, 'idle for longer than idleTimeoutMs');
 
     c.cookies.clear();
     const busy = issued(await c.post('/login', { form: { user: 'busy' } }));
     const seen: (string | null)[] = [];
-    // Touching every ~500 ms keeps the idle timer moving; the absolute timeout still ends it at 2 s.
-    for (let i = 0; i < 6; i++) {
+    // A request every 20 minutes keeps the idle timer moving; the absolute timeout still ends it at 2 h.
+    for (let i = 0; i < 8; i++) {
       seen.push((await who(c, busy)).user);
-      await sleep(500);
+      nowMs += 20 * minute;
     }
-    assert.equal(seen[0], 'busy', 'alive at first');
-    assert.equal(seen[2], 'busy', 'alive after 1 s of activity, past one idle timeout');
-    assert.equal(seen.at(-1), null, 'gone after the absolute timeout');
+    assert.deepEqual(seen, ['busy', 'busy', 'busy', 'busy', 'busy', 'busy', null, null], 'alive for 100 minutes of activity, past three idle timeouts; gone at 120');
   });
+
 });
 
 describe('sessions: cookie flags', () => {

@@ -13,7 +13,6 @@ import { SqliteSessionStore } from './stores/sqlite.ts';
 
 export interface SessionFactoryDeps {
   readonly logger?: LoggerLike;
-  readonly now?: () => number;
 }
 
 export function createSessionManagerFromOptions(options: ResolvedSecurityOptions, deps: SessionFactoryDeps = {}): SessionManager {
@@ -25,12 +24,12 @@ export function createSessionManagerFromOptions(options: ResolvedSecurityOptions
     secure: s.secure,
     sameSite: s.sameSite,
     ...(deps.logger === undefined ? {} : { logger: deps.logger }),
-    ...(deps.now === undefined ? {} : { now: deps.now }),
+    now: s.now,
   };
   if (s.store === 'cookie') return createCookieSessionManager({ ...common, secrets: options.secretKeys });
   let store: SessionStore;
-  if (s.store === 'sqlite') store = new SqliteSessionStore({ path: s.sqlitePath, ...(deps.now === undefined ? {} : { now: deps.now }) });
-  else if (s.store === 'memory') store = new MemorySessionStore({ maxEntries: s.maxEntries, ...(deps.now === undefined ? {} : { now: deps.now }) });
+  if (s.store === 'sqlite') store = new SqliteSessionStore({ path: s.sqlitePath, now: s.now });
+  else if (s.store === 'memory') store = new MemorySessionStore({ maxEntries: s.maxEntries, now: s.now });
   else if (s.store === 'redis') store = new RedisSessionStore({ client: s.redisUrl as string, prefix: s.redisPrefix });
   else store = s.store;
   return createSessionManager({ ...common, store });

@@ -36,6 +36,12 @@ export interface SessionOptions {
   /** Default true in production or over https; false only in development over plain http. */
   readonly secure?: boolean;
   readonly sameSite?: 'Lax' | 'Strict';
+  /**
+   * The wall clock (ms since the epoch) that idle and absolute timeouts are measured on, by the
+   * manager and the built-in stores alike. Default `Date.now`. Tests pass a fake clock to step past
+   * a timeout instead of sleeping through it.
+   */
+  readonly now?: () => number;
 }
 
 export interface CsrfOptions {
@@ -69,6 +75,7 @@ export interface ResolvedSessionOptions {
   readonly cookieName: string;
   readonly secure: boolean;
   readonly sameSite: 'Lax' | 'Strict';
+  readonly now: () => number;
 }
 
 export interface ResolvedSecurityOptions {
@@ -150,6 +157,7 @@ export function resolveSecurityOptions(partial: SecurityOptions = {}, context: S
     cookieName,
     secure,
     sameSite: s.sameSite ?? d.sameSite,
+    now: s.now ?? Date.now,
   });
 
   const c = partial.csrf ?? {};
