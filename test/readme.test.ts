@@ -30,27 +30,37 @@ function withPrelude(code: string): string {
   return `${prelude}${code}\nexport {};\n`;
 }
 
-it('type-checks every TypeScript example in the README against the real API', () => {
-  const found = blocks(readFileSync(join(root, 'README.md'), 'utf8'));
-  assert.ok(found.length >= 5, `expected the README to have TypeScript examples, found ${found.length}`);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir);
+/** Writes each ```ts block of `markdown` into its own directory and type-checks them together. */
+function typecheckBlocks(markdown: string, name: string, minBlocks: number): void {
+  const found = blocks(readFileSync(join(root, markdown), 'utf8'));
+  assert.ok(found.length >= minBlocks, `expected ${markdown} to have TypeScript examples, found ${found.length}`);
+  const out = join(dir, name);
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
   found.forEach((code, i) => {
-    const named = /^\/\/ ([\w.-]+\.ts)\n/.exec(code)?.[1];
-    writeFileSync(join(dir, named ?? `block-${i + 1}.ts`), withPrelude(code));
+    const named = /^\/\/ ([\w.-]+\.ts)\b/.exec(code)?.[1];
+    writeFileSync(join(out, named ?? `block-${i + 1}.ts`), withPrelude(code));
   });
   writeFileSync(
-    join(dir, 'tsconfig.json'),
+    join(out, 'tsconfig.json'),
     JSON.stringify({
-      extends: '../tsconfig.json',
-      compilerOptions: { paths: { vial: ['../src/index.ts'], 'vial/testing': ['../src/testing.ts'] } },
+      extends: '../../tsconfig.json',
+      compilerOptions: { paths: { vial: ['../../src/index.ts'], 'vial/testing': ['../../src/testing.ts'], 'vial/client': ['../../src/client.ts'] } },
       include: ['*.ts'],
     }),
   );
   try {
-    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(dir, 'tsconfig.json')], { encoding: 'utf8', stdio: 'pipe' });
+    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(out, 'tsconfig.json')], { encoding: 'utf8', stdio: 'pipe' });
   } catch (error) {
-    const out = (error as { stdout?: string }).stdout ?? String(error);
-    assert.fail(`README examples do not type-check:\n${out}`);
+    const text = (error as { stdout?: string }).stdout ?? String(error);
+    assert.fail(`${markdown} examples do not type-check:\n${text}`);
   }
+}
+
+it('type-checks every TypeScript example in the README against the real API', () => {
+  typecheckBlocks('README.md', 'readme', 5);
+});
+
+it('type-checks every TypeScript example in docs/schemas.md against the real API', () => {
+  typecheckBlocks('docs/schemas.md', 'schemas', 5);
 });

@@ -12,14 +12,14 @@ import type { AnySchema } from './compile.ts';
  *
  *   import type { Static, TSchema } from 'typebox';
  *   declare module 'vial' {
- *     interface JsonSchemaTypes { output: this['schema'] extends TSchema ? Static<this['schema']> : unknown }
+ *     interface JsonSchemaTypes<S> { output: S extends TSchema ? Static<S> : unknown }
  *   }
  *
- * (`this['schema']` is the schema being typed, as in Fastify's type providers.)
+ * `S` is the schema being typed. (Intentionally a type parameter rather than Fastify's
+ * `this['schema']`: merged into this interface, `this` made every inference too deep for tsc.)
  */
-export interface JsonSchemaTypes {
-  schema: unknown;
-}
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unused-vars -- empty until an app augments it; S is the schema the augmentation types
+export interface JsonSchemaTypes<S = unknown> {}
 
 /** A plain JSON Schema that carries its type, for apps without TypeBox: `jsonSchema<Todo>()({ type: 'object', ... })`. */
 export interface TypedJsonSchema<T> {
@@ -29,7 +29,7 @@ export interface TypedJsonSchema<T> {
 type FromJsonSchema<S> = S extends TypedJsonSchema<infer T>
   ? (unknown extends T ? ProvidedType<S> : T)
   : ProvidedType<S>;
-type ProvidedType<S> = JsonSchemaTypes extends { output: unknown } ? (JsonSchemaTypes & { schema: S })['output'] : unknown;
+type ProvidedType<S> = JsonSchemaTypes<S> extends { readonly output: infer O } ? O : unknown;
 
 /** What a schema accepts. */
 export type SchemaInput<S> = S extends StandardSchemaV1<infer I, unknown> ? I : FromJsonSchema<S>;
