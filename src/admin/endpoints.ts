@@ -7,6 +7,7 @@
 import type { AllocationSnapshot } from '../memory/allocation.ts';
 import { diffAllocationSnapshots } from '../memory/allocation.ts';
 import { takeHeapSnapshot } from '../memory/heap-snapshot.ts';
+import { fullGc } from '../memory/full-gc.ts';
 import { cacheRegistry } from '../memory/registry.ts';
 import { formatFrame } from '../process/block-report.ts';
 import type { BlockReport } from '../process/block-report.ts';
@@ -131,6 +132,9 @@ export function appEndpoints(app: ObservedApp, metrics: Metrics, startedAt: numb
     // takeHeapSnapshot refuses (503 VIAL_ERR_HEAP_SNAPSHOT_REFUSED, exposed) when memory is short.
     handle: async () => json(await takeHeapSnapshot(app.config.memory.heapSnapshot)),
   });
+  // A full GC, then heap used: retention without the garbage V8 has not collected yet. POST only
+  // (it pauses the app for the collection); `vial doctor --admin` uses it for its leak check.
+  endpoints.set('/memory/gc', { methods: ['POST'], handle: () => json(fullGc()) });
   get('/loop/blocks', () => json({ watchdog: app.monitors.watchdog !== undefined, blocks: (app.monitors.watchdog?.recentBlocks() ?? []).map((b) => block(b)).reverse() }));
   get('/load', () => json({
     admission: app.load.admission.snapshot(),
