@@ -5,7 +5,7 @@
 #   wrk           (`npm run bench` load generator)
 #   nghttp2-client (h2load: rate-controlled load; nghttp: HTTP/2 frame tests)
 #   curl          (HTTP/2 tests speak to vial with curl --http2)
-#   gunicorn, python3-flask, python3-flaskext.wtf  (the doctor's matrix runs real Flask apps); checked with Debian's /usr/bin/python3, not a pyenv one
+#   gunicorn, python3-flask, python3-flaskext.wtf, python3-asgiref  (the doctor's matrix runs real Flask apps; asgiref runs their async def views); checked with Debian's /usr/bin/python3, not a pyenv one
 #   prometheus    (the fleet-view test scrapes two vial processes)
 # Quick when everything is there. Needs root or sudo to install; otherwise says what to install.
 set -euo pipefail
@@ -18,6 +18,7 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v gunicorn >/dev/null 2>&1 || missing+=(gunicorn)
 /usr/bin/python3 -c 'import flask' >/dev/null 2>&1 || missing+=(python3-flask)
 /usr/bin/python3 -c 'import flask_wtf' >/dev/null 2>&1 || missing+=(python3-flaskext.wtf)
+/usr/bin/python3 -c 'import asgiref' >/dev/null 2>&1 || missing+=(python3-asgiref)
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 [ "${#missing[@]}" -eq 0 ] && exit 0
 

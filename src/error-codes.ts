@@ -38,6 +38,7 @@ export interface VialErrorCodes {
   VIAL_ERR_CSRF: true;
   VIAL_ERR_DEADLINE: true;
   VIAL_ERR_DOCTOR_TARGET: true;
+  VIAL_ERR_DOCTOR_UNREACHABLE: true;
   VIAL_ERR_DOCTOR_USAGE: true;
   VIAL_ERR_FIELD_TOO_LARGE: true;
   VIAL_ERR_FILE_TOO_LARGE: true;

@@ -11,7 +11,7 @@ import type { DoctorRun, Server } from './fixtures/doctor/harness.ts';
 const probes = (server: Server): string[] => [
   server.url, '--login', 'POST /login user=alice', '--post', '/transfer', '--reflect', '/go?next={value}',
   '--slow', '/slow', '--fast', '/fast', '--clients', '8', '--seconds', '3',
-  '--leak', `/cache?key={n}&value=${PAD}`, '--requests', '8000', '--pid', String(server.pid),
+  '--leak', `/cache?key={n}&value=${PAD}`, '--requests', '4000', '--warmup-keys', '1000', '--admin', server.admin ?? '',
   '--race', '/whoami?user={id}', '--race-requests', '1000',
 ];
 
@@ -19,7 +19,7 @@ describe('vial doctor on a vial app with its protections turned off', { timeout:
   let server: Server;
   let run: DoctorRun;
   before(async () => {
-    server = await startVial('test/fixtures/doctor/broken-vial.ts');
+    server = await startVial('test/fixtures/doctor/broken-vial.ts', { admin: true });
     run = await doctor(probes(server));
   });
   after(() => server?.stop());
@@ -48,15 +48,18 @@ describe('vial doctor on the same app with vial\'s defaults', { timeout: 180_000
   let server: Server;
   let run: DoctorRun;
   before(async () => {
-    server = await startVial('test/fixtures/doctor/fixed-vial.ts');
-    run = await doctor(probes(server).filter((_, i, all) => i < all.indexOf('--leak') || i >= all.indexOf('--race')));
+    server = await startVial('test/fixtures/doctor/fixed-vial.ts', { admin: true });
+    run = await doctor(probes(server));
   });
   after(() => server?.stop());
 
-  // The leak probe is left out here on purpose: over RSS, V8's lazy old-generation GC makes a
-  // bounded cache look like growth for tens of thousands of requests (docs/doctor.md, "Limits").
-  it('finds nothing to FAIL in sessions, CSRF, bodies, injection, exhaustion or races', () => {
-    assert.deepEqual(run.report.findings.filter((f) => f.verdict === 'FAIL' && f.class !== 'leak'), []);
+  it('finds nothing to FAIL in sessions, CSRF, bodies, injection, exhaustion, races or memory', () => {
+    assert.deepEqual(run.report.findings.filter((f) => f.verdict === 'FAIL'), []);
+  });
+  it('sees the bounded cache plateau in the heap read after a full GC', () => {
+    const leak = run.report.findings.find((f) => f.check === 'leak');
+    assert.equal(leak?.verdict, 'PASS', leak?.evidence);
+    assert.match(String(leak?.data?.['source']), /after a full GC/);
   });
   it('sees CSRF refuse the cross-site POST and the token-less one', () => assert.deepEqual(verdictOf(run.report, 'csrf /transfer'), ['PASS']));
   it('sees the session id rotated at login', () => assert.deepEqual(verdictOf(run.report, 'session fixation'), ['PASS']));
@@ -89,7 +92,7 @@ describe('vial doctor on the vial examples', { timeout: 180_000 }, () => {
   it('reports examples/json-api healthy for headers, error pages and bodies', async (t) => {
     const server = await startVial('examples/json-api/app.ts');
     t.after(() => server.stop());
-    const run = await doctor([server.url, '--post', '/api/todos']);
+    const run = await doctor([server.url, '--post', '/api/todos {"title":"buy milk"}']);
     assert.deepEqual(run.report.findings.filter((f) => f.verdict === 'FAIL'), []);
     assert.equal(run.code, 0);
     assert.deepEqual(verdictOf(run.report, 'security headers'), ['PASS']);

@@ -164,6 +164,10 @@ export class CookieJar {
     this.#cookies.set(name, value);
   }
 
+  entries(): IterableIterator<[string, string]> {
+    return this.#cookies.entries();
+  }
+
   get size(): number {
     return this.#cookies.size;
   }

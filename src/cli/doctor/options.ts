@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { VialError } from '../../errors.ts';
 
 export class DoctorError extends VialError {
-  constructor(code: 'VIAL_ERR_DOCTOR_USAGE' | 'VIAL_ERR_DOCTOR_TARGET', message: string) {
+  constructor(code: 'VIAL_ERR_DOCTOR_USAGE' | 'VIAL_ERR_DOCTOR_TARGET' | 'VIAL_ERR_DOCTOR_UNREACHABLE', message: string) {
     super(code, message, { status: 500, expose: false });
   }
 }
@@ -19,19 +19,30 @@ export interface LoginStep {
   readonly body: string;
 }
 
+/** A state-changing route, with the form fields the operator gave (the page's own form fills the rest). */
+export interface PostRoute {
+  readonly path: string;
+  /** `a=1&b=2`, possibly empty. */
+  readonly body: string;
+}
+
 export interface DoctorOptions {
   readonly target: URL;
   readonly pages: readonly string[];
   readonly logins: readonly LoginStep[];
-  readonly posts: readonly string[];
+  readonly posts: readonly PostRoute[];
   readonly reflects: readonly string[];
-  readonly slow: string | undefined;
+  readonly slows: readonly string[];
   readonly fast: string | undefined;
+  readonly asyncRoute: string | undefined;
+  readonly asyncClients: number;
   readonly clients: number;
   readonly seconds: number;
   readonly stallMs: number;
+  readonly recoveryMaxSec: number;
   readonly leak: string | undefined;
   readonly requests: number;
+  readonly warmupKeys: number;
   readonly pid: number | undefined;
   readonly admin: URL | undefined;
   readonly race: string | undefined;
@@ -51,12 +62,16 @@ it sends forged cross-site POSTs, large bodies and bursts of requests.
 Security (always run):
   --page PATH          page to GET for cookies and headers (repeatable; default /)
   --login 'POST /login user=a&password=b'   a login step, sent as a same-origin form (repeatable)
-  --post PATH          a state-changing POST route to test for CSRF and body limits (repeatable)
+  --post 'PATH [a=1&b=2]'   a state-changing POST route to test for CSRF and body limits
+                       (repeatable); the fields of the page's own form are filled in, the given ones win
   --reflect 'PATH?next={value}'   a route that echoes a query value into a header or redirect
-Exhaustion:
-  --slow PATH --fast PATH [--clients 20] [--seconds 10] [--stall-ms 1000]
+Exhaustion and async (need --fast):
+  --slow PATH (repeatable) --fast PATH [--clients 20] [--seconds 10] [--stall-ms 1000]
+                       [--recovery-max-sec 30]
+  --async PATH [--async-clients 16]   a route that awaits (I/O, sleep): sent N at once, does it
+                       hold a worker, does it stall the others
 Leak:
-  --leak 'PATH?key={n}&value=x' [--requests 20000] [--pid PID | --admin URL]
+  --leak 'PATH?key={n}&value=x' [--requests 20000] [--warmup-keys N] [--pid PID | --admin URL]
 Context race:
   --race 'PATH?user={id}' [--race-requests 2000] [--race-in-flight 100]
 Output:
@@ -65,7 +80,7 @@ Output:
   --timeout-ms N       per-request timeout (default 5000)
   --allow-host HOST    allow a target that is not loopback (repeatable)
 
-Exit code: 0 when nothing FAILs, 1 when something does, 2 for bad arguments.`;
+Exit code: 0 when nothing FAILs, 1 when something does, 2 for bad arguments or a target that does not answer.`;
 
 const LOOPBACK_NAMES = new Set(['localhost', '[::1]', '::1']);
 
@@ -111,6 +126,11 @@ export function parseLogin(text: string): LoginStep {
   return { method: match[1] ?? 'POST', path: match[2] ?? '/', body: (match[3] ?? '').trim() };
 }
 
+export function parsePost(text: string): PostRoute {
+  const match = /^\s*(\S+)(?:\s+(.*))?$/.exec(text);
+  return { path: path('post', match?.[1] ?? text), body: (match?.[2] ?? '').trim() };
+}
+
 export function parseDoctorArgs(args: string[]): DoctorOptions | 'help' {
   const { positionals, values } = parseArgs({
     args,
@@ -121,8 +141,12 @@ export function parseDoctorArgs(args: string[]): DoctorOptions | 'help' {
       login: { type: 'string', multiple: true },
       post: { type: 'string', multiple: true },
       reflect: { type: 'string', multiple: true },
-      slow: { type: 'string' },
+      slow: { type: 'string', multiple: true },
       fast: { type: 'string' },
+      async: { type: 'string' },
+      'async-clients': { type: 'string' },
+      'recovery-max-sec': { type: 'string' },
+      'warmup-keys': { type: 'string' },
       clients: { type: 'string' },
       seconds: { type: 'string' },
       'stall-ms': { type: 'string' },
@@ -146,24 +170,30 @@ export function parseDoctorArgs(args: string[]): DoctorOptions | 'help' {
   checkHost('The target', target, allowed);
   const admin = values.admin === undefined ? undefined : parseUrl('--admin', values.admin);
   if (admin !== undefined) checkHost('--admin', admin, allowed);
-  if ((values.slow === undefined) !== (values.fast === undefined)) throw new DoctorError('VIAL_ERR_DOCTOR_USAGE', '--slow and --fast go together: the doctor holds the slow route and times the fast one.');
+  if ((values.slow !== undefined || values.async !== undefined) && values.fast === undefined) throw new DoctorError('VIAL_ERR_DOCTOR_USAGE', '--slow and --async need --fast: the doctor holds the slow route and times the fast one.');
+  if (values.fast !== undefined && values.slow === undefined && values.async === undefined) throw new DoctorError('VIAL_ERR_DOCTOR_USAGE', '--fast goes with --slow or --async: the doctor times it while holding those.');
   if (values.pid !== undefined && admin !== undefined) throw new DoctorError('VIAL_ERR_DOCTOR_USAGE', 'Give --pid or --admin, not both.');
   if (values.leak !== undefined && !values.leak.includes('{n}')) throw new DoctorError('VIAL_ERR_DOCTOR_USAGE', `--leak needs a {n} placeholder for the unique value, got "${values.leak}".`);
   if (values.race !== undefined && !values.race.includes('{id}')) throw new DoctorError('VIAL_ERR_DOCTOR_USAGE', `--race needs an {id} placeholder for the per-request value, got "${values.race}".`);
+  const requests = int('requests', values.requests, 20_000, 100, 1_000_000);
   for (const r of values.reflect ?? []) if (!r.includes('{value}')) throw new DoctorError('VIAL_ERR_DOCTOR_USAGE', `--reflect needs a {value} placeholder, got "${r}".`);
   return Object.freeze({
     target,
     pages: (values.page ?? ['/']).map((p) => path('page', p)),
     logins: (values.login ?? []).map(parseLogin),
-    posts: (values.post ?? []).map((p) => path('post', p)),
+    posts: (values.post ?? []).map(parsePost),
     reflects: (values.reflect ?? []).map((p) => path('reflect', p)),
-    slow: values.slow === undefined ? undefined : path('slow', values.slow),
+    slows: (values.slow ?? []).map((p) => path('slow', p)),
     fast: values.fast === undefined ? undefined : path('fast', values.fast),
+    asyncRoute: values.async === undefined ? undefined : path('async', values.async),
+    asyncClients: int('async-clients', values['async-clients'], 16, 2, 200),
+    recoveryMaxSec: int('recovery-max-sec', values['recovery-max-sec'], 30, 1, 600),
     clients: int('clients', values.clients, 20, 1, 1000),
     seconds: int('seconds', values.seconds, 10, 1, 300),
     stallMs: int('stall-ms', values['stall-ms'], 1000, 10, 60_000),
     leak: values.leak === undefined ? undefined : path('leak', values.leak),
-    requests: int('requests', values.requests, 20_000, 100, 1_000_000),
+    requests,
+    warmupKeys: int('warmup-keys', values['warmup-keys'], Math.floor(requests * 0.4), 0, requests - 50),
     pid: values.pid === undefined ? undefined : int('pid', values.pid, 0, 1, 2 ** 22),
     admin,
     race: values.race === undefined ? undefined : path('race', values.race),

@@ -8,7 +8,8 @@ import { send } from './http.ts';
 import type { DoctorOptions } from './options.ts';
 import type { Finding } from './report.ts';
 import type { SessionState } from './probe-session.ts';
-import { sameOrigin } from './probe-session.ts';
+import { accepted, bodyOf, controlText, sameOriginForm } from './post-target.ts';
+import type { PostTarget } from './post-target.ts';
 
 const LEAKS: readonly (readonly [RegExp, string])[] = [
   [/Traceback \(most recent call last\)/, 'a Python traceback'],
@@ -29,17 +30,17 @@ export function findLeak(body: string): string | undefined {
 
 const LEAK_FIX = 'answer errors with a short message and log the details server-side (never debug=True or a handler returning the traceback; vial shows only exposed 4xx messages)';
 
-export async function probeErrors(options: DoctorOptions, session: SessionState, findings: Finding[]): Promise<void> {
+const base = { check: 'errors', class: 'security' } as const;
+
+export async function probeErrors(options: DoctorOptions, session: SessionState, targets: readonly PostTarget[], findings: Finding[]): Promise<void> {
   const missing = `/vial-doctor-missing-${randomBytes(4).toString('hex')}`;
   const notFound = await send(options.target, missing, { timeoutMs: options.timeoutMs });
   const leak = findLeak(notFound.body);
-  findings.push(
-    leak === undefined
-      ? { class: 'security', probe: 'error leak', verdict: 'PASS', evidence: `GET of an unknown path answered ${notFound.status || notFound.error} without internals`, fix: '' }
-      : { class: 'security', probe: 'error leak', verdict: 'FAIL', evidence: `GET of an unknown path answered ${notFound.status} with ${leak}`, fix: LEAK_FIX },
-  );
-  if (options.posts.length === 0) {
-    findings.push({ class: 'security', probe: 'body limits', verdict: 'SKIP', evidence: 'no POST route given (add --post PATH)', fix: '' });
+  if (notFound.status === 0) findings.push({ ...base, probe: 'error leak', verdict: 'SKIP', evidence: `GET of an unknown path got no answer (${notFound.error ?? 'closed'})`, fix: '' });
+  else if (leak === undefined) findings.push({ ...base, probe: 'error leak', verdict: 'PASS', evidence: `GET of an unknown path answered ${notFound.status} without internals`, fix: '' });
+  else findings.push({ ...base, probe: 'error leak', verdict: 'FAIL', evidence: `GET of an unknown path answered ${notFound.status} with ${leak}`, fix: LEAK_FIX });
+  if (targets.length === 0) {
+    findings.push({ ...base, probe: 'body limits', verdict: 'SKIP', evidence: 'no POST route given (add --post PATH)', fix: '' });
     return;
   }
   const malformed: readonly (readonly [string, string])[] = [
@@ -47,34 +48,63 @@ export async function probeErrors(options: DoctorOptions, session: SessionState,
     ['application/x-www-form-urlencoded', 'amount=%zz&%'],
     ['multipart/form-data; boundary=doctor', '--doctor\r\nContent-Disposition: form-data; name="a"\r\n\r\nunterminated'],
   ];
-  for (const path of options.posts) {
+  for (const target of targets) {
+    const path = target.path;
+    const headers = sameOriginForm(options, session, target);
     const results = await Promise.all(
-      malformed.map(async ([type, body]) => [type, await send(options.target, path, { method: 'POST', headers: { ...sameOrigin(options, session.jar), 'content-type': type }, body, timeoutMs: options.timeoutMs })] as const),
+      malformed.map(async ([type, body]) => [type, await send(options.target, path, { method: 'POST', headers: { ...headers, 'content-type': type }, body, timeoutMs: options.timeoutMs })] as const),
     );
     // One line per route: three bodies that leak the same traceback are one finding.
     const statuses = results.map(([, a]) => a.status || a.error).join('/');
     const what = `POST ${path} with malformed JSON/form/multipart bodies answered ${statuses}`;
     const leaked = results.map(([, a]) => findLeak(a.body)).find((l) => l !== undefined);
-    if (leaked !== undefined) findings.push({ class: 'security', probe: 'error leak', verdict: 'FAIL', evidence: `${what}, showing ${leaked}`, fix: LEAK_FIX });
+    if (leaked !== undefined) findings.push({ ...base, probe: 'error leak', verdict: 'FAIL', evidence: `${what}, showing ${leaked}`, fix: LEAK_FIX });
     else if (results.some(([, a]) => a.status >= 500)) {
-      findings.push({ class: 'security', probe: 'malformed body', verdict: 'FAIL', evidence: `${what}: the handler crashed on client input`, fix: 'validate bodies and answer 400/415/422; a 500 on bad input hides real errors and may leak internals' });
-    } else if (results.some(([, a]) => a.status === 0)) findings.push({ class: 'security', probe: 'malformed body', verdict: 'WARN', evidence: `${what}: some got no answer`, fix: 'answer malformed input with 400' });
-    else findings.push({ class: 'security', probe: 'malformed body', verdict: 'PASS', evidence: `${what} without internals`, fix: '' });
-    findings.push(await oversized(options, session, path));
+      findings.push({ ...base, probe: 'malformed body', verdict: 'FAIL', evidence: `${what}: the handler crashed on client input`, fix: 'validate bodies and answer 400/415/422; a 500 on bad input hides real errors and may leak internals' });
+    } else if (!accepted(target.control.status)) {
+      findings.push({ ...base, probe: 'malformed body', verdict: 'SKIP', evidence: `inconclusive: ${what}, but ${controlText(target)} too, so the bodies may never have been parsed`, fix: '' });
+    } else if (results.some(([, a]) => a.status === 0)) findings.push({ ...base, probe: 'malformed body', verdict: 'WARN', evidence: `${what}: some got no answer`, fix: 'answer malformed input with 400' });
+    else findings.push({ ...base, probe: 'malformed body', verdict: 'PASS', evidence: `${what} without internals`, fix: '' });
+    findings.push(await oversized(options, session, target));
   }
 }
 
-async function oversized(options: DoctorOptions, session: SessionState, path: string): Promise<Finding> {
+/** The form's own body with one field padded to 5 MiB: refused for its size, not for a missing field. */
+function hugeBody(target: PostTarget, size: number): Buffer {
+  if (target.json !== undefined) {
+    const key = Object.keys(target.json).find((k) => typeof target.json?.[k] === 'string') ?? 'data';
+    const rest = Object.fromEntries(Object.entries(target.json).filter(([k]) => k !== key));
+    const open = JSON.stringify(rest).slice(0, -1);
+    const head = Buffer.from(`${open}${open === '{' ? '' : ','}${JSON.stringify(key)}:"`);
+    const body = Buffer.alloc(Math.max(size, head.length + 2), 'a');
+    head.copy(body);
+    body.write('"}', body.length - 2);
+    return body;
+  }
+  const form = bodyOf(target, true);
+  const names = [...form.keys()];
+  const padded = names.find((n) => !/csrf|token/i.test(n)) ?? 'data';
+  form.delete(padded);
+  const head = Buffer.from(`${form.toString()}${form.size > 0 ? '&' : ''}${encodeURIComponent(padded)}=`);
+  const body = Buffer.alloc(Math.max(size, head.length), 'a');
+  head.copy(body);
+  return body;
+}
+
+async function oversized(options: DoctorOptions, session: SessionState, target: PostTarget): Promise<Finding> {
+  const path = target.path;
   const size = 5 * 1024 * 1024;
-  const body = Buffer.alloc(size, 'a');
-  body.write('data=');
+  const body = hugeBody(target, size);
+  const fix = 'limit request bodies (Flask MAX_CONTENT_LENGTH, vial body.maxBytes: 1 MiB by default) and answer 413 before reading them';
+  const base = { check: 'errors', class: 'security', probe: 'oversized body', fix } as const;
+  // The same rule as CSRF: a refusal means nothing when the ordinary-sized form is refused too.
+  if (!accepted(target.control.status)) return { ...base, verdict: 'SKIP', evidence: `inconclusive: ${controlText(target)}, so a refusal of a 5 MiB POST would not be about its size` };
   const answer = await send(options.target, path, {
     method: 'POST',
-    headers: { ...sameOrigin(options, session.jar), 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(size) },
+    headers: { ...sameOriginForm(options, session, target), 'content-length': String(body.length) },
     body,
     timeoutMs: Math.max(options.timeoutMs, 10_000),
   });
-  const base = { class: 'security', probe: 'oversized body', fix: 'limit request bodies (Flask MAX_CONTENT_LENGTH, vial body.maxBytes: 1 MiB by default) and answer 413 before reading them' } as const;
   if (answer.status === 413) return { ...base, verdict: 'PASS', evidence: `a 5 MiB POST to ${path} was refused with 413 in ${Math.round(answer.ms)} ms` };
   if (answer.status >= 400 && answer.status < 500) return { ...base, verdict: 'PASS', evidence: `a 5 MiB POST to ${path} was refused with ${answer.status} (413 is the precise answer)` };
   if (answer.timedOut) return { ...base, verdict: 'FAIL', evidence: `a 5 MiB POST to ${path} got no answer in ${Math.round(answer.ms)} ms: the server hangs on large bodies` };

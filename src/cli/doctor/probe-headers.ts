@@ -11,7 +11,7 @@ import type { Finding } from './report.ts';
 export function probeHeaders(options: DoctorOptions, page: Answer | undefined, findings: Finding[]): void {
   const probe = 'security headers';
   if (page === undefined || page.status === 0) {
-    findings.push({ class: 'security', probe, verdict: 'SKIP', evidence: `no answer from ${options.pages[0] ?? '/'} (${page?.error ?? 'not requested'})`, fix: '' });
+    findings.push({ check: 'headers', class: 'security', probe, verdict: 'SKIP', evidence: `no answer from ${options.pages[0] ?? '/'} (${page?.error ?? 'not requested'})`, fix: '' });
     return;
   }
   const h = page.headers;
@@ -28,6 +28,7 @@ export function probeHeaders(options: DoctorOptions, page: Answer | undefined, f
     verdict = 'FAIL';
   }
   findings.push({
+    check: 'headers',
     class: 'security',
     probe,
     verdict,

@@ -19,13 +19,13 @@ export async function probeInjection(options: DoctorOptions, findings: Finding[]
     const status = /^HTTP\/\d(?:\.\d)? (\d{3})/.exec(answer.head)?.[1];
     const injected = answer.head.split('\r\n').find((line) => line.toLowerCase().startsWith(`${MARKER.toLowerCase()}:`));
     if (injected !== undefined) {
-      findings.push({ class: 'security', probe, verdict: 'FAIL', evidence: `a CR/LF in the query value became a response header: "${injected}" (status ${status ?? '?'})`, fix });
+      findings.push({ check: 'headers', class: 'security', probe, verdict: 'FAIL', evidence: `a CR/LF in the query value became a response header: "${injected}" (status ${status ?? '?'})`, fix });
     } else if (status === undefined) {
-      findings.push({ class: 'security', probe, verdict: 'WARN', evidence: `no parsable answer (${answer.error ?? 'empty'})`, fix });
+      findings.push({ check: 'headers', class: 'security', probe, verdict: 'WARN', evidence: `no parsable answer (${answer.error ?? 'empty'})`, fix });
     } else if (status.startsWith('5')) {
-      findings.push({ class: 'security', probe, verdict: 'WARN', evidence: `answered ${status}: the value reached a header and the server refused it late; validate it in the app`, fix });
+      findings.push({ check: 'headers', class: 'security', probe, verdict: 'WARN', evidence: `answered ${status}: the value reached a header and the server refused it late; validate it in the app`, fix });
     } else {
-      findings.push({ class: 'security', probe, verdict: 'PASS', evidence: `answered ${status}; the CR/LF did not reach the response head`, fix });
+      findings.push({ check: 'headers', class: 'security', probe, verdict: 'PASS', evidence: `answered ${status}; the CR/LF did not reach the response head`, fix });
     }
   }
 }

@@ -1,24 +1,41 @@
 /**
- * Leak: send requests with unique values and watch the server's memory. A cache keyed by request
- * data and never evicted grows linearly with the number of distinct values; a bounded one levels
- * off. Memory comes from /proc/<pid>/status (the process and its direct children, so gunicorn's
- * workers count) or from a Prometheus /metrics endpoint (vial's admin listener).
+ * Leak: send requests with distinct keys and watch the server's memory (issue 14, classes 1-3).
+ * A cache keyed by request data and never evicted grows by about one value per distinct key,
+ * forever; a bounded one grows until its bound and then levels off. So the run has three parts:
+ * a short settle with repeated keys (JIT, pools and buffers), a warm-up of distinct keys past any
+ * likely bound (it fills a bounded cache: that growth is the plateau, reported, never judged), a
+ * baseline of repeated keys (what any request adds: allocator creep, logs), and the judged part:
+ * more distinct keys, memory sampled often, a line fitted through those samples only. The verdict
+ * is the growth per distinct key beyond the baseline's per request, weighed against the noise of
+ * the fit, not a fixed number of megabytes.
+ *
+ * Memory comes from one source for the whole run (never switching mid-way): /proc/<pid>/status
+ * (VmRSS of the process and its direct children, so gunicorn's workers count), or the admin
+ * surface: heap used right after a full GC when it offers `POST /memory/gc` (vial's admin listener
+ * does), else the first of RSS and heap used that its /metrics carries.
  */
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { makeAgent, send } from './http.ts';
 import type { DoctorOptions } from './options.ts';
 import type { Finding } from './report.ts';
-import { formatBytes, pool, slope } from './stats.ts';
+import { fitLine, formatBytes, pool } from './stats.ts';
 
-const SAMPLES = 15;
-const WARMUP_SHARE = 0.3;
+const JUDGED_SAMPLES = 12;
+const BASELINE_SAMPLES = 5;
+const SETTLE_SHARE = 0.05;
+/** Of what follows the warm-up: this share repeats keys, to measure the growth any request causes. */
+const BASELINE_SHARE = 0.25;
 const CONTROL_KEYS = 20;
-/** Per 1,000 unique values: above FAIL_SLOPE with FAIL_GROWTH in total is a leak; WARN_* a suspicion. */
-const FAIL_SLOPE = 64 * 1024;
-const FAIL_GROWTH = 2 * 1024 * 1024;
-const WARN_SLOPE = 16 * 1024;
-const WARN_GROWTH = 1024 * 1024;
+/** Growth per request in the judged part: at least this, and statistically clear of the noise, is a leak. */
+const FAIL_BYTES_PER_REQUEST = 16;
+/** ...and at least this much in all, so page-sized steps of RSS alone never make a verdict. */
+const FAIL_MIN_GROWTH = 256 * 1024;
+/** t value of the fitted slope: 4 is far outside what a flat series gives by chance. */
+const FAIL_T = 4;
+const WARN_T = 2.5;
+const WARN_BYTES_PER_REQUEST = 8;
+const WARN_MIN_GROWTH = 64 * 1024;
 
 type Reader = () => Promise<number | undefined>;
 
@@ -44,7 +61,20 @@ async function childrenOf(pid: number): Promise<number[]> {
   return out;
 }
 
-export function memoryReader(options: DoctorOptions): { reader: Reader; source: string } | undefined {
+const METRICS = ['process_resident_memory_bytes', 'nodejs_heap_size_used_bytes'] as const;
+
+function metricValue(body: string, name: string): number | undefined {
+  const match = new RegExp(`^${name}(?:\\{[^}]*\\})?\\s+([\\d.e+]+)`, 'm').exec(body);
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
+export interface MemorySource {
+  readonly reader: Reader;
+  readonly source: string;
+}
+
+/** Picks the run's one memory source; undefined when none was given or none answers. */
+export async function memorySource(options: DoctorOptions): Promise<MemorySource | undefined> {
   const { pid, admin } = options;
   if (pid !== undefined) {
     return {
@@ -58,84 +88,115 @@ export function memoryReader(options: DoctorOptions): { reader: Reader; source: 
       },
     };
   }
-  if (admin !== undefined) {
-    const metrics = new URL('/metrics', admin);
-    return {
-      source: `vial_heap_used_after_gc_bytes (else process_resident_memory_bytes) from ${metrics.href}`,
-      reader: async () => {
-        const answer = await send(metrics, metrics.pathname, { timeoutMs: options.timeoutMs, maxBytes: 4 * 1024 * 1024 });
-        // vial's heap-after-GC floor first (retention only), then RSS, then plain heap used.
-        const floor = /^vial_heap_used_after_gc_bytes(?:\{[^}]*\})?\s+([\d.e+]+)/m.exec(answer.body);
-        const match = (floor !== null && Number(floor[1]) > 0 ? floor : null) ??
-          /^process_resident_memory_bytes(?:\{[^}]*\})?\s+([\d.e+]+)/m.exec(answer.body) ??
-          /^nodejs_heap_size_used_bytes(?:\{[^}]*\})?\s+([\d.e+]+)/m.exec(answer.body);
-        return match?.[1] === undefined ? undefined : Number(match[1]);
-      },
-    };
-  }
-  return undefined;
+  if (admin === undefined) return undefined;
+  const gcUrl = new URL('/memory/gc', admin);
+  const gc = async (): Promise<number | undefined> => {
+    const answer = await send(gcUrl, gcUrl.pathname, { method: 'POST', timeoutMs: options.timeoutMs });
+    if (answer.status !== 200) return undefined;
+    try {
+      const bytes = (JSON.parse(answer.body) as { heapUsedBytes?: unknown }).heapUsedBytes;
+      return typeof bytes === 'number' ? bytes : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  if ((await gc()) !== undefined) return { source: `heap used after a full GC (POST ${gcUrl.href})`, reader: gc };
+  const metrics = new URL('/metrics', admin);
+  const scrape = async (): Promise<string> => (await send(metrics, metrics.pathname, { timeoutMs: options.timeoutMs, maxBytes: 4 * 1024 * 1024 })).body;
+  const first = await scrape();
+  // Intentionally not vial_heap_used_after_gc_bytes: it only moves after a major GC, which a short
+  // run may never see, and then an unbounded Map reads as flat.
+  const name = METRICS.find((m) => metricValue(first, m) !== undefined);
+  if (name === undefined) return undefined;
+  return { source: `${name} from ${metrics.href}`, reader: async () => metricValue(await scrape(), name) };
 }
 
-export async function probeLeak(options: DoctorOptions, findings: Finding[], progress: (text: string) => void): Promise<void> {
+export async function probeLeak(options: DoctorOptions, findings: Finding[], progress: (text: string, share?: number) => void): Promise<void> {
   const template = options.leak;
   if (template === undefined) return;
   const probe = `leak ${template.split('?')[0] ?? template}`;
-  const fix = 'bound every cache keyed by request data (vial: BoundedCache with maxEntries/ttlMs; Python: cachetools.LRUCache/TTLCache) or keep it in Redis with a TTL';
-  const memory = memoryReader(options);
+  const fix = 'bound every cache keyed by request data (vial: BoundedCache with maxEntries/ttlMs; Python: cachetools.LRUCache/TTLCache or functools.lru_cache(maxsize=...)) or keep it in Redis with a TTL';
+  const base = { check: 'leak', class: 'leak', probe, fix } as const;
+  const memory = await memorySource(options);
   if (memory === undefined) {
-    findings.push({ class: 'leak', probe, verdict: 'SKIP', evidence: 'no memory source: add --pid PID (the server process) or --admin URL (a Prometheus /metrics endpoint)', fix });
+    findings.push({ ...base, verdict: 'SKIP', evidence: options.pid === undefined && options.admin === undefined ? 'no memory source: add --pid PID (the server process) or --admin URL (vial\'s admin listener or a Prometheus /metrics endpoint)' : 'the --admin URL offers neither POST /memory/gc nor RSS or heap metrics' });
     return;
   }
   const first = await memory.reader();
   if (first === undefined) {
-    findings.push({ class: 'leak', probe, verdict: 'SKIP', evidence: `cannot read memory (${memory.source})`, fix });
+    findings.push({ ...base, verdict: 'SKIP', evidence: `cannot read memory (${memory.source})` });
     return;
   }
   const run = randomBytes(4).toString('hex');
   const agent = makeAgent(options.target, 16);
   const statuses = new Map<number, number>();
-  // Warm-up with a few repeated values: the heap's first growth steps, JIT and connection pools
-  // settle without anything new to retain. RSS lags retention (V8 grows the heap in steps), so the
-  // verdict comes from the trend over the whole unique phase, not from any one batch.
-  const warmup = Math.floor(options.requests * WARMUP_SHARE);
-  const batch = Math.max(1, Math.floor((options.requests - warmup) / SAMPLES));
-  let uniqueSent = 0;
-  let controlSent = 0;
+  // settle (repeated keys) | warm-up (distinct keys past any likely bound) | baseline (repeated
+  // keys again, sampled: the growth any request causes) | judged (distinct keys, sampled).
+  const settle = Math.min(500, Math.floor(options.requests * SETTLE_SHARE));
+  const warmup = options.warmupKeys;
+  const baselineCount = Math.floor((options.requests - settle - warmup) * BASELINE_SHARE);
+  const judged = options.requests - settle - warmup - baselineCount;
+  let distinct = 0;
+  let repeated = 0;
   const sendBatch = async (count: number, unique: boolean): Promise<void> => {
     await pool(count, 16, async () => {
-      const value = unique ? `${run}-${uniqueSent++}` : `${run}-c${controlSent++ % CONTROL_KEYS}`;
+      const value = unique ? `${run}-${distinct++}` : `${run}-c${repeated++ % CONTROL_KEYS}`;
       const answer = await send(options.target, template.replaceAll('{n}', value), { agent, timeoutMs: options.timeoutMs, maxBytes: 1024 });
       statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
     });
   };
-  const points: [number, number][] = [];
-  let warmedAt = first;
-  try {
-    await sendBatch(warmup, false);
-    warmedAt = (await memory.reader()) ?? first;
-    points.push([0, warmedAt]);
-    for (let i = 0; i < SAMPLES; i++) {
-      progress(`leak: ${uniqueSent} unique values sent`);
-      await sendBatch(batch, true);
+  /** Sends `count` requests in `samples` batches, reading memory after each: [requests so far in the phase, bytes]. */
+  const sampled = async (count: number, samples: number, unique: boolean, share: number): Promise<[number, number][]> => {
+    const points: [number, number][] = [];
+    const start = await memory.reader();
+    if (start !== undefined) points.push([0, start]);
+    const batch = Math.max(1, Math.floor(count / samples));
+    for (let i = 0; i < samples; i++) {
+      progress(`leak: ${distinct} distinct keys sent`, share + ((i + 1) / samples) * (count / options.requests));
+      await sendBatch(batch, unique);
       const bytes = await memory.reader();
-      if (bytes !== undefined) points.push([uniqueSent, bytes]);
+      if (bytes !== undefined) points.push([(i + 1) * batch, bytes]);
     }
+    return points;
+  };
+  let warmStart = first;
+  let warmEnd = first;
+  let baselinePoints: [number, number][] = [];
+  let points: [number, number][] = [];
+  try {
+    await sendBatch(settle, false);
+    warmStart = (await memory.reader()) ?? first;
+    progress(`leak: warming up with ${warmup} distinct keys`, settle / options.requests);
+    for (let sent = 0; sent < warmup; sent += 1000) await sendBatch(Math.min(1000, warmup - sent), true);
+    warmEnd = (await memory.reader()) ?? warmStart;
+    baselinePoints = await sampled(baselineCount, BASELINE_SAMPLES, false, (settle + warmup) / options.requests);
+    points = await sampled(judged, JUDGED_SAMPLES, true, (settle + warmup + baselineCount) / options.requests);
   } finally {
     agent.destroy();
   }
-  const perThousand = slope(points) * 1000;
-  const growth = (perThousand * uniqueSent) / 1000;
-  const sent = uniqueSent + controlSent;
+  const baseline = fitLine(baselinePoints);
+  const fit = fitLine(points);
+  // What distinct keys add beyond what any request adds (a negative baseline is noise, not credit).
+  const excess = fit.slope - Math.max(0, baseline.slope);
+  const judgedKeys = distinct - warmup;
+  const growth = excess * judgedKeys;
+  const sent = distinct + repeated;
   const ok = [...statuses].filter(([s]) => s >= 200 && s < 400).reduce((sum, [, c]) => sum + c, 0);
-  const data = { requests: sent, uniqueRequests: uniqueSent, okAnswers: ok, bytesPer1000Requests: Math.round(perThousand), fittedGrowthBytes: Math.round(growth), warmupGrowthBytes: warmedAt - first, startBytes: first, endBytes: points.at(-1)?.[1] ?? warmedAt, source: memory.source };
-  const evidence = `${formatBytes(perThousand)} per 1,000 unique values (${formatBytes(growth)} fitted over ${uniqueSent} unique requests after ${controlSent} repeated ones; ${memory.source}; ${ok}/${sent} answered 2xx/3xx)`;
+  const data = {
+    requests: sent, distinctKeys: distinct, warmupKeys: warmup, judgedKeys, okAnswers: ok,
+    bytesPerRequest: Math.round(fit.slope * 10) / 10, baselineBytesPerRequest: Math.round(baseline.slope * 10) / 10, excessBytesPerRequest: Math.round(excess * 10) / 10,
+    slopeT: Math.round(fit.t * 10) / 10, judgedGrowthBytes: Math.round(growth),
+    plateauBytes: warmEnd, warmupGrowthBytes: warmEnd - warmStart, startBytes: first, endBytes: points.at(-1)?.[1] ?? warmEnd, source: memory.source,
+  };
+  const plateau = `the first ${warmup} distinct keys took memory from ${formatBytes(warmStart)} to ${formatBytes(warmEnd)}`;
+  const evidence = `${formatBytes(fit.slope)} per distinct key over the last ${judgedKeys} of ${distinct} distinct keys against ${formatBytes(Math.max(0, baseline.slope))} per repeated one (${formatBytes(growth)} more in all, t=${data.slopeT}); ${plateau}; ${memory.source}; ${ok}/${sent} answered 2xx/3xx`;
   if (ok < sent / 2) {
-    findings.push({ class: 'leak', probe, verdict: 'WARN', evidence: `most requests failed (${[...statuses].map(([s, c]) => `${s || 'error'}: ${c}`).join(', ')}); ${evidence}`, fix: 'check the --leak template', data });
-  } else if (perThousand >= FAIL_SLOPE && growth >= FAIL_GROWTH) {
-    findings.push({ class: 'leak', probe, verdict: 'FAIL', evidence: `grows: ${evidence}`, fix, data });
-  } else if (perThousand >= WARN_SLOPE && growth >= WARN_GROWTH) {
-    findings.push({ class: 'leak', probe, verdict: 'WARN', evidence: `may grow: ${evidence}; run longer (--requests) to tell`, fix, data });
+    findings.push({ ...base, verdict: 'SKIP', evidence: `most requests failed, so the check did not run (${[...statuses].map(([s, c]) => `${s || 'error'}: ${c}`).join(', ')}); ${evidence}`, fix: 'check the --leak template', data });
+  } else if (excess >= FAIL_BYTES_PER_REQUEST && fit.t >= FAIL_T && growth >= FAIL_MIN_GROWTH) {
+    findings.push({ ...base, verdict: 'FAIL', evidence: `grows after the warm-up: ${evidence}`, data });
+  } else if (excess >= WARN_BYTES_PER_REQUEST && fit.t >= WARN_T && growth >= WARN_MIN_GROWTH) {
+    findings.push({ ...base, verdict: 'WARN', evidence: `may grow slowly: ${evidence}; run longer (--requests) to tell`, data });
   } else {
-    findings.push({ class: 'leak', probe, verdict: 'PASS', evidence: `flat: ${evidence}`, fix, data });
+    findings.push({ ...base, verdict: 'PASS', evidence: `plateaued: ${evidence}. A bound above ${warmup} keys per process would not show here: raise --warmup-keys`, data });
   }
 }

@@ -41,7 +41,8 @@ export async function probeRace(options: DoctorOptions, findings: Finding[], pro
   const data = { requests: options.raceRequests, inFlight: options.raceInFlight, crossed: foreign, missing, failed };
   const counts = `${foreign} of ${options.raceRequests} answers carried another request's value (${options.raceInFlight} in flight; ${missing} without any value, ${failed} failed)`;
   const fix = 'keep per-request state in the request context (Flask g / flask_login.current_user, vial ctx.g or g), never in a module-level variable';
-  if (foreign > 0) findings.push({ class: 'race', probe, verdict: 'FAIL', evidence: `${counts}; e.g. ${example}`, fix, data });
-  else if (missing + failed > options.raceRequests / 2) findings.push({ class: 'race', probe, verdict: 'WARN', evidence: `the route did not echo the value: ${counts}`, fix: 'point --race at a route that returns the {id} it was given', data });
-  else findings.push({ class: 'race', probe, verdict: 'PASS', evidence: counts, fix, data });
+  if (foreign > 0) findings.push({ check: 'race', class: 'race', probe, verdict: 'FAIL', evidence: `${counts}; e.g. ${example}`, fix, data });
+  else if (failed > options.raceRequests / 2) findings.push({ check: 'race', class: 'race', probe, verdict: 'SKIP', evidence: `most requests failed, so the check did not run: ${counts}`, fix: 'point --race at a route that answers 2xx with the {id} it was given', data });
+  else if (missing + failed > options.raceRequests / 2) findings.push({ check: 'race', class: 'race', probe, verdict: 'WARN', evidence: `the route did not echo the value: ${counts}`, fix: 'point --race at a route that returns the {id} it was given', data });
+  else findings.push({ check: 'race', class: 'race', probe, verdict: 'PASS', evidence: counts, fix, data });
 }

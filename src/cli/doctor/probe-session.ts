@@ -9,12 +9,15 @@ import type { Answer, SetCookie } from './http.ts';
 import type { DoctorOptions, LoginStep } from './options.ts';
 import type { Finding, Verdict } from './report.ts';
 import { readSignedCookie } from './signed-cookie.ts';
+import { formBody, formFor, isTokenField, pageToken, parseForms, tokenHeaders } from './form.ts';
 
 export interface SessionState {
   readonly jar: CookieJar;
   /** The answer to the first --page, for the header probe. */
   readonly firstPage: Answer | undefined;
   readonly sessionCookieNames: readonly string[];
+  /** Whether every --login step answered 2xx/3xx (false when none was given). */
+  readonly loggedIn: boolean;
 }
 
 const SESSION_NAME = /sess|sid|auth|token|login|remember|user|jwt/i;
@@ -24,14 +27,27 @@ export function sameOrigin(options: DoctorOptions, jar: CookieJar): Record<strin
   return { origin: options.target.origin, 'sec-fetch-site': 'same-origin', ...jar.header() };
 }
 
-async function login(options: DoctorOptions, step: LoginStep, jar: CookieJar): Promise<{ answer: Answer; cookies: SetCookie[] }> {
+/**
+ * Logs in as a browser does: open the login page first (its cookies are the pre-login state a
+ * fixation attack plants), take the form's hidden fields and CSRF token from the page or a header,
+ * then submit the form with the given fields. Returns the cookies set by the page and by the POST.
+ */
+async function login(options: DoctorOptions, step: LoginStep, jar: CookieJar, snapshot?: CookieJar): Promise<{ answer: Answer; cookies: SetCookie[]; pageCookies: SetCookie[] }> {
+  const page = await send(options.target, step.path, { headers: jar.header(), timeoutMs: options.timeoutMs, maxBytes: 512 * 1024 });
+  const pageCookies = page.status > 0 ? jar.store(page.headers) : [];
+  const form = page.status === 200 ? formFor(parseForms(page.body, new URL(step.path, options.target)), step.path) : undefined;
+  const token = page.status === 200 ? pageToken(page.body, page.headers) : undefined;
+  const given = new URLSearchParams(step.body);
+  const body = form === undefined ? given : formBody(form.fields, given, true);
+  // The pre-login state: what the browser holds right before it submits the login form.
+  if (snapshot !== undefined && snapshot.size === 0) for (const [name, value] of jar.entries()) snapshot.set(name, value);
   const answer = await send(options.target, step.path, {
     method: step.method,
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...sameOrigin(options, jar) },
-    body: step.body,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...sameOrigin(options, jar), ...tokenHeaders(token) },
+    body: body.toString(),
     timeoutMs: options.timeoutMs,
   });
-  return { answer, cookies: jar.store(answer.headers) };
+  return { answer, cookies: jar.store(answer.headers), pageCookies };
 }
 
 const worst = (verdicts: Verdict[]): Verdict => (verdicts.includes('FAIL') ? 'FAIL' : verdicts.includes('WARN') ? 'WARN' : 'PASS');
@@ -64,6 +80,7 @@ function cookieFinding(cookie: SetCookie, https: boolean): Finding {
   }
   const verdict = worst(verdicts);
   return {
+    check: 'cookie',
     class: 'security',
     probe: 'session cookie',
     verdict,
@@ -78,6 +95,7 @@ function signedFinding(name: string, value: string): Finding | undefined {
   const shown = (signed.payload ?? '').slice(0, 80);
   if (signed.weakSecret !== undefined) {
     return {
+      check: 'secret',
       class: 'security',
       probe: 'session secret',
       verdict: 'FAIL',
@@ -86,6 +104,7 @@ function signedFinding(name: string, value: string): Finding | undefined {
     };
   }
   return {
+    check: 'secret',
     class: 'security',
     probe: 'session contents',
     verdict: 'WARN',
@@ -94,13 +113,16 @@ function signedFinding(name: string, value: string): Finding | undefined {
   };
 }
 
-async function fixation(options: DoctorOptions, before: CookieJar, after: CookieJar, names: readonly string[]): Promise<Finding> {
-  const base = { class: 'security', probe: 'session fixation', fix: 'issue a new session id on login and destroy the old one (vial: ctx.session.login(id))' } as const;
+async function fixation(options: DoctorOptions, before: CookieJar, after: CookieJar, names: readonly string[], loggedIn: boolean): Promise<Finding> {
+  const base = { check: 'fixation', class: 'security', probe: 'session fixation', fix: 'issue a new session id on login and destroy the old one (vial: ctx.session.login(id); Flask: server-side sessions regenerated on login, e.g. session_interface.regenerate)' } as const;
+  if (!loggedIn) return { ...base, verdict: 'SKIP', evidence: 'login did not succeed, so there is no login to compare across' };
+  // A pre-login id still in the jar after login is kept, whether the server re-sent it unchanged
+  // or simply did not send the cookie again (the jar holds what the browser would).
   const kept = names.filter((n) => before.get(n) !== undefined && before.get(n) === after.get(n));
-  if (kept.length > 0) return { ...base, verdict: 'FAIL', evidence: `${kept.join(', ')} kept the same value across login: a planted or stolen pre-login id stays valid` };
+  if (kept.length > 0) return { ...base, verdict: 'FAIL', evidence: `${kept.join(', ')} kept the same value across login (re-sent unchanged or not re-sent at all): a planted or stolen pre-login id stays valid` };
   // No pre-login session to compare: plant one and see whether the server adopts it.
   const name = names[0];
-  if (name === undefined) return { ...base, verdict: 'SKIP', evidence: 'login set no session cookie' };
+  if (name === undefined) return { ...base, verdict: 'SKIP', evidence: 'neither the login page nor the login set a session cookie' };
   if (before.get(name) !== undefined) return { ...base, verdict: 'PASS', evidence: `${name} changed across login` };
   const planted = `doctor${randomBytes(16).toString('hex')}`;
   const jar = new CookieJar();
@@ -120,19 +142,22 @@ export async function probeSession(options: DoctorOptions, findings: Finding[]):
     for (const cookie of jar.store(answer.headers)) seen.set(cookie.name, cookie);
   }
   const before = new CookieJar();
-  for (const cookie of seen.values()) before.set(cookie.name, cookie.value);
   const loginNames = new Set<string>();
+  let loggedIn = options.logins.length > 0;
   for (const step of options.logins) {
-    const { answer, cookies } = await login(options, step, jar);
+    const { answer, cookies, pageCookies } = await login(options, step, jar, before);
+    for (const cookie of pageCookies) seen.set(cookie.name, cookie);
     if (answer.status === 0 || answer.status >= 400) {
-      findings.push({ class: 'security', probe: 'login', verdict: 'WARN', evidence: `${step.method} ${step.path} answered ${answer.status || answer.error}; session checks after login are incomplete`, fix: 'check the --login step (method, path, form fields)' });
+      loggedIn = false;
+      findings.push({ check: 'fixation', class: 'security', probe: 'login', verdict: 'WARN', evidence: `${step.method} ${step.path} answered ${answer.status || answer.error}; session checks after login are incomplete`, fix: 'check the --login step (method, path, form fields)' });
     }
     for (const cookie of cookies) {
       seen.set(cookie.name, cookie);
       loginNames.add(cookie.name);
     }
   }
-  const sessionCookies = [...seen.values()].filter((c) => loginNames.has(c.name) || SESSION_NAME.test(c.name));
+  // An anonymous CSRF cookie (vial_csrf, csrftoken) is not a session: it may stay across login.
+  const sessionCookies = [...seen.values()].filter((c) => !isTokenField(c.name) && (loginNames.has(c.name) || SESSION_NAME.test(c.name)));
   const https = options.target.protocol === 'https:';
   for (const cookie of sessionCookies) {
     findings.push(cookieFinding(cookie, https));
@@ -140,14 +165,16 @@ export async function probeSession(options: DoctorOptions, findings: Finding[]):
     if (signed !== undefined) findings.push(signed);
   }
   if (sessionCookies.length === 0) {
+    // Nothing was checked, so nothing passed.
     findings.push({
+      check: 'cookie',
       class: 'security',
       probe: 'session cookie',
-      verdict: options.logins.length > 0 ? 'WARN' : 'PASS',
+      verdict: options.logins.length > 0 ? 'WARN' : 'SKIP',
       evidence: options.logins.length > 0 ? 'login set no cookie that looks like a session' : 'no session cookie set by the pages (add --login to check one)',
       fix: 'check the --login step',
     });
   }
-  if (options.logins.length > 0) findings.push(await fixation(options, before, jar, [...loginNames]));
-  return { jar, firstPage, sessionCookieNames: sessionCookies.map((c) => c.name) };
+  if (options.logins.length > 0) findings.push(await fixation(options, before, jar, sessionCookies.map((c) => c.name), loggedIn));
+  return { jar, firstPage, sessionCookieNames: sessionCookies.map((c) => c.name), loggedIn };
 }

@@ -44,3 +44,30 @@ export function formatBytes(bytes: number): string {
   if (abs >= 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
   return `${Math.round(bytes)} B`;
 }
+
+export interface LineFit {
+  /** Least-squares slope. */
+  readonly slope: number;
+  /** The slope over its standard error; large when the points lie on a rising line, near 0 for noise. */
+  readonly t: number;
+}
+
+/** Least-squares line with the t value of its slope (0 with fewer than three points or no spread). */
+export function fitLine(points: readonly (readonly [number, number])[]): LineFit {
+  const n = points.length;
+  const b = slope(points);
+  if (n < 3) return { slope: b, t: 0 };
+  const mx = points.reduce((s, [x]) => s + x, 0) / n;
+  const my = points.reduce((s, [, y]) => s + y, 0) / n;
+  let sxx = 0;
+  let residual = 0;
+  for (const [x, y] of points) {
+    sxx += (x - mx) ** 2;
+    residual += (y - (my + b * (x - mx))) ** 2;
+  }
+  if (sxx === 0) return { slope: b, t: 0 };
+  const se = Math.sqrt(residual / (n - 2) / sxx);
+  // A perfectly straight series (no residual): as clear as a line gets.
+  if (se === 0) return { slope: b, t: b === 0 ? 0 : Math.sign(b) * 1e6 };
+  return { slope: b, t: b / se };
+}
