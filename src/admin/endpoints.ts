@@ -31,9 +31,22 @@ function samplerOff(): Reply {
     'Allocation sampling is not running in this process: it starts with app.listen() (or app.startMonitors()) unless memory.allocationSampling.enabled is false.');
 }
 
+/**
+ * A block the watchdog confirmed (the same request still ran at its second look) is that route's;
+ * one it did not confirm is a long turn of many requests, and the route it happened to sample is
+ * only where the first look landed: shown as `sampledRoute`, never as `route` (issue 14, class 10).
+ */
+export function isLongTurn(report: BlockReport): boolean {
+  return !report.confirmed && report.route !== null;
+}
+
 function block(report: BlockReport, frames = 12): object {
+  const longTurn = isLongTurn(report);
   return {
-    route: report.route,
+    kind: longTurn ? 'long-turn' : 'block',
+    confirmed: report.confirmed,
+    route: longTurn ? null : report.route,
+    sampledRoute: longTurn ? report.route : null,
     durationMs: report.durationMs,
     at: report.at,
     userFrame: report.userFrame === null ? null : `${report.userFrame.functionName || '<anonymous>'} ${formatFrame(report.userFrame)}`,
@@ -76,16 +89,22 @@ export function appEndpoints(app: ObservedApp, metrics: Metrics, startedAt: numb
     return value;
   }
 
-  function status(): { status: 'OK' | 'SHEDDING' | 'BLOCKED'; reasons: string[] } {
+  function status(): { status: 'OK' | 'SHEDDING' | 'BUSY' | 'BLOCKED'; reasons: string[] } {
     const reasons: string[] = [];
-    const lastBlock = app.monitors.watchdog?.recentBlocks().at(-1);
-    if (lastBlock !== undefined && Date.now() - lastBlock.at < BLOCKED_RECENT_MS) {
-      reasons.push(`event loop blocked ${lastBlock.durationMs} ms${lastBlock.route === null ? '' : ` in ${lastBlock.route}`}`);
+    const recent = (app.monitors.watchdog?.recentBlocks() ?? []).filter((b) => Date.now() - b.at < BLOCKED_RECENT_MS);
+    const lastBlock = recent.findLast((b) => !isLongTurn(b));
+    if (lastBlock !== undefined) {
+      reasons.push(`event loop blocked ${lastBlock.durationMs} ms${lastBlock.route === null ? ' outside any route' : ` in ${lastBlock.route}`}`);
       return { status: 'BLOCKED', reasons };
     }
+    const lastTurn = recent.at(-1);
+    if (lastTurn !== undefined) {
+      reasons.push(`a long turn of many requests held the event loop ${lastTurn.durationMs} ms; no single request held it`);
+      return { status: 'BUSY', reasons };
+    }
     if (app.load.pressure.overloaded) reasons.push('event-loop pressure');
-    const recent = metrics.live.samples().slice(-5);
-    if (recent.some((s) => s.shedPerSec > 0)) reasons.push('requests refused in the last 5 s');
+    const samples = metrics.live.samples().slice(-5);
+    if (samples.some((s) => s.shedPerSec > 0)) reasons.push('requests refused in the last 5 s');
     return { status: reasons.length > 0 ? 'SHEDDING' : 'OK', reasons };
   }
 

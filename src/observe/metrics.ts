@@ -83,7 +83,13 @@ export function createMetrics(app: ObservedApp, options: MetricsOptions = {}): M
     live.record(route, event.status, event.durationMs);
   }
   const blocksByRoute = new Map<string, number>();
+  let longTurns = 0;
   const onBlock = (report: BlockReport): void => {
+    // An unconfirmed report with a route is a long turn of many requests: not that route's block.
+    if (!report.confirmed && report.route !== null) {
+      longTurns++;
+      return;
+    }
     const route = report.route ?? 'none';
     blocksByRoute.set(route, (blocksByRoute.get(route) ?? 0) + 1);
   };
@@ -101,8 +107,9 @@ export function createMetrics(app: ObservedApp, options: MetricsOptions = {}): M
     const own = new prom.Registry();
     const r: Registration = { prom, registry: own };
     series.register(own);
-    totals(r, 'vial_event_loop_blocks_total', 'Event-loop blocks the watchdog caught (vial:block), by route.', ['route'], () =>
+    totals(r, 'vial_event_loop_blocks_total', 'Event-loop blocks the watchdog confirmed (vial:block), by the route that held the loop.', ['route'], () =>
       [...blocksByRoute].map(([route, n]) => [{ route }, n]));
+    totals(r, 'vial_event_loop_long_turns_total', 'Long event-loop turns of many requests (vial:block, not confirmed): no single route held the loop.', [], () => [[NO_LABELS, longTurns]]);
     totals(r, 'vial_leak_alarms_total', 'Heap-growth alarms raised (vial:leak).', [], () => [[NO_LABELS, leakAlarms]]);
     registerLoadMetrics(app, r, live);
     registerMemoryMetrics(r);

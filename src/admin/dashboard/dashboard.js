@@ -83,7 +83,10 @@
     document.getElementById('reasons').textContent = stats.reasons.join(' · ');
     document.getElementById('updated').textContent = new Date().toLocaleTimeString();
     fill('routes', stats.routes, [[(r) => r.route, 'where'], [(r) => r.requests, 'num'], [(r) => r.errors5xx, 'num'], [(r) => r.p99Ms, 'num'], [(r) => r.inFlight, 'num'], [(r) => r.queued, 'num'], [(r) => r.shed, 'num']], (r) => r.shed > 0);
-    fill('blocks', stats.blocks, [[(b) => new Date(b.at).toLocaleTimeString()], [(b) => b.durationMs, 'num'], [(b) => b.route || '-', 'where'], [(b) => b.userFrame || b.stack[0] || b.stackError || '?', 'where']]);
+    // A long turn (not confirmed) is many requests' time, never the sampled route's block.
+    fill('blocks', stats.blocks, [[(b) => new Date(b.at).toLocaleTimeString()], [(b) => (b.kind === 'long-turn' ? 'long turn' : 'block')], [(b) => b.durationMs, 'num'],
+      [(b) => (b.kind === 'long-turn' ? 'many requests' : b.route || 'outside any route'), 'where'], [(b) => (b.kind === 'long-turn' ? '-' : b.userFrame || b.stack[0] || b.stackError || '?'), 'where']],
+      (b) => b.kind !== 'long-turn');
     fill('caches', stats.caches, [[(c) => c.name], [(c) => c.size, 'num'], [(c) => c.maxEntries ?? '-', 'num'], [(c) => (c.hitRate * 100).toFixed(1) + '%', 'num'], [(c) => c.evictions, 'num']]);
     fill('sites', stats.allocations ? stats.allocations.sites : [], [[(s) => s.functionName || '<anonymous>'], [(s) => s.location, 'where'], [(s) => (s.selfBytes / 1024).toFixed(0), 'num']]);
   }
