@@ -53,6 +53,11 @@ export interface ListenOptions {
   host?: string;
   /** Serve HTTPS, with HTTP/2 and HTTP/1.1 fallback over ALPN (docs/https.md). */
   tls?: TlsOptions;
+  /**
+   * For this listen, instead of `config.admin`: `vial run` passes its `--admin-port` and
+   * `--no-admin` here (explicit arguments rather than environment the app would read back).
+   */
+  admin?: { readonly enabled?: boolean; readonly port?: number };
 }
 
 export interface RunningServer {
@@ -250,8 +255,9 @@ export class Vial extends Scaffold {
     const url = `${secure === undefined ? 'http' : 'https'}://${shownHost}:${port}`;
     this.log.info({ url }, 'vial: listening');
     let admin: RunningAdmin | undefined;
-    if (this.config.admin.enabled) {
-      const { host: adminHost, port: adminPort, token } = this.config.admin;
+    if (options.admin?.enabled ?? this.config.admin.enabled) {
+      const { host: adminHost, token } = this.config.admin;
+      const adminPort = options.admin?.port ?? this.config.admin.port;
       try {
         const metrics = this.monitors.metrics;
         admin = await startAdmin(this, { host: adminHost, port: adminPort, ...(token === undefined ? {} : { token }), ...(metrics === undefined ? {} : { metrics }) });

@@ -130,6 +130,50 @@ for (const [version, node] of Object.entries(NODES)) {
   });
 }
 
+/** The Dockerfile's CMD in docs/deploy.md: the start command the deploy guide tells users to run. */
+function deployCommand(): string[] {
+  const doc = readFileSync(join(root, 'docs/deploy.md'), 'utf8');
+  const line = /^CMD (\[.*\])$/m.exec(doc)?.[1];
+  assert.ok(line !== undefined, 'docs/deploy.md has a Dockerfile with a CMD ["node", ...] line');
+  return JSON.parse(line) as string[];
+}
+
+describe('the start command of docs/deploy.md, from the installed package', () => {
+  it('serves in production with workers, answers the request in flight at SIGTERM, and exits 0', async () => {
+    const [command, ...args] = deployCommand();
+    assert.equal(command, 'node', 'the guide starts vial with node itself (npx does not pass SIGTERM on)');
+    assert.deepEqual(args.slice(0, 3), ['node_modules/vial/bin/vial.js', 'run', 'app.ts']);
+    // The documented flags, with a free port instead of 5000 (the host stays 0.0.0.0).
+    const portAt = args.indexOf('--port');
+    args[portAt + 1] = '0';
+    // A slow route added to the README's app, to have a request in flight during the drain.
+    const app = `${readmeBlock('// app.ts\n').replace(/export default app;\s*$/, '')}
+app.get('/slow', async () => {
+  console.log('slow request started');
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  return { slow: true };
+});
+export default app;
+`;
+    writeFileSync(join(project, 'deploy-app.ts'), app);
+    args[2] = 'deploy-app.ts';
+    const env = { ...envFor(NODES[24]), NODE_ENV: 'production', VIAL_ALLOWED_HOSTS: '127.0.0.1', VIAL_ADMIN_PORT: '0' };
+    const vial = run(command!, args, { cwd: project, env });
+    const line = await vial.waitFor(/primary listening on http:\/\/0\.0\.0\.0:\d+/);
+    const port = Number(/:(\d+) /.exec(line)![1]);
+    const hello = await getText(port, '/hello', agent);
+    assert.equal(hello.status, 200, hello.text);
+    const slow = getText(port, '/slow', agent);
+    await vial.waitFor(/slow request started/);
+    // The pid the test started is vial's primary itself: the signal reaches it directly.
+    process.kill(vial.child.pid!, 'SIGTERM');
+    const answered = await slow;
+    assert.equal(answered.status, 200, answered.text);
+    assert.deepEqual(JSON.parse(answered.text), { slow: true });
+    assert.equal(await vial.exitCode(), 0, vial.text());
+  });
+});
+
 describe('`vial new` from the installed package', () => {
   const fresh = join(dir, 'hello');
 

@@ -37,7 +37,8 @@ Starts the app. TypeScript apps load directly (Node 24 strips types).
   --admin-port N            the admin listener (metrics, health, dashboard) on 127.0.0.1:N
                             (default: VIAL_ADMIN_PORT or 9464); with --workers the primary
                             serves it and sums every worker's metrics
-  --no-admin                do not start the admin listener (VIAL_ADMIN=0)
+  --no-admin                do not start the admin listener (VIAL_ADMIN=0); both admin
+                            flags win over the app's own admin options
   --reload                  development only: restart when a file the app imports changes,
                             on the same port; a version that fails to start shows its error
                             and the previous one keeps serving (no admin listener)
@@ -65,6 +66,8 @@ interface RunFlags {
   /** True when a primary is needed: more than one worker, or recycling. */
   supervised: boolean;
   reload: boolean;
+  /** The admin listener, resolved once here from the flags and VIAL_ADMIN/VIAL_ADMIN_PORT, passed to listen() or the primary. */
+  admin: { readonly enabled: boolean; readonly port: number | undefined };
 }
 
 function intFlag(name: string, text: string | undefined, max = Number.MAX_SAFE_INTEGER): number | undefined {
@@ -101,12 +104,10 @@ function parseFlags(args: string[]): RunFlags | 'help' {
   }
   const { positionals, values } = parsed;
   if (values.help === true) return 'help';
-  // `vial run` is how a service is deployed, so the admin listener is on unless turned off. The
-  // app reads these once, in its constructor (it may still override them in its own options).
+  // `vial run` is how a service is deployed, so the admin listener is on unless turned off
+  // (--no-admin or VIAL_ADMIN=0). An explicit choice here wins over the app's own options.
   const adminPort = intFlag('--admin-port', values['admin-port'], 65535);
-  if (adminPort !== undefined) process.env['VIAL_ADMIN_PORT'] = String(adminPort);
-  if (values['no-admin'] === true) process.env['VIAL_ADMIN'] = '0';
-  else process.env['VIAL_ADMIN'] ??= '1';
+  const admin = { enabled: values['no-admin'] !== true && envValue('VIAL_ADMIN') !== '0', port: adminPort };
   const workers = intFlag('--workers', values.workers) ?? intFlag('VIAL_WORKERS', envValue('VIAL_WORKERS'));
   const maxRequests = intFlag('--max-requests', values['max-requests']);
   const maxRequestsJitter = intFlag('--max-requests-jitter', values['max-requests-jitter']);
@@ -139,6 +140,7 @@ function parseFlags(args: string[]): RunFlags | 'help' {
     process: options,
     supervised,
     reload: values.reload === true,
+    admin,
   };
 }
 
@@ -163,6 +165,7 @@ async function runSingle(flags: RunFlags): Promise<number> {
       ...(flags.port === undefined ? {} : { port: flags.port }),
       ...(flags.host === undefined ? {} : { host: flags.host }),
       ...(flags.tls === undefined ? {} : { tls: flags.tls }),
+      admin: { enabled: flags.admin.enabled, ...(flags.admin.port === undefined ? {} : { port: flags.admin.port }) },
     });
   } catch (error) {
     // listen() may have started the monitors (a watchdog thread, timers): stop them so the
@@ -224,9 +227,8 @@ async function runAsWorker(flags: RunFlags): Promise<number> {
     else then?.();
   };
   try {
-    // The primary serves the admin listener for the whole machine; a worker only answers its
-    // metrics requests over IPC.
-    process.env['VIAL_ADMIN'] = '0';
+    // The primary serves the admin listener for the whole machine; a worker never calls listen()
+    // (so never starts one) and only answers its metrics requests over IPC.
     const app = await loadApp(flags.file);
     reportGraph();
     const server = app.createServer();
@@ -312,13 +314,13 @@ async function runAsPrimary(flags: RunFlags): Promise<number> {
   running.supervisor = supervisor;
   const shownHost = host.includes(':') ? `[${host}]` : host;
   console.log(`vial: primary listening on http://${shownHost}:${supervisor.address.port} with ${options.workers} worker(s) (pid ${process.pid})`);
-  if (envValue('VIAL_ADMIN') === '1') {
+  if (flags.admin.enabled) {
     const token = envValue('VIAL_ADMIN_TOKEN');
     try {
       const admin = await startPrimaryAdmin({
         supervisor,
         host: envValue('VIAL_ADMIN_HOST') ?? '127.0.0.1',
-        port: intFlag('VIAL_ADMIN_PORT', envValue('VIAL_ADMIN_PORT'), 65535) ?? 9464,
+        port: flags.admin.port ?? intFlag('VIAL_ADMIN_PORT', envValue('VIAL_ADMIN_PORT'), 65535) ?? 9464,
         ...(token === undefined ? {} : { token }),
         log,
       });

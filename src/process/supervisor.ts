@@ -14,7 +14,6 @@ import { ConfigError } from '../errors.ts';
 import type { ProcessLogger, ProcessOptions } from './options.ts';
 import { resolveProcessOptions, silentLogger } from './options.ts';
 import type { WorkerMessage, WorkerStatus } from './worker.ts';
-import { MAX_REQUESTS_ENV } from './worker.ts';
 import { typedChannel } from '../internal/channels.ts';
 
 /** What `vial:worker` carries: one event per worker state change (ready, exit with its cause, ...). */
@@ -58,7 +57,8 @@ export interface WorkerStats {
   requests: number;
   inFlight: string[];
   rssBytes: number;
-  connections: number;
+  /** Connections the primary has handed to this worker since it started (cumulative, not open ones). */
+  connectionsHanded: number;
 }
 
 export interface SupervisorStats {
@@ -85,7 +85,10 @@ interface Slot {
   status: WorkerStatus;
   statusAt: number;
   handedSinceStatus: number;
-  connections: number;
+  /** Cumulative: every connection handed to this worker (WorkerStats.connectionsHanded). */
+  connectionsHanded: number;
+  /** This worker's request budget (jittered), sent in vial:settings when it is ready. */
+  maxRequests: number;
   /** Set once the primary decided this worker goes: it will not be restarted as a crash. */
   leaving: RestartCause | 'shutdown' | null;
   /** The worker this one replaces; drained once this one is ready. */
@@ -128,11 +131,11 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
   function fork(replaces: Slot | null): Slot {
     const { maxRequests, maxRequestsJitter } = config.recycle;
     const budget = maxRequests === 0 ? 0 : maxRequests + Math.floor(Math.random() * (maxRequestsJitter + 1));
-    const worker = cluster.fork({ ...options.env, [MAX_REQUESTS_ENV]: String(budget) });
+    const worker = cluster.fork(options.env);
     const slot: Slot = {
       worker, id: worker.id, pid: worker.process.pid, state: 'starting', startedAt: Date.now(),
       awaitingSince: null, status: { seq: null, requests: 0, inFlightCount: 0, inFlight: [], rssBytes: 0 }, statusAt: Date.now(),
-      handedSinceStatus: 0, connections: 0, leaving: null, replaces, graceTimer: null,
+      handedSinceStatus: 0, connectionsHanded: 0, maxRequests: budget, leaving: null, replaces, graceTimer: null,
     };
     slots.set(slot.id, slot);
     worker.on('message', (msg: WorkerMessage) => onWorkerMessage(slot, msg));
@@ -178,7 +181,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
       return;
     }
     slot.handedSinceStatus++;
-    slot.connections++;
+    slot.connectionsHanded++;
     connections.routed++;
     slot.worker.send(['vial:conn'], socket, { keepOpen: false }, (err: Error | null) => {
       if (err === null) return;
@@ -227,6 +230,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
       case 'vial:ready':
         if (slot.state !== 'starting') return;
         slot.state = 'ready';
+        slot.worker.send(['vial:settings', { maxRequests: slot.maxRequests }]);
         publish('ready', slot);
         if (slot.replaces !== null) drain(slot.replaces, slot.replaces.leaving ?? 'shutdown');
         if (shuttingDown !== null) drain(slot, 'shutdown');
@@ -365,7 +369,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
       return {
         workers: [...slots.values()].map((s) => ({
           id: s.id, pid: s.pid, state: s.state, responsive: responsive(s, now), requests: s.status.requests,
-          inFlight: s.status.inFlight, rssBytes: s.status.rssBytes, connections: s.connections,
+          inFlight: s.status.inFlight, rssBytes: s.status.rssBytes, connectionsHanded: s.connectionsHanded,
         })),
         restarts: { ...restarts },
         connections: { ...connections, pending: pending.length },

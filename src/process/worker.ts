@@ -25,15 +25,25 @@ export interface WorkerStatus {
 export type PrimaryMessage =
   | readonly ['vial:conn']
   | readonly ['vial:ping', number]
-  | readonly ['vial:drain'];
+  | readonly ['vial:drain']
+  | readonly ['vial:settings', WorkerSettings];
+
+/**
+ * What the primary decides for one worker, sent in answer to its `vial:ready` (so before any
+ * connection: IPC keeps the order). Intentionally a message rather than the fork's environment or
+ * `cluster.setupPrimary({ args })`: settings differ per worker (the budget is jittered), setupPrimary
+ * is one global for every later fork, and the environment is read by everything in the process,
+ * the app included.
+ */
+export interface WorkerSettings {
+  /** Ask to be recycled after this many requests; 0 never. */
+  readonly maxRequests: number;
+}
 
 export type WorkerMessage =
   | readonly ['vial:ready']
   | readonly ['vial:status', WorkerStatus]
   | readonly ['vial:recycle', { requests: number }];
-
-/** Environment variable through which the primary gives each worker its jittered request budget. */
-export const MAX_REQUESTS_ENV = 'VIAL_WORKER_MAX_REQUESTS';
 
 // A blocked worker cannot answer pings, so the primary only knows what it was running from the
 // last report it sent. Reporting when a request starts (at most this often) makes that report
@@ -92,8 +102,8 @@ export function runWorker(options: WorkerOptions): WorkerRuntime {
   }
   const log = options.log ?? silentLogger;
   const exit = options.exit ?? ((code: number) => process.exit(code));
-  const budget = Number(process.env[MAX_REQUESTS_ENV] ?? 0);
-  const maxRequests = Number.isInteger(budget) && budget > 0 ? budget : 0;
+  // Until the primary's vial:settings arrive (before the first connection), no budget.
+  let maxRequests = 0;
   let draining = false;
   let drainPromise: Promise<void> | null = null;
   let lastUnsolicitedAt = 0;
@@ -141,6 +151,11 @@ export function runWorker(options: WorkerOptions): WorkerRuntime {
       case 'vial:drain':
         void api.drain('primary');
         return;
+      case 'vial:settings': {
+        const budget = msg[1].maxRequests;
+        maxRequests = Number.isInteger(budget) && budget > 0 ? budget : 0;
+        return;
+      }
     }
   }
   process.on('message', onMessage);
