@@ -158,7 +158,7 @@ export default app;
     writeFileSync(join(project, 'deploy-app.ts'), app);
     args[2] = 'deploy-app.ts';
     const env = { ...envFor(NODES[24]), NODE_ENV: 'production', VIAL_ALLOWED_HOSTS: '127.0.0.1', VIAL_ADMIN_PORT: '0' };
-    const vial = run(command!, args, { cwd: project, env });
+    const vial = run(command, args, { cwd: project, env });
     const line = await vial.waitFor(/primary listening on http:\/\/0\.0\.0\.0:\d+/);
     const port = Number(/:(\d+) /.exec(line)![1]);
     const hello = await getText(port, '/hello', agent);
