@@ -50,13 +50,15 @@ export interface LineFit {
   readonly slope: number;
   /** The slope over its standard error; large when the points lie on a rising line, near 0 for noise. */
   readonly t: number;
+  /** Standard error of the slope (Infinity with fewer than three points or no spread, 0 for a straight line). */
+  readonly se: number;
 }
 
 /** Least-squares line with the t value of its slope (0 with fewer than three points or no spread). */
 export function fitLine(points: readonly (readonly [number, number])[]): LineFit {
   const n = points.length;
   const b = slope(points);
-  if (n < 3) return { slope: b, t: 0 };
+  if (n < 3) return { slope: b, t: 0, se: Infinity };
   const mx = points.reduce((s, [x]) => s + x, 0) / n;
   const my = points.reduce((s, [, y]) => s + y, 0) / n;
   let sxx = 0;
@@ -65,9 +67,22 @@ export function fitLine(points: readonly (readonly [number, number])[]): LineFit
     sxx += (x - mx) ** 2;
     residual += (y - (my + b * (x - mx))) ** 2;
   }
-  if (sxx === 0) return { slope: b, t: 0 };
+  if (sxx === 0) return { slope: b, t: 0, se: Infinity };
   const se = Math.sqrt(residual / (n - 2) / sxx);
   // A perfectly straight series (no residual): as clear as a line gets.
-  if (se === 0) return { slope: b, t: b === 0 ? 0 : Math.sign(b) * 1e6 };
-  return { slope: b, t: b / se };
+  if (se === 0) return { slope: b, t: b === 0 ? 0 : Math.sign(b) * 1e6, se };
+  return { slope: b, t: b / se, se };
+}
+
+/**
+ * How clearly slope `a` exceeds slope `b`: their difference over the standard error of the
+ * difference (Welch's form, the two fits being independent). 0 when either fit has no error estimate
+ * (too few points); a large number when both lines are exact and `a` is the steeper.
+ */
+export function excessT(a: LineFit, b: LineFit): number {
+  const diff = a.slope - b.slope;
+  if (!Number.isFinite(a.se) || !Number.isFinite(b.se)) return 0;
+  const se = Math.sqrt(a.se ** 2 + b.se ** 2);
+  if (se === 0) return diff === 0 ? 0 : Math.sign(diff) * 1e6;
+  return diff / se;
 }
