@@ -369,7 +369,13 @@ function send(s: DispatchState, ctx: Context, res: ServerResponse, response: Via
   const extra = ctx.responseHeaders;
   const head: ResponseHead = [];
   for (const name in own) if (extra === undefined || extra[name] === undefined) head.push(name, own[name] as string | string[]);
-  if (extra !== undefined) for (const name in extra) head.push(name, extra[name] as string);
+  if (extra !== undefined) {
+    for (const name in extra) {
+      // Every cookie goes out: the handler's reply and ctx.setCookie() each add their own (RFC 6265
+      // §3), where any other ctx.header() replaces the reply's header of the same name.
+      head.push(name, name === 'set-cookie' && own[name] !== undefined ? [own[name], extra[name] as string | string[]].flat() : (extra[name] as string));
+    }
+  }
   const added = isNonDocumentType(extra?.['content-type'] ?? own['content-type']) ? s.dataHeaders : s.documentHeaders;
   for (let i = 0; i < added.length; i++) {
     const [name, value] = added[i] as readonly [string, string];

@@ -71,6 +71,24 @@ both('ctx.setCookie and ctx.clearCookie', (mode) => {
     assert.deepEqual(setCookies((await c.get('/own')).headers), ['a=1; Path=/; HttpOnly; SameSite=Lax']);
   });
 
+  it('sends the cookies of a returned Response and of ctx.setCookie() together, none replacing another', async (t) => {
+    const app = makeApp();
+    app.get('/mixed', (ctx) => {
+      ctx.setCookie('a', '1');
+      const reply = new Response('ok', { headers: { 'content-type': 'text/plain' } });
+      reply.headers.append('set-cookie', 'b=2; Path=/');
+      reply.headers.append('set-cookie', 'c=3; Path=/');
+      return reply;
+    });
+    app.get('/own-header', (ctx) => {
+      ctx.header('set-cookie', 'd=4; Path=/');
+      return new VialResponse('ok', 200, { 'content-type': 'text/plain', 'set-cookie': 'e=5; Path=/' });
+    });
+    const c = await connect(t, mode, app);
+    assert.deepEqual(setCookies((await c.get('/mixed')).headers), ['b=2; Path=/', 'c=3; Path=/', 'a=1; Path=/; HttpOnly; SameSite=Lax']);
+    assert.deepEqual(setCookies((await c.get('/own-header')).headers), ['e=5; Path=/', 'd=4; Path=/']);
+  });
+
   it('is Secure by default in production', async (t) => {
     // The real server is reached as 127.0.0.1; production refuses Hosts it does not list.
     const app = makeApp({ env: 'production', security: { secretKey: KEY_A }, origin: 'https://app.example.com', allowedHosts: ['app.example.com', '127.0.0.1'] });
