@@ -123,6 +123,38 @@ describe('HTTPS and HTTP/2', () => {
     assert.equal(await curl(['--http2', '-w', ' %{http_version}', `${running.url}/`]), '{"version":"2.0"} 2');
   });
 
+  it('answers 431 and 413 over HTTP/2 with their JSON bodies, without the HTTP/1 Connection header', async (t) => {
+    const { app } = tlsApp();
+    app.post('/small', { maxBodyBytes: 1024 }, async (ctx) => ({ bytes: (await ctx.request.bytes()).length }));
+    const running = await app.listen({ port: 0, host: '127.0.0.1', tls: { cert, key } });
+    t.after(() => running.close());
+    const client = http2.connect(running.url, { rejectUnauthorized: false });
+    t.after(() => client.close());
+    const ask = (headers: http2.OutgoingHttpHeaders, body?: Buffer): Promise<{ status: number; headers: http2.IncomingHttpHeaders; body: string }> =>
+      new Promise((resolve, reject) => {
+        const req = client.request(headers);
+        let text = '';
+        let head: http2.IncomingHttpHeaders = {};
+        req.on('response', (h) => (head = h));
+        req.setEncoding('utf8');
+        req.on('data', (chunk: string) => (text += chunk));
+        req.on('end', () => resolve({ status: Number(head[':status']), headers: head, body: text }));
+        req.on('error', reject);
+        req.end(body);
+      });
+    const many: http2.OutgoingHttpHeaders = { ':path': '/' };
+    for (let i = 0; i < 120; i++) many[`x-h${i}`] = '1';
+    const crowded = await ask(many);
+    assert.equal(crowded.status, 431);
+    assert.equal((JSON.parse(crowded.body) as { error: { code: string } }).error.code, 'VIAL_ERR_TOO_MANY_HEADERS');
+    assert.equal(crowded.headers['connection'], undefined);
+    const big = await ask({ ':path': '/small', ':method': 'POST', 'content-length': '4096' }, Buffer.alloc(4096));
+    assert.equal(big.status, 413);
+    assert.equal((JSON.parse(big.body) as { error: { code: string } }).error.code, 'VIAL_ERR_BODY_TOO_LARGE');
+    // The session is still good for the next stream.
+    assert.equal((await ask({ ':path': '/' })).status, 200);
+  });
+
   it('says what is wrong with a certificate it cannot use', async () => {
     const app = makeApp();
     await assert.rejects(app.listen({ port: 0, tls: { cert: join(dir, 'missing.pem'), key } }), (e: unknown) => e instanceof ConfigError && e.code === 'VIAL_ERR_TLS' && /cannot read/.test(e.message));

@@ -29,9 +29,28 @@ export function writeHeadChecked(res: ServerResponse, status: number, head: Head
   try {
     res.writeHead(status, head as string[]);
   } catch (error) {
+    if ((error as { code?: string } | null)?.code === 'ERR_HTTP2_INVALID_CONNECTION_HEADERS') {
+      // HTTP/2 has no connection-specific headers (RFC 9113 §8.2.2): the `Connection: close` an
+      // HTTP/1 refusal carries (413, 431, framing errors) means nothing on a stream, and Node's
+      // compatibility layer throws on it rather than drop it. Retried without them, so the client
+      // gets the refusal instead of a 500; only this rare path pays for the copy.
+      res.writeHead(status, withoutConnectionHeaders(head) as string[]);
+      return;
+    }
     if (!isNodeHeaderError(error)) throw error;
     throw invalidHeaderError(findBadHeader(head) ?? 'unknown', error);
   }
+}
+
+const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
+function withoutConnectionHeaders(head: HeaderList): HeaderList {
+  const kept: (string | readonly string[])[] = [];
+  for (let i = 0; i < head.length; i += 2) {
+    const name = head[i] as string;
+    if (!CONNECTION_SPECIFIC.has(name.toLowerCase())) kept.push(name, head[i + 1] as string | readonly string[]);
+  }
+  return kept;
 }
 
 function findBadHeader(head: HeaderList): string | undefined {

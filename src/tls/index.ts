@@ -69,7 +69,10 @@ export function createSecureServer(listener: Listener, tls: TlsOptions, limits: 
           maxHeaderListSize: limits.maxHeaderSizeBytes,
           enablePush: false,
         },
-        maxHeaderListPairs: limits.maxHeadersCount + 4, // + the pseudo-headers
+        // Twice vial's count, plus the pseudo-headers: up to there the stream reaches vial, which
+        // answers a clear 431 with a body (as over HTTP/1); past it nghttp2 resets the stream
+        // (ENHANCE_YOUR_CALM). The bytes stay bounded by maxHeaderListSize either way.
+        maxHeaderListPairs: limits.maxHeadersCount * 2 + 4,
         maxSessionMemory: 10, // MB per session, Node's default written down: past it new streams are refused
         maxSettings: 32,
         maxOutstandingPings: 10,
