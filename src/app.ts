@@ -35,6 +35,8 @@ import { Scaffold } from './scaffold.ts';
 import type { Plugin } from './plugin.ts';
 import { PluginHost } from './plugin-host.ts';
 import { securityHeaders } from './security/headers-plugin.ts';
+import { compression } from './compression/index.ts';
+import { conditional } from './conditional/index.ts';
 import { expectContinue } from './security/continue.ts';
 import { cookies } from './cookies/index.ts';
 import { createSecureServer } from './tls/index.ts';
@@ -104,11 +106,30 @@ export class Vial extends Scaffold {
     this.plugin(expectContinue);
     this.plugin(cookies);
     if (this.config.log.requests) this.plugin(requestLog);
+    // On by default now that CSRF tokens are masked per response (BREACH: docs/compression.md);
+    // both skip replies under 1 KiB, so the commonest tiny replies keep the fast path.
+    if (options.compression !== false) this.#builtin(compression, options.compression, 'compression');
+    if (options.conditional !== false) this.#builtin(conditional, options.conditional, 'conditional');
+  }
+
+  /** Built-ins configured through VialOptions: registering them again says where their options go. */
+  readonly #defaults = new Map<Plugin<never, never>, string>();
+
+  #builtin<O, I>(plugin: Plugin<O, I>, input: I | undefined, key: string): void {
+    this.plugin(plugin, input);
+    this.#defaults.set(plugin as unknown as Plugin<never, never>, key);
   }
 
   /** Registers a plugin on the whole app and sets it up at once (docs/plugins.md). */
   plugin<O, I>(plugin: Plugin<O, I>, input?: I): this {
     this.assertMutable(`register plugin "${plugin.name}"`);
+    const key = this.#defaults.get(plugin as unknown as Plugin<never, never>);
+    if (key !== undefined) {
+      throw new ConfigError(
+        'VIAL_ERR_PLUGIN',
+        `The ${plugin.name} plugin is on by default. Configure it with new Vial({ ${key}: { ... } }), or turn it off with { ${key}: false }.`,
+      );
+    }
     this.#plugins.register(plugin, input, this, undefined);
     return this;
   }

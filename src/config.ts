@@ -3,6 +3,8 @@
  * in `new Vial()`, and returns a deep-frozen object; each module gets its own slice and per-request
  * code never re-reads options. Pure: reads only the `env` object it is given.
  */
+import type { CompressionOptions } from './compression/options.ts';
+import type { ConditionalOptions } from './conditional/options.ts';
 import { ConfigError } from './errors.ts';
 import { resolveLoadOptions } from './load/options.ts';
 import type { LoadOptions, LoadOptionsInput } from './load/options.ts';
@@ -233,6 +235,10 @@ export interface VialOptions extends CoreOptions {
   process?: ProcessOptions;
   /** The blocked-event-loop watchdog (docs/watchdog.md). */
   watchdog?: Partial<WatchdogOptions>;
+  /** Response compression, on by default for compressible bodies of 1 KiB or more (docs/compression.md); `false` turns it off. */
+  compression?: CompressionOptions | false;
+  /** Weak ETags and 304/412 for buffered GET replies of 1 KiB or more, on by default (docs/conditional.md); `false` turns it off. */
+  conditional?: ConditionalOptions | false;
 }
 
 export interface VialConfig extends CoreConfig {

@@ -34,7 +34,7 @@ import type { OffloadPool } from './load/offload.ts';
 import { hasTooManyHeaders } from './load/server-limits.ts';
 import { recordRoute } from './memory/route-activity.ts';
 import type { PluginHost } from './plugin-host.ts';
-import { NO_PLUGIN_HOOKS } from './plugin-host.ts';
+import { keepsFastPath } from './plugin-host.ts';
 import { requestChannel } from './request-events.ts';
 import { VialRequest } from './request.ts';
 import { buildPlainHeads, toResponse, VialResponse, writePlainReply, writeResponse } from './response.ts';
@@ -98,9 +98,10 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     refusals: new RefusalCache(plainHeads),
     edge: createEdge({ allowedHosts: deps.config.allowedHosts, trustProxy: deps.config.trustProxy }),
     appScopes: [deps.table.appErrorScope],
-    // A plugin that touches a route takes it off the fast path; the others cost it nothing.
+    // A plugin that touches a route takes it off the fast path, except one that only acts on
+    // large bodies (compression, ETags): small plain replies still take it. The others cost nothing.
     plainRoutes: new Set(
-      deps.table.records.filter((r) => r.before.length === 0 && r.after.length === 0 && r.teardown.length === 0 && r.handler !== undefined && r.plugins === NO_PLUGIN_HOOKS),
+      deps.table.records.filter((r) => r.before.length === 0 && r.after.length === 0 && r.teardown.length === 0 && r.handler !== undefined && keepsFastPath(r.plugins)),
     ),
   };
   return (req, res) => receive(state, req, res);
@@ -210,19 +211,20 @@ function begin(s: DispatchState, ctx: Context, route: RouteRecord, gate: RouteGa
     return;
   }
   // A string or a plain object, written straight from a prebuilt head: the commonest case.
-  if (writesPlain(s, ctx, route, res, reply)) {
-    release(s, ctx, route, gate, res, startedAt, undefined, undefined);
-    return;
-  }
-  let response: VialResponse;
+  let response: VialResponse | true;
   try {
-    response = reply instanceof VialResponse ? reply : toResponse(reply ?? null);
+    response = writesPlain(s, ctx, route, res, reply);
   } catch (error) {
     void run(s, ctx, route, gate, res, startedAt, Promise.reject(error));
     return;
   }
-  // A handler that touched the session needs step 6b (save it, set the cookie): not fast.
-  if (ctx.sessionState !== undefined) {
+  if (response === true) {
+    release(s, ctx, route, gate, res, startedAt, undefined, undefined);
+    return;
+  }
+  // A handler that touched the session needs step 6b (save it, set the cookie), and a reply too
+  // large for the fast path goes to the plugins' onResponse hooks (6a): not fast.
+  if (ctx.sessionState !== undefined || route.plugins.onResponse.length !== 0) {
     void run(s, ctx, route, gate, res, startedAt, Promise.resolve(response));
     return;
   }
@@ -239,17 +241,22 @@ function begin(s: DispatchState, ctx: Context, route: RouteRecord, gate: RouteGa
 }
 
 /**
- * Writes a string or plain-object reply from the prebuilt head when nothing else has a say in the
- * response (no after hooks, no session to save, no ctx.header()). True when it wrote; false leaves
- * the reply to the general path, which also meets a JSON.stringify throw again as a 500.
+ * Writes a string or plain-object reply from the prebuilt head when nothing else has a say (no after
+ * hooks, session, ctx.header(), and a body below the plugins' onResponseMinBytes): true. Otherwise
+ * the reply as a VialResponse (serialized once); toResponse throws for a reply it cannot send, and
+ * a JSON.stringify throw is met again there, as a 500.
  */
-function writesPlain(s: DispatchState, ctx: Context, route: RouteRecord, res: ServerResponse, reply: unknown): boolean {
-  if (route.after.length !== 0 || route.plugins.onResponse.length !== 0 || ctx.sessionState !== undefined || ctx.responseHeaders !== undefined) return false;
-  try {
-    return writePlainReply(res, reply, s.plainHeads, s.idHeader === 'always' ? ctx.id : undefined, ctx.request.method === 'HEAD');
-  } catch {
-    return false;
+function writesPlain(s: DispatchState, ctx: Context, route: RouteRecord, res: ServerResponse, reply: unknown): VialResponse | true {
+  const below = route.plugins.plainBelowBytes;
+  if (route.after.length === 0 && ctx.sessionState === undefined && ctx.responseHeaders === undefined && below !== 0) {
+    try {
+      const written = writePlainReply(res, reply, s.plainHeads, s.idHeader === 'always' ? ctx.id : undefined, ctx.request.method === 'HEAD', below);
+      if (written !== false) return written;
+    } catch {
+      // a BigInt or a cycle: toResponse meets it again below
+    }
   }
+  return reply instanceof VialResponse ? reply : toResponse(reply ?? null);
 }
 
 /**
@@ -270,8 +277,9 @@ async function run(s: DispatchState, ctx: Context, route: RouteRecord, gate: Rou
     const reply = pending === undefined ? await hooksAndHandler(s, ctx, route) : await raceAbort(s.deadlines, ctx, pending);
     // A handler that wrote to the raw response itself leaves nothing to send; a plain reply with
     // nothing to add is written from the prebuilt head, as in begin().
-    if (!res.headersSent && !writesPlain(s, ctx, route, res, reply)) {
-      response = reply instanceof VialResponse ? reply : toResponse(reply ?? null);
+    const plain = res.headersSent ? true : writesPlain(s, ctx, route, res, reply);
+    if (plain !== true) {
+      response = plain;
       // 6. after hooks, then 6a. plugins' onResponse hooks, may change or replace the response.
       if (route.after.length + route.plugins.onResponse.length !== 0) response = await runAfterHooks(ctx, route, response);
     }
@@ -369,13 +377,8 @@ function send(s: DispatchState, ctx: Context, res: ServerResponse, response: Via
   const extra = ctx.responseHeaders;
   const head: ResponseHead = [];
   for (const name in own) if (extra === undefined || extra[name] === undefined) head.push(name, own[name] as string | string[]);
-  if (extra !== undefined) {
-    for (const name in extra) {
-      // Every cookie goes out: the handler's reply and ctx.setCookie() each add their own (RFC 6265
-      // §3), where any other ctx.header() replaces the reply's header of the same name.
-      head.push(name, name === 'set-cookie' && own[name] !== undefined ? [own[name], extra[name] as string | string[]].flat() : (extra[name] as string));
-    }
-  }
+  // Every cookie goes out, the reply's and ctx.setCookie()'s (RFC 6265 §3); another ctx.header() replaces the reply's.
+  if (extra !== undefined) for (const name in extra) head.push(name, name === 'set-cookie' && own[name] !== undefined ? [own[name], extra[name] as string | string[]].flat() : (extra[name] as string));
   const added = isNonDocumentType(extra?.['content-type'] ?? own['content-type']) ? s.dataHeaders : s.documentHeaders;
   for (let i = 0; i < added.length; i++) {
     const [name, value] = added[i] as readonly [string, string];

@@ -22,9 +22,20 @@ export interface PluginRouteHooks {
   readonly beforeHandler: readonly BeforeHook[];
   readonly onResponse: readonly AfterHook[];
   readonly teardown: readonly TeardownHook[];
+  /**
+   * A plain reply (string or plain object) shorter than this skips every onResponse hook: the
+   * smallest of their `onResponseMinBytes` (0 when any hook wants every response).
+   */
+  readonly plainBelowBytes: number;
 }
 
-export const NO_PLUGIN_HOOKS: PluginRouteHooks = Object.freeze({ onRequest: [], beforeHandler: [], onResponse: [], teardown: [] });
+export const NO_PLUGIN_HOOKS: PluginRouteHooks = Object.freeze({ onRequest: [], beforeHandler: [], onResponse: [], teardown: [], plainBelowBytes: Infinity });
+
+/** True when a route's plugins leave it the fast path: none, or only onResponse hooks that skip small bodies. */
+export function keepsFastPath(hooks: PluginRouteHooks): boolean {
+  if (hooks === NO_PLUGIN_HOOKS) return true;
+  return hooks.onRequest.length === 0 && hooks.beforeHandler.length === 0 && hooks.teardown.length === 0 && hooks.plainBelowBytes > 0;
+}
 
 interface Registration {
   readonly name: string;
@@ -116,6 +127,7 @@ export class PluginHost {
     const onResponse: AfterHook[] = [];
     const teardown: TeardownHook[] = [];
     const reply: ReplyHook[] = [];
+    let plainBelowBytes = Infinity;
     for (const r of this.#registrations) {
       if (r.scope !== undefined && r.scope !== route.blueprint) continue;
       for (const decide of r.deciders) {
@@ -123,14 +135,17 @@ export class PluginHost {
         if (hooks === undefined) continue;
         if (hooks.onRequest !== undefined) onRequest.push(hooks.onRequest);
         if (hooks.beforeHandler !== undefined) beforeHandler.push(hooks.beforeHandler);
-        if (hooks.onResponse !== undefined) onResponse.push(hooks.onResponse);
+        if (hooks.onResponse !== undefined) {
+          onResponse.push(hooks.onResponse);
+          plainBelowBytes = Math.min(plainBelowBytes, hooks.onResponseMinBytes ?? 0);
+        }
         if (hooks.teardown !== undefined) teardown.push(hooks.teardown);
         if (hooks.onReply !== undefined) reply.push(hooks.onReply);
       }
     }
     if (reply.length > 0) this.#replyHooks.set(route, Object.freeze(reply));
     if (onRequest.length + beforeHandler.length + onResponse.length + teardown.length === 0) return NO_PLUGIN_HOOKS;
-    return Object.freeze({ onRequest: Object.freeze(onRequest), beforeHandler: Object.freeze(beforeHandler), onResponse: Object.freeze(onResponse), teardown: Object.freeze(teardown) });
+    return Object.freeze({ onRequest: Object.freeze(onRequest), beforeHandler: Object.freeze(beforeHandler), onResponse: Object.freeze(onResponse), teardown: Object.freeze(teardown), plainBelowBytes });
   }
 
   /**

@@ -59,6 +59,12 @@ export interface RouteHooks {
    * the session is saved and the response written. May change the response or return a new one.
    */
   readonly onResponse?: AfterHook;
+  /**
+   * `onResponse` only acts on bodies of at least this many bytes (compression, ETags): a string or
+   * plain-object reply shorter than this goes out on the fast path without calling it, so a tiny
+   * JSON reply pays nothing for the plugin. Default 0: every response reaches the hook.
+   */
+  readonly onResponseMinBytes?: number;
   /** After the user's teardown hooks; always runs. */
   readonly teardown?: TeardownHook;
 }

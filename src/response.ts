@@ -216,21 +216,29 @@ export function buildPlainHeads(security: readonly (readonly [string, string])[]
   });
 }
 
-export function writePlainReply(res: ServerResponse, reply: unknown, heads: PlainHeads, requestId: string | undefined, headOnly: boolean): boolean {
+export function writePlainReply(res: ServerResponse, reply: unknown, heads: PlainHeads, requestId: string | undefined, headOnly: boolean, belowBytes = Infinity): boolean | VialResponse {
   let body: string;
-  let head: string[];
+  let head: readonly string[];
+  let type: string;
   if (typeof reply === 'string') {
     body = reply;
-    head = heads.html.slice();
+    head = heads.html;
+    type = HTML_TYPE;
   } else if (typeof reply === 'object' && reply !== null && (Object.getPrototypeOf(reply) === Object.prototype || Array.isArray(reply))) {
     body = JSON.stringify(reply);
-    head = heads.json.slice();
+    head = heads.json;
+    type = JSON_TYPE;
   } else {
     return false;
   }
-  if (requestId !== undefined) head.push('x-request-id', requestId);
-  head.push('content-length', String(Buffer.byteLength(body)));
-  res.writeHead(200, head);
+  // Checked on the string's length first: UTF-8 takes at least one byte per UTF-16 unit.
+  const bytes = body.length >= belowBytes ? belowBytes : Buffer.byteLength(body);
+  // Large enough for a plugin's onResponse hook (compression, ETags): handed back serialized.
+  if (bytes >= belowBytes) return new VialResponse(body, 200, { 'content-type': type });
+  const full = head.slice();
+  if (requestId !== undefined) full.push('x-request-id', requestId);
+  full.push('content-length', String(bytes));
+  res.writeHead(200, full);
   if (headOnly) res.end();
   else res.end(body);
   return true;

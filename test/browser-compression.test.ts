@@ -7,7 +7,6 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { html, sse } from '../src/index.ts';
-import { compression } from '../src/compression/index.ts';
 import { makeApp } from './helpers/both.ts';
 
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -15,8 +14,7 @@ const rows = Array.from({ length: 800 }, (_, i) => ({ id: i, name: `user ${i}`, 
 
 describe('compression in Chromium', () => {
   it('decodes the JSON and the event stream vial compressed', { timeout: 60_000 }, async (t) => {
-    const app = makeApp();
-    app.plugin(compression);
+    const app = makeApp(); // compression is on by default
     app.get('/', () => html`<!doctype html><title>c</title><script>
       window.results = (async () => {
         const res = await fetch('/rows');

@@ -11,8 +11,8 @@ import { connect, makeApp } from './helpers/both.ts';
 const rows = Array.from({ length: 500 }, (_, i) => ({ id: i, name: `user ${i}`, email: `user${i}@example.com` }));
 
 function compressApp(): ReturnType<typeof makeApp> {
+  // On by default: this is the app every user gets.
   const app = makeApp();
-  app.plugin(compression);
   app.get('/rows', () => ({ rows }));
   app.get('/small', () => ({ ok: true }));
   app.get('/png', () => new VialResponse(Buffer.alloc(5000), 200, { 'content-type': 'image/png' }));
@@ -113,6 +113,32 @@ it('negotiates from q-values, and refuses bad options', () => {
   assert.equal(chooseEncoding('x-gzip', ['br', 'gzip']), 'gzip');
   assert.equal(chooseEncoding('identity', ['br', 'gzip']), undefined);
   assert.equal(chooseEncoding('GZIP;Q=0.5', ['br', 'gzip']), 'gzip');
-  assert.throws(() => makeApp().plugin(compression, { encodings: ['deflate' as never] }), (e: unknown) => e instanceof ConfigError && /unknown encoding/.test(e.message));
-  assert.throws(() => makeApp().plugin(compression, { levels: { br: 12 } }), /levels.br/);
+  assert.throws(() => makeApp({ compression: { encodings: ['deflate' as never] } }), (e: unknown) => e instanceof ConfigError && /unknown encoding/.test(e.message));
+  assert.throws(() => makeApp({ compression: { levels: { br: 12 } } }), /levels.br/);
+  // On by default, so registering it again says where its options go.
+  assert.throws(() => makeApp().plugin(compression, { minBytes: 10 }), /on by default\. Configure it with new Vial\(\{ compression: \{ \.\.\. \} \}\), or turn it off with \{ compression: false \}/);
+  assert.doesNotThrow(() => makeApp({ compression: false }).plugin(compression, { minBytes: 10 }));
+});
+
+it('is on by default, skips replies under 1 KiB on the fast path, and turns off with compression: false', async (t) => {
+  const on = makeApp();
+  on.get('/rows', () => ({ rows }));
+  on.get('/small', () => ({ ok: true }));
+  on.get('/page', () => `<p>${'x'.repeat(2000)}</p>`);
+  const c = await connect(t, 'server', on);
+  const big = await c.get('/rows', { headers: { 'accept-encoding': 'gzip' } });
+  assert.equal(big.headers['content-encoding'], 'gzip');
+  assert.match(String(big.headers['etag']), /^W\//, 'the conditional plugin is on by default too');
+  const small = await c.get('/small', { headers: { 'accept-encoding': 'gzip' } });
+  assert.equal(small.headers['content-encoding'], undefined);
+  assert.equal(small.headers['vary'], undefined);
+  assert.equal(small.headers['etag'], undefined);
+  assert.equal(small.text, '{"ok":true}');
+  assert.equal((await c.get('/page', { headers: { 'accept-encoding': 'br' } })).headers['content-encoding'], 'br');
+  const off = makeApp({ compression: false, conditional: false });
+  off.get('/rows', () => ({ rows }));
+  const plain = await (await connect(t, 'server', off)).get('/rows', { headers: { 'accept-encoding': 'gzip' } });
+  assert.equal(plain.headers['content-encoding'], undefined);
+  assert.equal(plain.headers['etag'], undefined);
+  assert.deepEqual(JSON.parse(plain.text), { rows });
 });

@@ -2,8 +2,11 @@
  * The compression plugin (docs/compression.md): zstd, brotli and gzip from node:zlib, negotiated
  * from Accept-Encoding with q-values, for compressible types above a size threshold.
  *
- *   app.plugin(compression);                         // opt-in until CSRF tokens are masked (BREACH)
+ *   new Vial({ compression: { minBytes: 2048 } });   // on by default; `compression: false` turns it off
  *   app.get('/raw', { compress: false }, handler);   // a route that opts out
+ *
+ * Safe on by default because CSRF tokens are masked per response (BREACH). Replies under minBytes
+ * never reach the hook (onResponseMinBytes), so small plain replies keep the fast path.
  *
  * CPU is bounded twice: buffered bodies are compressed on libuv's thread pool (never on the event
  * loop), at levels chosen by measurement (docs/compression.md), and at most `maxConcurrent` at
@@ -25,6 +28,8 @@ import type { Encoding } from './negotiate.ts';
 
 export { chooseEncoding, parseAcceptEncoding } from './negotiate.ts';
 export type { Encoding } from './negotiate.ts';
+import type { CompressionOptions } from './options.ts';
+export type { CompressionOptions } from './options.ts';
 
 declare module '../handlers.ts' {
   interface RouteOptions {
@@ -33,16 +38,6 @@ declare module '../handlers.ts' {
   }
 }
 
-export interface CompressionOptions {
-  /** Bodies smaller than this go out as they are. Default 1024 (below ~1 KiB the headers cost more than is saved). */
-  readonly minBytes?: number;
-  /** Codings offered, in our order of preference among equal q-values. Default zstd (where the runtime has it), br, gzip. */
-  readonly encodings?: readonly Encoding[];
-  /** Buffered compressions at once; past it, replies go out uncompressed. Default 4 (libuv's thread pool size). */
-  readonly maxConcurrent?: number;
-  /** Levels: brotli quality 0-11 (default 4), gzip 1-9 (default 4), zstd 1-19 (default 1). */
-  readonly levels?: { readonly br?: number; readonly gzip?: number; readonly zstd?: number };
-}
 
 interface Resolved {
   readonly minBytes: number;
@@ -155,6 +150,8 @@ export const compression = definePlugin<Resolved, CompressionOptions>({
     r.perRoute((route) => {
       if (route.options.compress === false) return undefined;
       return {
+        // Below minBytes the hook does nothing (not even Vary): small plain replies keep the fast path.
+        onResponseMinBytes: minBytes,
         onResponse: async function compress(ctx: Context, response: VialResponse): Promise<void> {
           const status = response.status;
           if (ctx.request.method === 'HEAD' || status < 200 || status === 204 || status === 206 || status === 304) return;

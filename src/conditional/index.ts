@@ -3,7 +3,7 @@
  * answers that go with them (304 for If-None-Match / If-Modified-Since, 412 for a failed If-Match
  * or If-Unmodified-Since), plus `checkPreconditions` for handlers that change a resource.
  *
- *   app.plugin(conditional);                        // every GET/HEAD route
+ *   new Vial({ conditional: { minBytes: 0 } });     // on by default (1 KiB); `conditional: false` turns it off
  *   app.get('/live', { etag: false }, handler);     // a route that opts out
  *
  * A handler that sets its own ETag or Last-Modified keeps them; the plugin only evaluates them.
@@ -16,6 +16,8 @@ import { VialResponse } from '../response.ts';
 import type { HeaderMap } from '../response.ts';
 import { evaluatePreconditions, weakEtag } from './validators.ts';
 import type { Validators } from './validators.ts';
+import type { ConditionalOptions } from './options.ts';
+export type { ConditionalOptions } from './options.ts';
 
 export { evaluatePreconditions, parseRange, weakEtag, fileEtag } from './validators.ts';
 
@@ -26,10 +28,6 @@ declare module '../handlers.ts' {
   }
 }
 
-export interface ConditionalOptions {
-  /** Bodies smaller than this get no ETag: a 304 would save nothing. Default 0 (every body). */
-  readonly minBytes?: number;
-}
 
 /** Headers a 304 keeps (RFC 9110 §15.4.5): what a cache needs to update its stored response. */
 const KEPT_ON_304 = ['cache-control', 'content-location', 'date', 'etag', 'expires', 'last-modified', 'vary'];
@@ -75,7 +73,7 @@ export function checkPreconditions(ctx: Context, validators: Validators, exists 
 export const conditional = definePlugin<Required<ConditionalOptions>, ConditionalOptions>({
   name: 'conditional',
   options(input) {
-    const minBytes = input?.minBytes ?? 0;
+    const minBytes = input?.minBytes ?? 1024;
     if (!Number.isSafeInteger(minBytes) || minBytes < 0) throw new ConfigError('VIAL_ERR_PLUGIN', `conditional: minBytes is a non-negative integer, got ${String(minBytes)}.`);
     return { minBytes };
   },
@@ -86,6 +84,9 @@ export const conditional = definePlugin<Required<ConditionalOptions>, Conditiona
     r.perRoute((route) => {
       if ((route.method !== 'GET' && route.method !== 'HEAD') || route.options.etag === false) return undefined;
       return {
+        // A reply below minBytes gets no ETag and, with no validator of its own (a plain reply has
+        // no headers), nothing to evaluate: small plain replies keep the fast path.
+        onResponseMinBytes: minBytes,
         onResponse: function conditionalGet(ctx: Context, response: VialResponse): VialResponse | undefined {
           if (response.status !== 200) return undefined;
           const body = response.body;
