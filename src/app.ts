@@ -32,6 +32,7 @@ import type { Converter } from './router.ts';
 import { buildRouteTable, urlFor } from './route-table.ts';
 import type { Mount, RouteRecord, RouteTable } from './route-table.ts';
 import { Scaffold } from './scaffold.ts';
+import type { Mounted, PrefixOf } from './route-types.ts';
 import type { Plugin } from './plugin.ts';
 import { PluginHost } from './plugin-host.ts';
 import { securityHeaders } from './security/headers-plugin.ts';
@@ -134,7 +135,12 @@ export class Vial extends Scaffold {
     return this;
   }
 
-  /** Registers a blueprint's routes, hooks and error handlers under its prefix (or `options.prefix`). */
+  /**
+   * Registers a blueprint's routes, hooks and error handlers under its prefix (or `options.prefix`).
+   * The returned type carries the blueprint's routes under that prefix (vial/client), when the
+   * prefix is a literal.
+   */
+  register<B extends Blueprint, P extends string = PrefixOf<B>>(blueprint: B, options?: { prefix?: P }): this & Mounted<P, B>;
   register(blueprint: Blueprint, options: { prefix?: string } = {}): this {
     this.#assertNotFrozen('register a blueprint');
     if (this.#mounts.some((m) => m.blueprint.name === blueprint.name)) {

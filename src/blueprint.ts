@@ -7,20 +7,25 @@ import { ConfigError } from './errors.ts';
 import type { Plugin } from './plugin.ts';
 import { Scaffold } from './scaffold.ts';
 
-export interface BlueprintOptions {
+export interface BlueprintOptions<Prefix extends string = string> {
   /** URL prefix for every route, e.g. `/admin`. */
-  prefix?: string;
+  prefix?: Prefix;
 }
 
-export class Blueprint extends Scaffold {
+export class Blueprint<Prefix extends string = string> extends Scaffold {
   readonly name: string;
   readonly prefix: string;
+  /**
+   * Type-only (no such property exists): the prefix as written, so that `app.register(blueprint)`
+   * puts this blueprint's routes on the app's type under it, for vial/client.
+   */
+  declare readonly '~prefix'?: Prefix;
   #frozen = false;
   #pluginsTaken = false;
   /** Plugins registered here and not set up yet: they wait for `app.register`. */
   readonly #pendingPlugins: { readonly plugin: Plugin<never, never>; readonly input: unknown }[] = [];
 
-  constructor(name: string, options: BlueprintOptions = {}) {
+  constructor(name: string, options: BlueprintOptions<Prefix> = {}) {
     super();
     if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(name)) {
       throw new ConfigError('VIAL_ERR_BLUEPRINT', `Blueprint names are identifiers (letters, digits, _ and -), got "${name}".`);

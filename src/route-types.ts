@@ -69,3 +69,26 @@ export type RouteMark<M extends string, P extends string, S, R> = Routed<{ reado
 
 /** The route map of `typeof app`: `{ 'GET /todos/<int:id>': RouteEntry<...>, ... }`. */
 export type RoutesOf<T> = T extends { readonly '~routes'?: infer R } ? NonNullable<R> : never;
+
+/** A prefix as the route table joins it (blueprint.ts normalizePrefix): no trailing slash, `''` for none. */
+type NormalPrefix<P extends string> = P extends '' | '/' ? '' : P extends `${infer Head}/` ? NormalPrefix<Head> : P;
+/** The route table's join: a blueprint's `/` under `/api/todos` is `/api/todos`, not `/api/todos/`. */
+type JoinPath<Prefix extends string, P extends string> = Prefix extends '' ? P : P extends '/' ? Prefix : `${Prefix}${P}`;
+
+/** The prefix a blueprint was built with, as a literal type; `string` when it was not a literal (or not given). */
+export type PrefixOf<B> = B extends { readonly '~prefix'?: infer P } ? (P extends string ? P : string) : string;
+
+/**
+ * A blueprint's routes as `app.register()` mounts them, for the app's type (vial/client):
+ * `GET /<int:id>` of a blueprint on `/api/todos` becomes `GET /api/todos/<int:id>`. Nothing when
+ * the prefix is not a literal type: a route the types cannot place is left off rather than put
+ * at a path it does not have.
+ */
+export type Mounted<Prefix extends string, B> = string extends Prefix
+  ? unknown
+  : [RoutesOf<B>] extends [never]
+    ? unknown
+    : Routed<{
+        readonly [K in keyof RoutesOf<B> as K extends `${infer M} ${infer P}` ? `${M} ${JoinPath<NormalPrefix<Prefix>, P>}` : never]:
+          RoutesOf<B>[K] extends RouteEntry<infer P, infer S, infer R> ? RouteEntry<JoinPath<NormalPrefix<Prefix>, P>, S, R> : never;
+      }>;
