@@ -5,7 +5,7 @@
  * unsafe methods, 429 where a rate limit applies, 400/415/422 problem details where a schema
  * validates). Pure: routes and facts in, a plain object out.
  */
-import { statusText } from '../errors.ts';
+import { STATUS_CODES } from 'node:http';
 import type { RouteSchema } from '../schema/types.ts';
 import type { AnySchema } from '../schema/compile.ts';
 import { hoistDefs, toJsonSchema } from './convert.ts';
@@ -55,6 +55,7 @@ export interface VialFacts {
 }
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const NO_CONTENT: ReadonlySet<string> = new Set(['204', '205', '304']);
 // OpenAPI 3.1 §4.8.12.1: header parameters with these names are ignored; the document describes them elsewhere.
 const IGNORED_HEADERS = new Set(['accept', 'content-type', 'authorization']);
 
@@ -192,7 +193,12 @@ export function buildDocument(routes: readonly DocumentedRoute[], info: Document
 
     const responses: Record<string, JsonObject> = {};
     for (const [status, s] of Object.entries(schema.response ?? {})) {
-      responses[status] = { description: statusText(Number(status)), content: { 'application/json': { schema: convert(s, 'output', `schema.response[${status}]`) } } };
+      // 204, 205 and 304 carry no content (RFC 9110 §15.3.5, §15.3.6, §15.4.5), whatever schema
+      // the route gave them (`z.null()` to type a handler's `return null`).
+      const description = STATUS_CODES[status] ?? `Status ${status}`;
+      responses[status] = NO_CONTENT.has(status)
+        ? { description }
+        : { description, content: { 'application/json': { schema: convert(s, 'output', `schema.response[${status}]`) } } };
     }
     if (!Object.keys(responses).some((s) => s.startsWith('2'))) responses['200'] = { description: 'Success.' };
     const validates = schema.params !== undefined || schema.query !== undefined || schema.headers !== undefined || schema.body !== undefined;
@@ -231,7 +237,9 @@ export function buildDocument(routes: readonly DocumentedRoute[], info: Document
   const document: JsonObject = {
     openapi: '3.1.1',
     info: { title: info.title, version: info.version, ...(info.description === undefined ? {} : { description: info.description }) },
-    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    // Intentionally no jsonSchemaDialect: the default (OAS 3.1's base dialect) is draft 2020-12 plus
+    // OpenAPI's keywords, which is what the converters write; naming plain 2020-12 instead makes
+    // Swagger UI warn that it does not support the document's dialect.
   };
   if (info.servers !== undefined) document['servers'] = info.servers.map((s) => ({ ...s }));
   if (tags.size > 0) document['tags'] = [...tags].sort().map((name) => ({ name }));

@@ -71,9 +71,11 @@ export function problemResponse(input: ProblemInput): VialResponse {
 /** The `detail` of a 422: which part failed, how many issues, what to do. */
 export function summarize(issues: readonly ValidationIssue[]): string {
   const parts = [...new Set(issues.map((i) => i.in))];
-  const where = parts.length === 1 ? `The request ${partName(parts[0] as ValidationIssue['in'])}` : 'The request';
+  const part = parts.length === 1 ? (parts[0] as ValidationIssue['in']) : undefined;
+  // "The request path parameters do not match", "The request body does not match".
+  const where = part === undefined ? 'The request does' : `The request ${partName(part)} ${part === 'params' || part === 'headers' ? 'do' : 'does'}`;
   const count = issues.length === 1 ? '1 issue' : `${issues.length} issues`;
-  return `${where} does not match the route's schema (${count}); see "errors" for each one, fix them and send it again.`;
+  return `${where} not match the route's schema (${count}); see "errors" for each one, fix them and send it again.`;
 }
 
 function partName(part: ValidationIssue['in']): string {
