@@ -10,6 +10,8 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildVial } from './lib/build.ts';
+import { renderChart } from './lib/chart.ts';
+import type { ChartRow } from './lib/chart.ts';
 import { detectGenerator } from './lib/load.ts';
 import { parseArgs, resolveBenchOptions, USAGE } from './lib/options.ts';
 import type { BenchConfig } from './lib/options.ts';
@@ -23,6 +25,10 @@ const benchDir = dirname(fileURLToPath(import.meta.url));
 const resultsDir = join(benchDir, 'results');
 const say = (line: string): void => void process.stderr.write(`${line}\n`);
 const print = (line: string): void => void process.stdout.write(`${line}\n`);
+
+function hasSummaries(raw: unknown): raw is { summaries: readonly ChartRow[] } {
+  return typeof raw === 'object' && raw !== null && Array.isArray((raw as { summaries?: unknown }).summaries);
+}
 
 async function main(argv: readonly string[]): Promise<void> {
   const args = parseArgs(argv);
@@ -70,6 +76,12 @@ async function main(argv: readonly string[]): Promise<void> {
       )}\n`,
     );
     print(`results: ${relative(process.cwd(), file)}`);
+    // The same run as a chart (bench/chart.ts draws it again from the JSON, e.g. for the README).
+    if (hasSummaries(report.raw)) {
+      const chart = file.replace(/\.json$/, '.svg');
+      writeFileSync(chart, renderChart({ scenario: scenario.name, startedAt: startedAt.toISOString(), machine: { node: process.version, cpus: cpus().length, loadavgBefore: loadBefore }, config, checks: report.checks, data: report.raw }));
+      print(`chart: ${relative(process.cwd(), chart)}`);
+    }
   }
 }
 
