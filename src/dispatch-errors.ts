@@ -1,15 +1,13 @@
 /**
  * Turning failures into responses, for dispatch.ts: the app's error handlers by class and status,
- * the default error response, and the refusal parts built once per reason. The shapes themselves
- * live in error-response.ts.
+ * the default error response and the answer to unmatched requests. The shapes themselves, refusals
+ * included, live in error-response.ts.
  */
 import type { Context } from './context.ts';
 import { HttpError, VialError } from './errors.ts';
 import type { UnmatchedHook } from './plugin.ts';
 import type { Router } from './router.ts';
-import { completeBody, errorBody, isUnexpected, prefersHtml, publicFields, splitErrorBody } from './error-response.ts';
-import type { SplitBody } from './error-response.ts';
-import type { Refusal } from './load/admission.ts';
+import { errorBody, isUnexpected, prefersHtml, publicFields } from './error-response.ts';
 import { toResponse, VialResponse } from './response.ts';
 import type { HeaderMap } from './response.ts';
 import type { ErrorScope, RouteRecord } from './route-table.ts';
@@ -88,70 +86,4 @@ function findByClass(error: unknown, scopes: readonly ErrorScope[]): ErrorHandle
     }
   }
   return undefined;
-}
-
-/** What a 503 refusal is written from: its error (for subscribers), both bodies split, both heads. */
-export interface RefusalParts {
-  readonly error: VialError;
-  readonly json: SplitBody;
-  readonly html: SplitBody;
-  readonly jsonHead: readonly string[];
-  readonly htmlHead: readonly string[];
-}
-
-/**
- * Refusal parts, one entry per reason and Retry-After value. Under overload refusals can outnumber
- * successes 2:1 and every microsecond one costs is taken from the admitted requests, so a refusal
- * is written from parts built once: no Error per refusal (its stack capture alone cost more than
- * the rest), no context scope, no error handler.
- */
-export class RefusalCache {
-  readonly #parts = new Map<string, RefusalParts>();
-  readonly #plainHeads: { readonly json: readonly string[]; readonly html: readonly string[] };
-
-  constructor(plainHeads: { readonly json: readonly string[]; readonly html: readonly string[] }) {
-    this.#plainHeads = plainHeads;
-  }
-
-  get(refusal: Refusal): RefusalParts {
-    const key = `${refusal.reason}:${refusal.retryAfterSec}`;
-    let parts = this.#parts.get(key);
-    if (parts !== undefined) return parts;
-    const message = `The server is at capacity (${refusal.reason}); retry after ${refusal.retryAfterSec} s.`;
-    const retryAfter = String(refusal.retryAfterSec);
-    const error = stackless(() => new VialError('VIAL_ERR_OVERLOADED', message, { status: 503, expose: true, headers: { 'retry-after': retryAfter } }));
-    const fields = publicFields(error);
-    parts = {
-      error,
-      json: splitErrorBody(fields, false),
-      html: splitErrorBody(fields, true),
-      // The plain replies' heads (content type + security headers), plus Retry-After.
-      jsonHead: [...this.#plainHeads.json, 'retry-after', retryAfter],
-      htmlHead: [...this.#plainHeads.html, 'retry-after', retryAfter],
-    };
-    // Route-blocking refusals carry the remaining penalty in Retry-After: bound the cache anyway.
-    if (this.#parts.size < 64) this.#parts.set(key, parts);
-    return parts;
-  }
-
-  /** The body and head (without content-length) of a refusal for this request. */
-  render(parts: RefusalParts, requestId: string, accept: string | undefined): { readonly body: string; readonly head: string[] } {
-    const html = prefersHtml(accept);
-    return { body: completeBody(html ? parts.html : parts.json, requestId), head: (html ? parts.htmlHead : parts.jsonHead).slice() };
-  }
-}
-
-/**
- * For errors kept for the life of the process: an unformatted V8 stack holds the receivers of its
- * frames, so an error created while dispatching would keep that request's objects alive for good
- * (test/app-memory.test.ts caught it). Its stack says nothing useful anyway.
- */
-function stackless<T>(make: () => T): T {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return make();
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
 }

@@ -22,9 +22,10 @@ import type { Logger } from 'pino';
 import type { CoreConfig } from './config.ts';
 import { Context, runInContext } from './context.ts';
 import type { ContextServices } from './context.ts';
-import { defaultErrorResponse, RefusalCache, renderError, unmatchedResponse } from './dispatch-errors.ts';
+import { defaultErrorResponse, renderError, unmatchedResponse } from './dispatch-errors.ts';
 import { errorResponse, expire, raceAbort, runAfterHooks, runBeforeHooks, teardown } from './dispatch-hooks.ts';
 import { BadRequestError, ClientGoneError } from './errors.ts';
+import { RefusalCache } from './error-response.ts';
 import type { VialError } from './errors.ts';
 import { ADMITTED } from './load/admission.ts';
 import type { Admission, Refusal, RouteGate } from './load/admission.ts';
@@ -170,7 +171,7 @@ function admit(s: DispatchState, ctx: Context, route: RouteRecord, res: ServerRe
   }
 }
 
-/** 503 + Retry-After from parts built once per reason (dispatch-errors.ts); no hook runs: it never reached the app. */
+/** 503 + Retry-After from parts built once per reason (error-response.ts); no hook runs: it never reached the app. */
 function refuse(s: DispatchState, ctx: Context, res: ServerResponse, refusal: Refusal, startedAt: number): void {
   const parts = s.refusals.get(refusal);
   const id = ctx.id;
