@@ -1,7 +1,8 @@
 /**
  * Graceful shutdown of one http.Server: stop accepting, close idle keep-alive connections, refuse
- * new requests on busy ones with 503 + `Connection: close`, wait for in-flight work up to a grace
- * period, then close whatever is left. Also home of the request tracker the worker runtime shares.
+ * new requests on busy ones with the closing 503 (error-response.ts, as admission's), wait for
+ * in-flight work up to a grace period, then close whatever is left. Also home of the request
+ * tracker the worker runtime shares.
  */
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -11,8 +12,8 @@ import type { ProcessLogger } from './options.ts';
 import { silentLogger } from './options.ts';
 import { closeAcceptors } from '../load/acceptors.ts';
 import { nextRequestId } from '../internal/request-id.ts';
-import { errorBody } from '../error-response.ts';
-import type { PublicError } from '../error-response.ts';
+import { HTML_TYPE, JSON_TYPE, RefusalCache } from '../error-response.ts';
+import type { RefusalKey } from '../error-response.ts';
 import { typedChannel } from '../internal/channels.ts';
 
 /** What `vial:shutdown` carries: the start of a drain and its end. */
@@ -24,7 +25,11 @@ export const shutdownChannel = typedChannel<ShutdownEvent>('vial:shutdown');
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** Counts and describes the requests of one server; flips it into "closing" mode on demand. */
+/**
+ * Counts and describes the HTTP exchanges of one server, per connection, so a drain knows when its
+ * sockets are idle; flips it into "closing" mode on demand. Admission counts something else (the
+ * app's admitted work, per route): docs/process.md says why both exist.
+ */
 export interface RequestTracker {
   /** Requests seen since the tracker was installed. */
   readonly total: number;
@@ -48,35 +53,63 @@ export interface RequestTracker {
 // write the request right after connecting; anything slower is a preconnect that may never send.
 const FIRST_REQUEST_GRACE_MS = 1000;
 
-const SHUTTING_DOWN: PublicError = {
-  status: 503,
-  code: 'VIAL_ERR_OVERLOADED',
-  message: 'This server is shutting down; retry the request on a new connection.',
-};
+// Admission's closing refusal (error-response.ts renders both) with its default Retry-After: a
+// drain is short, and the retry goes to a new connection, so to another process.
+const CLOSING: RefusalKey = { reason: 'closing', retryAfterSec: 1 };
 
+/**
+ * One accepted connection. Its latest response and when it started live here rather than in a
+ * Map entry with a 'close' listener per request: in normal operation nobody waits for a response
+ * to end, so whether `current` is still open is read from `res.closed` when someone asks.
+ */
 interface Conn {
+  /** Requests started on it. */
   started: number;
-  active: number;
+  /** Its latest response, possibly already closed: held until the next request or the socket closes. */
+  current: ServerResponse | undefined;
+  /** When `current` started (Date.now()). */
+  since: number;
+  /** Earlier responses of this connection still open when a pipelined request arrived: in `loose`. */
+  earlier: number;
+  /** Had no request yet when closing started: its first request is served, not refused. */
+  fresh: boolean;
+}
+
+/** A response tracked on its own, with a 'close' listener: see `loose`. */
+interface LooseEntry {
+  readonly since: number;
+  readonly conn: Conn | undefined;
 }
 
 /**
- * What the shutdown 503 carries besides its JSON body: the app's own response headers (its security
+ * What the shutdown 503 carries besides its body: the app's own response headers (its security
  * headers, so the refusal is no weaker than any other response). `Vial#errorHeaders` gives them.
  */
 export type RefusalHeaders = readonly (readonly [name: string, value: string])[];
 
 export function trackRequests(server: Server, onRequest?: (total: number) => void, refusalHeaders: RefusalHeaders = []): RequestTracker {
-  const inFlight = new Map<ServerResponse, { method: string; path: string; startedAt: number }>();
   const conns = new Map<Socket, Conn>();
+  // Responses no connection record holds: those of connections the tracker never saw (HTTP/2
+  // streams share a session socket that is not the one 'connection' gave) and earlier responses
+  // of a pipelining connection (RFC 9112 §9.3.2) still open when the next request arrived. Both
+  // are rare, so they are the only ones that get a 'close' listener before a drain starts.
+  const loose = new Map<ServerResponse, LooseEntry>();
+  const security = refusalHeaders.flat();
+  const refusals = new RefusalCache({ json: ['content-type', JSON_TYPE, ...security], html: ['content-type', HTML_TYPE, ...security] });
   let total = 0;
   let closing = false;
+  // From the first idle() or startClosing() on, every open response has a 'close' listener, so a
+  // drain hears when the last one ends.
+  let watching = false;
   let waiters: (() => void)[] = [];
   let displaced: RequestListener[] | null = null;
   let freshTimer: NodeJS.Timeout | undefined;
 
+  const isOpen = (c: Conn): boolean => c.current !== undefined && !c.current.closed;
+
   function settled(): boolean {
-    if (inFlight.size > 0) return false;
-    for (const c of conns.values()) if (c.started === 0) return false;
+    if (loose.size > 0) return false;
+    for (const c of conns.values()) if (c.started === 0 || isOpen(c)) return false;
     return true;
   }
   function check(): void {
@@ -86,11 +119,37 @@ export function trackRequests(server: Server, onRequest?: (total: number) => voi
     for (const w of ws) w();
   }
 
+  // One listener function for every watched response (`this` is the response), not a closure each.
+  function onResponseClose(this: ServerResponse): void {
+    const entry = loose.get(this);
+    if (entry !== undefined) {
+      loose.delete(this);
+      if (entry.conn !== undefined) entry.conn.earlier--;
+    } else {
+      const conn = conns.get(this.req.socket);
+      if (conn?.current === this) conn.current = undefined;
+    }
+    check();
+  }
+  function addLoose(res: ServerResponse, since: number, conn: Conn | undefined, listening: boolean): void {
+    loose.set(res, { since, conn });
+    if (conn !== undefined) conn.earlier++;
+    if (!listening) res.once('close', onResponseClose);
+  }
+  function watch(): void {
+    if (watching) return;
+    watching = true;
+    for (const c of conns.values()) if (isOpen(c)) c.current?.once('close', onResponseClose);
+  }
+
   function onConnection(socket: Socket): void {
-    conns.set(socket, { started: 0, active: 0 });
+    const conn: Conn = { started: 0, current: undefined, since: 0, earlier: 0, fresh: false };
+    conns.set(socket, conn);
     socket.once('close', () => {
       conns.delete(socket);
-      if (closing) check();
+      // Node 22 never closes pipelined responses still queued when their socket dies; they are done.
+      if (conn.earlier > 0) for (const [res, entry] of loose) if (entry.conn === conn) loose.delete(res);
+      check();
     });
   }
   server.on('connection', onConnection);
@@ -98,30 +157,40 @@ export function trackRequests(server: Server, onRequest?: (total: number) => voi
   // Prepended so the count and the Connection header are in place before the app sees the request.
   const track: RequestListener = function trackRequest(req, res) {
     total++;
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    inFlight.set(res, { method: req.method ?? 'GET', path: q === -1 ? url : url.slice(0, q), startedAt: Date.now() });
+    const now = Date.now();
     const conn = conns.get(req.socket);
-    if (conn !== undefined) {
+    if (conn === undefined) {
+      addLoose(res, now, undefined, false);
+    } else {
       conn.started++;
-      conn.active++;
+      const previous = conn.current;
+      // Pipelined behind a response still open: that one moves aside (with the listener a drain
+      // already gave it, if any) and keeps being counted.
+      if (previous !== undefined && !previous.closed) addLoose(previous, conn.since, conn, watching);
+      conn.current = res;
+      conn.since = now;
+      if (watching) res.once('close', onResponseClose);
     }
-    res.once('close', () => {
-      inFlight.delete(res);
-      if (conn !== undefined) conn.active--;
-      if (closing) check();
-    });
     if (closing) res.setHeader('Connection', 'close');
     onRequest?.(total);
   };
   server.prependListener('request', track);
 
-  function refuse(res: ServerResponse): void {
-    const { body, contentType } = errorBody(SHUTTING_DOWN, nextRequestId(), false);
-    const head: string[] = ['content-type', contentType, 'connection', 'close', 'retry-after', '1'];
-    for (const [name, value] of refusalHeaders) head.push(name, value);
+  function open(): [ServerResponse, number][] {
+    const list: [ServerResponse, number][] = [];
+    for (const [res, entry] of loose) list.push([res, entry.since]);
+    for (const c of conns.values()) if (isOpen(c)) list.push([c.current as ServerResponse, c.since]);
+    return list;
+  }
+
+  /** The closing refusal, as admission's (error-response.ts), with this server's security headers. */
+  function refuse(req: IncomingMessage, res: ServerResponse): void {
+    const id = nextRequestId();
+    const { body, head } = refusals.render(refusals.get(CLOSING), id, req.headers.accept);
+    head.push('x-request-id', id, 'content-length', String(Buffer.byteLength(body)));
     res.writeHead(503, head);
-    res.end(body);
+    if (req.method === 'HEAD') res.end();
+    else res.end(body);
   }
 
   return {
@@ -129,22 +198,32 @@ export function trackRequests(server: Server, onRequest?: (total: number) => voi
       return total;
     },
     get inFlight() {
-      return inFlight.size;
+      let n = loose.size;
+      for (const c of conns.values()) if (isOpen(c)) n++;
+      return n;
     },
     describe() {
       const now = Date.now();
-      return [...inFlight.values()].map((r) => `${r.method} ${r.path} (${now - r.startedAt} ms)`);
+      return open().map(([res, since]) => {
+        const url = res.req.url ?? '/';
+        const q = url.indexOf('?');
+        return `${res.req.method ?? 'GET'} ${q === -1 ? url : url.slice(0, q)} (${now - since} ms)`;
+      });
     },
     idle() {
+      watch();
       if (settled()) return Promise.resolve();
       return new Promise<void>((resolve) => waiters.push(resolve));
     },
     startClosing(refuseReused) {
       if (closing) return;
       closing = true;
-      const before = new Map([...conns].map(([s, c]) => [s, c.started]));
-      for (const res of inFlight.keys()) if (!res.headersSent) res.setHeader('Connection', 'close');
-      for (const [socket, c] of conns) if (c.started > 0 && c.active === 0) socket.destroy();
+      watch();
+      for (const [res] of open()) if (!res.headersSent) res.setHeader('Connection', 'close');
+      for (const [socket, c] of conns) {
+        c.fresh = c.started === 0;
+        if (c.started > 0 && c.earlier === 0 && !isOpen(c)) socket.destroy();
+      }
       freshTimer = setTimeout(() => {
         for (const [socket, c] of conns) if (c.started === 0) socket.destroy();
       }, FIRST_REQUEST_GRACE_MS);
@@ -156,8 +235,9 @@ export function trackRequests(server: Server, onRequest?: (total: number) => voi
         displaced = apps;
         for (const l of apps) server.removeListener('request', l);
         server.on('request', dispatchWhileClosing);
+        // A connection accepted after closing began, or one the tracker never saw, is refused too.
         function dispatchWhileClosing(req: IncomingMessage, res: ServerResponse): void {
-          if ((before.get(req.socket) ?? 1) > 0) refuse(res);
+          if (conns.get(req.socket)?.fresh !== true) refuse(req, res);
           else for (const l of apps) l.call(server, req, res);
         }
       }
