@@ -19,7 +19,7 @@ import type { RouteGate } from './load/admission.ts';
 import { createLoadProtection } from './load/protection.ts';
 import type { LoadProtection } from './load/protection.ts';
 import { listenWithAcceptors } from './load/acceptors.ts';
-import { applyServerLimits, serverOptions } from './load/server-limits.ts';
+import { applyConnectionLimits, applyServerLimits, serverOptions } from './load/server-limits.ts';
 import { Monitors } from './monitors.ts';
 import { installClientErrorHandler } from './client-error.ts';
 import { startAdmin } from './admin/server.ts';
@@ -243,6 +243,7 @@ export class Vial extends Scaffold {
     // node:http2's secure server serves HTTP/1.1 through Node's own HTTP/1 connection listener, so
     // it emits what an http.Server emits ('request', 'upgrade', 'clientError') and takes its hooks.
     installClientErrorHandler(server as unknown as Server, this.config.security.headers);
+    applyConnectionLimits(server as unknown as Server, this.config.load.server);
     this.#plugins.attachServer(server as unknown as Server);
     return server;
   }

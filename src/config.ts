@@ -1,13 +1,15 @@
 /**
  * Configuration: defaults with bounds, `VIAL_*` environment, validation. `resolveConfig()` runs once,
  * in `new Vial()`, and returns a deep-frozen object; each module gets its own slice and per-request
- * code never re-reads options. Pure: reads only the `env` object it is given.
+ * code never re-reads options. Pure: reads only the `env` object and the `system` limits it is given
+ * (by default the open-file limit, read once per process by load/connections.ts).
  */
 import type { CompressionOptions } from './compression/options.ts';
 import type { ConditionalOptions } from './conditional/options.ts';
 import { ConfigError } from './errors.ts';
+import { systemLimits } from './load/connections.ts';
 import { resolveLoadOptions } from './load/options.ts';
-import type { LoadOptions, LoadOptionsInput } from './load/options.ts';
+import type { LoadOptions, LoadOptionsInput, SystemLimits } from './load/options.ts';
 import { resolveMemoryOptions } from './memory/options.ts';
 import type { MemoryOptions, ResolvedMemoryOptions } from './memory/options.ts';
 import { resolveProcessOptions } from './process/options.ts';
@@ -252,10 +254,10 @@ export interface VialConfig extends CoreConfig {
 /**
  * Resolves every slice once. `VIAL_*` variables cover what operators change at deploy time:
  * VIAL_ENV, VIAL_PORT, VIAL_HOST, VIAL_ORIGIN, VIAL_ALLOWED_HOSTS, VIAL_TRUST_PROXY, VIAL_SECRET_KEY, VIAL_MAX_BODY_BYTES,
- * VIAL_MAX_IN_FLIGHT, VIAL_REQUEST_TIMEOUT_MS, VIAL_WORKERS, VIAL_LOG_LEVEL, VIAL_LOG_REQUESTS,
+ * VIAL_MAX_IN_FLIGHT, VIAL_REQUEST_TIMEOUT_MS, VIAL_MAX_CONNECTIONS, VIAL_WORKERS, VIAL_LOG_LEVEL, VIAL_LOG_REQUESTS,
  * VIAL_ADMIN (1 starts the admin listener), VIAL_ADMIN_HOST, VIAL_ADMIN_PORT, VIAL_ADMIN_TOKEN.
  */
-export function resolveConfig(options: VialOptions = {}, rawEnv: Env = process.env): VialConfig {
+export function resolveConfig(options: VialOptions = {}, rawEnv: Env = process.env, system: SystemLimits = systemLimits()): VialConfig {
   const env = relevantEnv(rawEnv);
   const core = resolveCoreOptions(options, env);
   const load: LoadOptionsInput = { ...options.load };
@@ -264,6 +266,9 @@ export function resolveConfig(options: VialOptions = {}, rawEnv: Env = process.e
   }
   if (options.load?.deadlines?.requestTimeoutMs === undefined && env['VIAL_REQUEST_TIMEOUT_MS'] !== undefined) {
     load.deadlines = { ...options.load?.deadlines, requestTimeoutMs: intFromEnv('VIAL_REQUEST_TIMEOUT_MS', env['VIAL_REQUEST_TIMEOUT_MS']) };
+  }
+  if (options.load?.server?.maxConnections === undefined && env['VIAL_MAX_CONNECTIONS'] !== undefined) {
+    load.server = { ...options.load?.server, maxConnections: intFromEnv('VIAL_MAX_CONNECTIONS', env['VIAL_MAX_CONNECTIONS']) };
   }
   const security: SecurityOptions = { ...options.security };
   const envSecret = env['VIAL_SECRET_KEY'];
@@ -281,7 +286,7 @@ export function resolveConfig(options: VialOptions = {}, rawEnv: Env = process.e
   const https = core.origin?.startsWith('https:') ?? core.production;
   return deepFreeze({
     ...core,
-    load: resolveLoadOptions(load),
+    load: resolveLoadOptions(load, system),
     memory: resolveMemoryOptions(options.memory),
     security: resolveSecurityOptions(security, { production: core.production, https }),
     process: resolveProcessOptions(processOptions),

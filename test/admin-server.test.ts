@@ -116,7 +116,7 @@ describe('the admin endpoints', () => {
     const caches = (await get(admin, '/caches')).json<{ caches: { name: string; size: number }[] }>().caches;
     assert.equal(caches.find((c) => c.name === 'admin-test-cache')?.size, 1);
     const load = (await get(admin, '/load')).json<Record<string, Record<string, unknown>>>();
-    assert.deepEqual(Object.keys(load).sort(), ['acceptQueue', 'admission', 'deadlines', 'offload', 'pressure']);
+    assert.deepEqual(Object.keys(load).sort(), ['acceptQueue', 'admission', 'connections', 'deadlines', 'offload', 'pressure']);
     // null until the first live sample has read the kernel's table (and always off Linux).
     const acceptQueue: unknown = load['acceptQueue'];
     assert.ok(acceptQueue === null || typeof acceptQueue === 'number');

@@ -8,6 +8,7 @@ import type { AllocationSnapshot } from '../memory/allocation.ts';
 import { diffAllocationSnapshots } from '../memory/allocation.ts';
 import { takeHeapSnapshot } from '../memory/heap-snapshot.ts';
 import { fullGc } from '../memory/full-gc.ts';
+import { connectionStats } from '../load/connections.ts';
 import { cacheRegistry } from '../memory/registry.ts';
 import { formatFrame } from '../process/block-report.ts';
 import type { BlockReport } from '../process/block-report.ts';
@@ -158,6 +159,8 @@ export function appEndpoints(app: ObservedApp, metrics: Metrics, startedAt: numb
   get('/load', () => json({
     admission: app.load.admission.snapshot(),
     acceptQueue: metrics.live.last?.acceptQueue ?? null,
+    // Process-wide: every server and accept socket of this process (load/connections.ts).
+    connections: connectionStats(),
     pressure: { enabled: app.config.load.pressure.enabled, overloaded: app.load.pressure.overloaded, lastSample: app.load.pressure.lastSample },
     deadlines: app.load.deadlines.stats(),
     offload: app.load.offload.stats(),

@@ -66,6 +66,15 @@ export interface ServerLimitOptions {
   listenBacklog: number;
   /** Listening sockets on the port (Linux SO_REUSEPORT; 1 elsewhere): each accepts one connection per loop turn (acceptors.ts). */
   acceptors: number;
+  /**
+   * Connections open at once in this process, across every server and accept socket; more are
+   * closed as they arrive (connections.ts). Default derived from the open-file limit; 0: no cap.
+   */
+  maxConnections: number;
+  /** Bytes of an unread request body drained after an early response before closing (linger.ts); 0: close at once. */
+  lingerBytes: number;
+  /** Longest that drain takes, from the end of the response; 0: close at once. */
+  lingerMs: number;
 }
 
 export interface LoadOptions {
@@ -133,7 +142,30 @@ export function resolveOffloadOptions(input: Partial<OffloadOptions> = {}): Read
   });
 }
 
-export function resolveServerLimitOptions(input: Partial<ServerLimitOptions> = {}): Readonly<ServerLimitOptions> {
+/**
+ * Descriptors assumed where the process's own limit cannot be read (no /proc/self/limits: macOS,
+ * Windows): the common POSIX soft default.
+ */
+export const FALLBACK_OPEN_FILE_LIMIT = 1024;
+
+/**
+ * The default connection cap for a soft RLIMIT_NOFILE of `openFileLimit`: three quarters of the
+ * descriptors, less 64. Each connection is one descriptor; the rest is headroom for what a
+ * process also opens while it serves them: stdio, the listening and admin sockets, log and static
+ * files, session stores (Redis, SQLite), upstream sockets (a proxying route opens one per request),
+ * offload threads. Past the limit accept() fails with EMFILE and every one of those with it; at
+ * the cap only new connections are refused. 1,024 gives 704; 65,536 gives 49,088.
+ */
+export function defaultMaxConnections(openFileLimit: number): number {
+  return Math.max(16, Math.floor((openFileLimit * 3) / 4) - 64);
+}
+
+export interface SystemLimits {
+  /** The soft RLIMIT_NOFILE of this process (connections.ts reads it). */
+  readonly openFileLimit: number;
+}
+
+export function resolveServerLimitOptions(input: Partial<ServerLimitOptions> = {}, system: SystemLimits = { openFileLimit: FALLBACK_OPEN_FILE_LIMIT }): Readonly<ServerLimitOptions> {
   const g = 'server';
   const headersTimeoutMs = num(g, 'headersTimeoutMs', input.headersTimeoutMs ?? 10_000, 1, 600_000);
   const requestTimeoutMs = num(g, 'requestTimeoutMs', input.requestTimeoutMs ?? 30_000, 1, 3_600_000);
@@ -165,15 +197,22 @@ export function resolveServerLimitOptions(input: Partial<ServerLimitOptions> = {
     // Node accepts one connection per listening socket per loop turn; 16 sockets took in a burst of
     // 1,000 connections in ~2 s where one took over 15 s (bench overload on /cpu, acceptors.ts).
     acceptors: num(g, 'acceptors', input.acceptors ?? 16, 1, 256),
+    maxConnections: num(g, 'maxConnections', input.maxConnections ?? defaultMaxConnections(system.openFileLimit), 0, 1_000_000_000),
+    // Go's net/http reads up to 256 KiB of an unread body to reuse the connection; these bytes are
+    // discarded as they come (no memory held), so 1 MiB costs only bandwidth and covers what a
+    // client has in flight before it sees the answer. 5 s is nginx's lingering_timeout: a client
+    // that stops at the answer closes within a round trip; one still sending after 5 s is cut.
+    lingerBytes: num(g, 'lingerBytes', input.lingerBytes ?? 1_048_576, 0, 1_073_741_824),
+    lingerMs: num(g, 'lingerMs', input.lingerMs ?? 5_000, 0, 600_000),
   });
 }
 
-export function resolveLoadOptions(input: LoadOptionsInput = {}): Readonly<LoadOptions> {
+export function resolveLoadOptions(input: LoadOptionsInput = {}, system?: SystemLimits): Readonly<LoadOptions> {
   return Object.freeze({
     admission: resolveAdmissionOptions(input.admission),
     deadlines: resolveDeadlineOptions(input.deadlines),
     pressure: resolvePressureOptions(input.pressure),
     offload: resolveOffloadOptions(input.offload),
-    server: resolveServerLimitOptions(input.server),
+    server: resolveServerLimitOptions(input.server, system),
   });
 }

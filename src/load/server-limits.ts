@@ -12,12 +12,14 @@
  * the 408/431 responses in its default clientError handling.
  */
 import type { IncomingMessage, Server, ServerOptions } from 'node:http';
+import { guardConnections, systemLimits } from './connections.ts';
+import { installLingeringClose } from './linger.ts';
 import { resolveServerLimitOptions } from './options.ts';
 import type { ServerLimitOptions } from './options.ts';
 
 /** Options that only `http.createServer(options)` accepts. */
 export function serverOptions(options: Partial<ServerLimitOptions> = {}): ServerOptions {
-  const o = resolveServerLimitOptions(options);
+  const o = resolveServerLimitOptions(options, systemLimits());
   return {
     maxHeaderSize: o.maxHeaderSizeBytes,
     headersTimeout: o.headersTimeoutMs,
@@ -30,14 +32,25 @@ export function serverOptions(options: Partial<ServerLimitOptions> = {}): Server
 
 /** Sets the limits that are properties of a server (safe to call on one made elsewhere). */
 export function applyServerLimits(server: Server, options: Partial<ServerLimitOptions> = {}): Server {
-  const o = resolveServerLimitOptions(options);
+  const o = resolveServerLimitOptions(options, systemLimits());
   server.headersTimeout = o.headersTimeoutMs;
   server.requestTimeout = o.requestTimeoutMs;
   server.keepAliveTimeout = o.keepAliveTimeoutMs;
   // One more than the limit, so that a request over it is visible to hasTooManyHeaders().
   server.maxHeadersCount = o.maxHeadersCount + 1;
   server.maxRequestsPerSocket = o.maxRequestsPerSocket;
+  applyConnectionLimits(server, o);
   return server;
+}
+
+/**
+ * The process-wide connection cap (connections.ts) and the lingering close of early answers
+ * (linger.ts), for any server that serves HTTP/1.x: the http.Server above, and the HTTP/2 secure
+ * server, whose HTTP/1.1 fallback emits the same 'connection' and 'request' events. Idempotent.
+ */
+export function applyConnectionLimits(server: Server, options: Pick<ServerLimitOptions, 'maxConnections' | 'lingerBytes' | 'lingerMs'>): void {
+  guardConnections(server, options.maxConnections);
+  installLingeringClose(server, options);
 }
 
 /** True when the request carried more headers than `maxHeadersCount`: answer 431 and close. */

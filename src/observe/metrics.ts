@@ -18,6 +18,7 @@ import type { PerformanceEntry } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import type { Registry } from 'prom-client';
 import type { RouteInfo } from '../context.ts';
+import { connectionStats } from '../load/connections.ts';
 import { cacheRegistry } from '../memory/registry.ts';
 import { leakChannel } from '../memory/leak-alarm.ts';
 import { blockChannel } from '../process/block-report.ts';
@@ -195,6 +196,12 @@ function registerLoadMetrics(app: ObservedApp, r: Registration, live: LiveStats)
     const queued = live.last?.acceptQueue;
     return queued === null || queued === undefined ? [] : [[NO_LABELS, queued]];
   });
+  gauge(r, 'vial_open_connections', 'Client connections open now in this process, on every server and accept socket.', [], () => [[NO_LABELS, connectionStats().open]]);
+  gauge(r, 'vial_max_connections', 'The connection cap (load.server.maxConnections); absent when there is none.', [], () => {
+    const max = connectionStats().max;
+    return max === null ? [] : [[NO_LABELS, max]];
+  });
+  totals(r, 'vial_connections_refused_total', 'New connections reset at once because the cap was reached.', [], () => [[NO_LABELS, connectionStats().refused]]);
   gauge(r, 'vial_overloaded', '1 while event-loop pressure sheds requests (vial:pressure).', [], () => [[NO_LABELS, pressure.overloaded ? 1 : 0]]);
   gauge(r, 'vial_event_loop_delay_p99_seconds', 'p99 event-loop delay over the last second.', [], () => [[NO_LABELS, (live.last?.eventLoopDelayP99Ms ?? 0) / 1000]]);
   gauge(r, 'vial_event_loop_utilization', 'Event-loop utilisation over the last second, 0..1.', [], () => [[NO_LABELS, live.last?.eventLoopUtilization ?? 0]]);
