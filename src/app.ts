@@ -2,6 +2,8 @@
  * Vial: options -> frozen config, assembly of the pieces, listen and close. Thin on purpose: the
  * request lifecycle lives in dispatch.ts, registration in scaffold.ts and route-table.ts.
  */
+import type { RefusalStyle } from './error-response.ts';
+import { buildPlainHeads } from './response.ts';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -251,10 +253,19 @@ export class Vial extends Scaffold {
   /**
    * The headers every JSON error response carries (the data subset of the plugins' response
    * headers: vial's security headers). For answers written outside the dispatcher: parser errors,
-   * the shutdown 503 (`installGracefulShutdown(server, { refusalHeaders: app.errorHeaders })`).
+   * the client-error answers (client-error.ts).
    */
   get errorHeaders(): readonly (readonly [name: string, value: string])[] {
     return this.#plugins.responseHeaders().data;
+  }
+
+  /**
+   * How the shutdown tracker's 503 (process/shutdown.ts) matches the dispatcher's closing refusal:
+   * the same document and data heads, and the request id as `log.requestIdHeader` says.
+   */
+  get refusalStyle(): RefusalStyle {
+    const { document, data } = this.#plugins.responseHeaders();
+    return { heads: buildPlainHeads(document, data), requestId: this.config.log.requestIdHeader !== 'never' };
   }
 
   /**

@@ -115,6 +115,15 @@ export interface RefusalHeads {
   readonly html: readonly string[];
 }
 
+/**
+ * How a refusal written outside the dispatcher (the shutdown tracker's 503) looks like the app's
+ * own: its heads for both formats, and whether it names its request id (`log.requestIdHeader`).
+ */
+export interface RefusalStyle {
+  readonly heads: RefusalHeads;
+  readonly requestId: boolean;
+}
+
 /** What a 503 refusal is written from: its error (for subscribers), both bodies split, both heads. */
 export interface RefusalParts {
   readonly error: VialError;

@@ -98,7 +98,7 @@ async function admissionClosing503(accept: string): Promise<RawResponse> {
 async function shutdown503(accept: string): Promise<RawResponse> {
   const { app, started, release } = slowApp();
   const running = await app.listen({ port: 0, host: '127.0.0.1' });
-  const handle = installGracefulShutdown(running.server, { signals: [], exit: () => {}, gracefulTimeoutMs: 10_000, refusalHeaders: app.errorHeaders });
+  const handle = installGracefulShutdown(running.server, { signals: [], exit: () => {}, gracefulTimeoutMs: 10_000, refusal: app.refusalStyle });
   try {
     let socket: net.Socket | undefined;
     let head = '';
@@ -266,6 +266,11 @@ describe('installGracefulShutdown', () => {
     const html = 'text/html,application/xhtml+xml';
     const [pageByAdmission, pageByTracker] = [await admissionClosing503(html), await shutdown503(html)];
     assert.equal(pageByTracker.headers['content-type'], 'text/html; charset=utf-8');
+    // The document headers too (X-Frame-Options, Referrer-Policy...): not only the JSON set.
+    const { date: _d, 'x-request-id': _i, 'content-length': _l, ...pageHeaders } = pageByTracker.headers;
+    const { date: _d2, 'x-request-id': _i2, 'content-length': _l2, ...admissionPageHeaders } = pageByAdmission.headers;
+    assert.deepEqual(pageHeaders, admissionPageHeaders);
+    assert.equal(pageByTracker.headers['x-frame-options'], 'DENY');
     assert.equal(
       pageByTracker.body.replace(pageByTracker.headers['x-request-id'] ?? '', '<id>'),
       pageByAdmission.body.replace(pageByAdmission.headers['x-request-id'] ?? '', '<id>'),

@@ -178,7 +178,7 @@ async function runSingle(flags: RunFlags): Promise<number> {
     gracefulTimeoutMs: flags.process.gracefulTimeoutMs ?? app.config.process.gracefulTimeoutMs,
     log: app.log,
     onDrain: drainApp(app),
-    refusalHeaders: app.errorHeaders,
+    refusal: app.refusalStyle,
   });
   return 0;
 }
@@ -236,7 +236,7 @@ async function runAsWorker(flags: RunFlags): Promise<number> {
     await app.startMonitors();
     const metrics = app.monitors.metrics;
     if (metrics !== undefined) serveWorkerMetrics(metrics);
-    runWorker({ server, onDrain: drainApp(app), describeInFlight: inFlightRoutes(app), log: app.log, refusalHeaders: app.errorHeaders });
+    runWorker({ server, onDrain: drainApp(app), describeInFlight: inFlightRoutes(app), log: app.log, refusal: app.refusalStyle });
     warnOnIgnoredAddress(app, flags);
     return 0;
   } catch (error) {

@@ -13,6 +13,7 @@ import { silentLogger } from './options.ts';
 import { closeAcceptors } from '../load/acceptors.ts';
 import { nextRequestId } from '../internal/request-id.ts';
 import { HTML_TYPE, JSON_TYPE, RefusalCache } from '../error-response.ts';
+import type { RefusalStyle } from '../error-response.ts';
 import type { RefusalKey } from '../error-response.ts';
 import { typedChannel } from '../internal/channels.ts';
 
@@ -81,21 +82,18 @@ interface LooseEntry {
   readonly conn: Conn | undefined;
 }
 
-/**
- * What the shutdown 503 carries besides its body: the app's own response headers (its security
- * headers, so the refusal is no weaker than any other response). `Vial#errorHeaders` gives them.
- */
-export type RefusalHeaders = readonly (readonly [name: string, value: string])[];
+/** Without the app's style (a bare server): content type only, and the request id. */
+const PLAIN_STYLE: RefusalStyle = { heads: { json: ['content-type', JSON_TYPE], html: ['content-type', HTML_TYPE] }, requestId: true };
 
-export function trackRequests(server: Server, onRequest?: (total: number) => void, refusalHeaders: RefusalHeaders = []): RequestTracker {
+
+export function trackRequests(server: Server, onRequest?: (total: number) => void, style: RefusalStyle = PLAIN_STYLE): RequestTracker {
   const conns = new Map<Socket, Conn>();
   // Responses no connection record holds: those of connections the tracker never saw (HTTP/2
   // streams share a session socket that is not the one 'connection' gave) and earlier responses
   // of a pipelining connection (RFC 9112 §9.3.2) still open when the next request arrived. Both
   // are rare, so they are the only ones that get a 'close' listener before a drain starts.
   const loose = new Map<ServerResponse, LooseEntry>();
-  const security = refusalHeaders.flat();
-  const refusals = new RefusalCache({ json: ['content-type', JSON_TYPE, ...security], html: ['content-type', HTML_TYPE, ...security] });
+  const refusals = new RefusalCache(style.heads);
   let total = 0;
   let closing = false;
   // From the first idle() or startClosing() on, every open response has a 'close' listener, so a
@@ -183,11 +181,12 @@ export function trackRequests(server: Server, onRequest?: (total: number) => voi
     return list;
   }
 
-  /** The closing refusal, as admission's (error-response.ts), with this server's security headers. */
+  /** The closing refusal, as admission's (error-response.ts), in the app's style: its heads, its request-id setting. */
   function refuse(req: IncomingMessage, res: ServerResponse): void {
     const id = nextRequestId();
     const { body, head } = refusals.render(refusals.get(CLOSING), id, req.headers.accept);
-    head.push('x-request-id', id, 'content-length', String(Buffer.byteLength(body)));
+    if (style.requestId) head.push('x-request-id', id);
+    head.push('content-length', String(Buffer.byteLength(body)));
     res.writeHead(503, head);
     if (req.method === 'HEAD') res.end();
     else res.end(body);
@@ -276,8 +275,8 @@ export interface GracefulShutdownOptions {
    * dispatcher reads `closing` and refuses on its own.
    */
   refuseNewRequests?: boolean;
-  /** Headers for that 503 (the app's security headers: `app.errorHeaders`). */
-  refusalHeaders?: RefusalHeaders;
+  /** How that 503 looks: `app.refusalStyle` (the app's heads and request-id setting). */
+  refusal?: RefusalStyle;
 }
 
 export interface GracefulShutdown {
@@ -294,7 +293,7 @@ export function installGracefulShutdown(server: Server, options: GracefulShutdow
   const log = options.log ?? silentLogger;
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
-  const tracker = trackRequests(server, undefined, options.refusalHeaders);
+  const tracker = trackRequests(server, undefined, options.refusal);
   let closing = false;
   let done: Promise<number> | null = null;
   let force: (() => void) | null = null;

@@ -10,7 +10,7 @@ import { ConfigError } from '../errors.ts';
 import type { ProcessLogger } from './options.ts';
 import { silentLogger } from './options.ts';
 import { trackRequests } from './shutdown.ts';
-import type { RefusalHeaders } from './shutdown.ts';
+import type { RefusalStyle } from '../error-response.ts';
 
 /** What a worker reports with every heartbeat reply (and unsolicited when a request starts). */
 export interface WorkerStatus {
@@ -63,8 +63,8 @@ export interface WorkerOptions {
   describeInFlight?: () => string[];
   /** Answer requests arriving during the drain with 503 here. Default true; false when the dispatcher does it. */
   refuseNewRequests?: boolean;
-  /** Headers for the shutdown 503 (the app's security headers: `app.errorHeaders`). */
-  refusalHeaders?: RefusalHeaders;
+  /** How the shutdown 503 looks: `app.refusalStyle`. */
+  refusal?: RefusalStyle;
   log?: ProcessLogger;
   /** Default `process.exit`. */
   exit?: (code: number) => void;
@@ -124,7 +124,7 @@ export function runWorker(options: WorkerOptions): WorkerRuntime {
       // Intentionally the tracker's own description: the app's describer has not seen this request yet.
       post(['vial:status', status(null, tracker.describe())]);
     }
-  }, options.refusalHeaders);
+  }, options.refusal);
 
   // http.Server sets up its connection list (used by closeIdleConnections, closeAllConnections and
   // the headersTimeout/requestTimeout checks) in a 'listening' listener installed by its
