@@ -2,11 +2,12 @@
  * Turning handler return values into responses, the response helpers (`json`, `redirect`,
  * `sendFile`, `sse`), and writing a response to Node's ServerResponse with backpressure.
  */
+import { contentTypeFor } from './static/mime.ts';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { once } from 'node:events';
-import { extname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { BadRequestError, ConfigError, HttpError } from './errors.ts';
 import { SafeHtml } from './html.ts';
@@ -84,24 +85,6 @@ function decodeURISafe(text: string): string {
   }
 }
 
-const MIME: Record<string, string> = {
-  '.html': HTML_TYPE,
-  '.htm': HTML_TYPE,
-  '.css': 'text/css; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.json': JSON_TYPE,
-  '.txt': 'text/plain; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.gif': 'image/gif',
-  '.webp': 'image/webp',
-  '.ico': 'image/x-icon',
-  '.pdf': 'application/pdf',
-  '.wasm': 'application/wasm',
-};
 
 /**
  * Serves a file from inside `root`. The path is resolved against root and refused (404) when it
@@ -122,7 +105,7 @@ export async function sendFile(path: string, options: { root: string; maxAgeSec?
   }
   if (!info.isFile()) throw new HttpError(404);
   const headers: HeaderMap = {
-    'content-type': options.contentType ?? MIME[extname(full).toLowerCase()] ?? 'application/octet-stream',
+    'content-type': options.contentType ?? contentTypeFor(full),
     'content-length': String(info.size),
     'last-modified': info.mtime.toUTCString(),
     'cache-control': `public, max-age=${options.maxAgeSec ?? 0}`,
