@@ -90,8 +90,14 @@ export interface VialErrorCodes {
   VIAL_ERR_WATCHDOG_OPTION: true;
   VIAL_ERR_WEAK_SECRET: true;
   VIAL_ERR_WORKER_LISTENING: true;
+  VIAL_ERR_WS_FULL: true;
+  VIAL_ERR_WS_HANDSHAKE: true;
+  VIAL_ERR_WS_HANDSHAKE_TIMEOUT: true;
+  VIAL_ERR_WS_NO_ROUTE: true;
   VIAL_ERR_WS_OPTIONS: true;
   VIAL_ERR_WS_ORIGIN: true;
+  VIAL_ERR_WS_SESSION: true;
+  VIAL_ERR_WS_UPGRADE_REQUIRED: true;
 }
 
 /** A registered code, or `VIAL_ERR_HTTP_<status>` for `abort(status)` and the default error pages. */

@@ -106,3 +106,22 @@ export type { RequestEvent } from './request-events.ts';
 export type { ProcessOptions } from './process/options.ts';
 export type { WatchdogOptions } from './process/watchdog-options.ts';
 export type { BlockReport, BlockFrame } from './process/block-report.ts';
+
+// WebSockets (docs/websocket.md)
+export { websocket, websocketStats, WebSocketConnection, Broadcast, redisTransport, wsChannel } from './websocket/index.ts';
+export type {
+  WebSocketPluginInput,
+  WebSocketStats,
+  WebSocketMessage,
+  BroadcastMessage,
+  BroadcastOptions,
+  BroadcastStats,
+  BroadcastTransport,
+  RedisTransport,
+  RedisTransportOptions,
+  Subscriber,
+  RedisTransportStats,
+  WebSocketInput,
+  WebSocketRouteLimits,
+  WebSocketEvent,
+} from './websocket/index.ts';

@@ -11,5 +11,6 @@ it('exports exactly the public API', () => {
     'VialError', 'VialRequest', 'VialResponse', 'abort', 'cacheRegistry', 'checkSecret', 'createAllocationSampler',
     'checkPreconditions', 'compression', 'conditional', 'cors', 'createLeakAlarm', 'definePlugin', 'typedChannel', 'startAdmin', 'diffAllocationSnapshots', 'escapeHtml', 'g', 'html', 'json', 'raw', 'redirect',
     'request', 'ResponseValidationError', 'schemas', 'sendFile', 'session', 'staticFiles', 'sse', 'takeHeapSnapshot',
+    'Broadcast', 'WebSocketConnection', 'redisTransport', 'websocket', 'websocketStats', 'wsChannel',
   ].sort());
 });

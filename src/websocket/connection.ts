@@ -1,0 +1,298 @@
+/**
+ * One open WebSocket as a handler sees it (`ctx.websocket`): send, listen, close, groups, the
+ * session, a logger with the connection id. Every limit of the route is enforced here, on the `ws`
+ * socket underneath:
+ *   - messages per second (rate.ts): over it, close 1008;
+ *   - backpressure (backpressure.ts): above the send-buffer bound vial stops reading the peer; a
+ *     consumer that stays above it is dropped (1008); broadcast messages wait in the subscriber's
+ *     bounded queue meanwhile (broadcast/hub.ts);
+ *   - idle timeout: no message either way for `idleTimeoutMs` closes with 1000;
+ *   - a listener that throws (or rejects) closes this socket with 1011 and is logged: never the process.
+ * The largest message is ws' own `maxPayload` (close 1009); the heartbeat is the plugin's.
+ */
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { RawData, WebSocket } from 'ws';
+import { runInContext } from '../context.ts';
+import type { Context, SessionLike } from '../context.ts';
+import { VialError } from '../errors.ts';
+import { BackpressurePolicy } from './backpressure.ts';
+import type { Broadcast, BroadcastMessage, Subscriber } from './broadcast/hub.ts';
+import type { ResolvedRouteLimits } from './options.ts';
+import { MessageRate } from './rate.ts';
+import { wsChannel } from './events.ts';
+
+/** A message as received: text frames as strings, binary frames as Buffers. */
+export type WebSocketMessage = string | Buffer;
+
+type MessageListener = (message: WebSocketMessage, socket: WebSocketConnection) => unknown;
+type CloseListener = (code: number, reason: string) => unknown;
+
+/** What the plugin hands a connection: its route's limits and the process-wide services. */
+export interface ConnectionDeps {
+  readonly limits: ResolvedRouteLimits;
+  readonly closeTimeoutMs: number;
+  readonly hub: Broadcast;
+  /** Saves a session; resolves with true when its cookie changed (a new id, which the browser cannot get now). */
+  readonly saveSession: (session: SessionLike) => Promise<boolean>;
+  readonly now: () => number;
+  readonly onClosed: (connection: WebSocketConnection) => void;
+}
+
+export class WebSocketConnection {
+  /** The handshake request's id: in every log line of this socket (`connId`). */
+  readonly id: string;
+  /** `GET /chat/<room>`: the route key. */
+  readonly route: string;
+  readonly log: Logger;
+  /** The handshake request's context (`g`, `params`, `session`); usable for the socket's whole life. */
+  readonly ctx: Context;
+  /** The `ws` socket underneath, for what this wrapper does not cover. */
+  readonly raw: WebSocket;
+  /** Messages received and sent on this socket. */
+  received = 0;
+  sent = 0;
+  /** Answered the last ping (the plugin's heartbeat reads and clears it). */
+  alive = true;
+  readonly #deps: ConnectionDeps;
+  readonly #net: Socket;
+  readonly #rate: MessageRate;
+  readonly #backpressure: BackpressurePolicy;
+  readonly #messageListeners: MessageListener[] = [];
+  readonly #closeListeners: CloseListener[] = [];
+  #subscriber: Subscriber | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #slowTimer: NodeJS.Timeout | undefined;
+  #killTimer: NodeJS.Timeout | undefined;
+  #closing = false;
+  #shuttingDown = false;
+  #closed = false;
+
+  constructor(raw: WebSocket, net: Socket, ctx: Context, deps: ConnectionDeps) {
+    this.raw = raw;
+    this.#net = net;
+    this.ctx = ctx;
+    this.#deps = deps;
+    this.id = ctx.id;
+    this.route = ctx.route?.key ?? '';
+    this.log = ctx.log.child({ connId: this.id });
+    const { limits } = deps;
+    this.#rate = new MessageRate(limits.maxMessagesPerSecond, limits.messageBurst, deps.now());
+    this.#backpressure = new BackpressurePolicy(limits.maxBufferedBytes, limits.slowConsumerTimeoutMs);
+    if (limits.idleTimeoutMs > 0) {
+      this.#idleTimer = setTimeout(() => this.close(1000, 'idle timeout'), limits.idleTimeoutMs);
+      this.#idleTimer.unref();
+    }
+    raw.on('message', (data, isBinary) => this.#receive(data, isBinary));
+    raw.on('pong', () => {
+      this.alive = true;
+    });
+    raw.on('close', (code, reason) => this.#onClose(code, reason.toString('utf8')));
+    // A reset peer: ws emits 'close' right after; nothing to answer, but never an unhandled 'error'.
+    raw.on('error', (error) => this.log.debug({ err: error }, 'vial websocket: socket error'));
+    net.on('drain', () => this.#checkBuffer());
+  }
+
+  /** True once the socket is closing: by either side, a limit, or the server's shutdown. */
+  get closing(): boolean {
+    return this.#closing || this.#closed;
+  }
+
+  /** True from the start of a graceful shutdown: finish up, the server closes with 1001 after its grace period. */
+  get shuttingDown(): boolean {
+    return this.#shuttingDown;
+  }
+
+  /** Bytes waiting to be sent (ws' buffer and the kernel-side socket buffer). */
+  get bufferedAmount(): number {
+    return this.raw.bufferedAmount + this.#net.writableLength;
+  }
+
+  /** The session of the handshake request (loaded before the handler ran). */
+  get session(): SessionLike {
+    return this.ctx.session;
+  }
+
+  /**
+   * Saves the session now. A socket has no response to carry a new cookie, so a change that needs
+   * one (a new session, login, logout) is refused: do those over HTTP, then open the socket.
+   */
+  async saveSession(): Promise<void> {
+    const changedCookie = await this.#deps.saveSession(this.ctx.session);
+    if (changedCookie) {
+      throw new VialError(
+        'VIAL_ERR_WS_SESSION',
+        'The session was saved, but its cookie changed (a new session, a login or logout, or cookie-stored sessions) and a WebSocket cannot set cookies. ' +
+          'Log in and out over HTTP, before opening the socket; use a server-side session store for data written from sockets.',
+      );
+    }
+  }
+
+  /** Adds a listener for each message; a listener that throws or rejects closes the socket with 1011. */
+  onMessage(listener: MessageListener): this {
+    this.#messageListeners.push(listener);
+    return this;
+  }
+
+  /** Runs once the socket is closed, with the close code and reason. */
+  onClose(listener: CloseListener): this {
+    if (this.#closed) queueMicrotask(() => this.#call(() => listener(1006, ''), 'close listener'));
+    else this.#closeListeners.push(listener);
+    return this;
+  }
+
+  /**
+   * Sends a text (string) or binary message. False when the socket is closing, or when this send
+   * put its buffer over the bound (vial then stops reading the peer until it drains).
+   */
+  send(message: BroadcastMessage): boolean {
+    if (this.closing) return false;
+    this.raw.send(message, { binary: typeof message !== 'string' });
+    this.sent++;
+    if (wsChannel.hasSubscribers) wsChannel.publish({ event: 'out', route: this.route });
+    this.#idleTimer?.refresh();
+    return this.#checkBuffer();
+  }
+
+  /** Joins a broadcast group: every `publish(topic, ...)`, in this process or (with Redis) any other, reaches this socket. */
+  join(topic: string): this {
+    this.#subscribe().join(topic);
+    return this;
+  }
+
+  leave(topic: string): this {
+    this.#subscriber?.leave(topic);
+    return this;
+  }
+
+  get topics(): ReadonlySet<string> {
+    return this.#subscriber?.topics ?? new Set();
+  }
+
+  /** Sends to every socket in `topic` (here and in other processes), except this one unless `includeSelf`. */
+  publish(topic: string, message: BroadcastMessage, options: { includeSelf?: boolean } = {}): void {
+    this.#deps.hub.publish(topic, message, { except: options.includeSelf === true ? undefined : this.#subscriber });
+  }
+
+  /** Starts the closing handshake; a peer that does not answer within closeTimeoutMs is cut off. */
+  close(code = 1000, reason = ''): void {
+    if (this.closing) return;
+    this.#closing = true;
+    this.raw.close(code, reason);
+    // The peer's close frame has to be read for the closing handshake to finish (messages that
+    // arrive meanwhile are ignored), even on a socket paused for backpressure or not started yet.
+    this.raw.resume();
+    this.#killTimer = setTimeout(() => this.raw.terminate(), this.#deps.closeTimeoutMs);
+    this.#killTimer.unref();
+  }
+
+  /** Closes at once, without the closing handshake (a dead peer, a consumer past the hard bound). */
+  terminate(): void {
+    this.#closing = true;
+    this.raw.terminate();
+  }
+
+  /** @internal The server is shutting down: handlers see `shuttingDown`. */
+  markShuttingDown(): void {
+    this.#shuttingDown = true;
+  }
+
+  /** @internal Called by the plugin right after the user's handler ran (or failed). */
+  start(failure: unknown): void {
+    if (failure !== undefined) this.#fail(failure, 'handler');
+    else this.raw.resume();
+  }
+
+  #subscribe(): Subscriber {
+    this.#subscriber ??= this.#deps.hub.subscriber({
+      writable: () => !this.#backpressure.paused && this.bufferedAmount <= this.#backpressure.maxBufferedBytes,
+      write: (message) => this.send(message),
+      overflow: () => this.#drop('broadcast queue full'),
+    });
+    return this.#subscriber;
+  }
+
+  #receive(data: RawData, isBinary: boolean): void {
+    if (this.closing) return;
+    if (!this.#rate.take(this.#deps.now())) {
+      this.log.warn({ maxMessagesPerSecond: this.#rate.ratePerSec }, 'vial websocket: message rate exceeded, closing 1008');
+      if (wsChannel.hasSubscribers) wsChannel.publish({ event: 'rate-limited', route: this.route });
+      this.close(1008, 'message rate exceeded');
+      return;
+    }
+    this.received++;
+    if (wsChannel.hasSubscribers) wsChannel.publish({ event: 'in', route: this.route });
+    this.#idleTimer?.refresh();
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    const message: WebSocketMessage = isBinary ? bytes : bytes.toString('utf8');
+    for (const listener of this.#messageListeners) {
+      if (!this.#call(() => listener(message, this), 'message listener')) return;
+    }
+  }
+
+  /** Runs a listener in the handshake request's context; false when it failed (and the socket is closing). */
+  #call(fn: () => unknown, what: string): boolean {
+    let result: unknown;
+    try {
+      result = runInContext(this.ctx, fn);
+    } catch (error) {
+      this.#fail(error, what);
+      return false;
+    }
+    if (result instanceof Promise) result.catch((error: unknown) => this.#fail(error, what));
+    return true;
+  }
+
+  #fail(error: unknown, what: string): void {
+    this.log.error({ err: error }, `vial websocket: the ${what} threw; closing this socket with 1011`);
+    if (wsChannel.hasSubscribers) wsChannel.publish({ event: 'error', route: this.route });
+    this.close(1011, 'internal error');
+  }
+
+  /** Applies the backpressure policy to the buffer as it is now; true while reading goes on. */
+  #checkBuffer(): boolean {
+    if (this.#closed) return false;
+    const action = this.#backpressure.check(this.bufferedAmount, this.#deps.now());
+    if (action === 'drop') {
+      this.#drop('send buffer stayed over its bound');
+      return false;
+    }
+    if (action === 'pause') {
+      if (this.#slowTimer === undefined) {
+        this.raw.pause();
+        this.#slowTimer = setTimeout(() => {
+          this.#slowTimer = undefined;
+          this.#checkBuffer();
+        }, Math.max(0, (this.#backpressure.deadline() ?? 0) - this.#deps.now()));
+        this.#slowTimer.unref();
+      }
+      return false;
+    }
+    if (this.#slowTimer !== undefined) {
+      clearTimeout(this.#slowTimer);
+      this.#slowTimer = undefined;
+      if (!this.closing) this.raw.resume();
+    }
+    this.#subscriber?.flush();
+    return true;
+  }
+
+  #drop(why: string): void {
+    if (this.closing) return;
+    this.log.warn({ bufferedBytes: this.bufferedAmount, queued: this.#subscriber?.queued ?? 0 }, `vial websocket: slow consumer dropped (${why}), closing 1008`);
+    if (wsChannel.hasSubscribers) wsChannel.publish({ event: 'dropped', route: this.route });
+    this.#subscriber?.release(true);
+    this.close(1008, 'slow consumer');
+    // Its buffer is full: the close frame would wait behind it. Free the memory now.
+    this.terminate();
+  }
+
+  #onClose(code: number, reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const timer of [this.#idleTimer, this.#slowTimer, this.#killTimer]) clearTimeout(timer);
+    this.#subscriber?.release(false);
+    this.#deps.onClosed(this);
+    for (const listener of this.#closeListeners.splice(0)) this.#call(() => listener(code, reason), 'close listener');
+  }
+}
