@@ -258,16 +258,19 @@ function countEntries(params: URLSearchParams): number {
   return n;
 }
 
-function tooLarge(limit: number): BadRequestError {
-  // Connection: close, so Node does not read the rest of an oversized body to reuse the socket.
-  return new BadRequestError('VIAL_ERR_BODY_TOO_LARGE', `The request body is larger than ${limit} bytes.`, 413, {
-    connection: 'close',
-  });
+function tooLarge(limit: number, raw: IncomingMessage): BadRequestError {
+  const message = `The request body is larger than ${limit} bytes.`;
+  // HTTP/1.x: Connection: close, so Node does not read the rest of an oversized body to reuse the
+  // socket (the lingering close bounds what is still drained, load/linger.ts). Intentionally not
+  // on HTTP/2, where the header is connection-specific and refused (RFC 9113 §8.2.2: Node drops
+  // it with an UnsupportedWarning); the stream ends on its own there.
+  if (raw.httpVersionMajor === 2) return new BadRequestError('VIAL_ERR_BODY_TOO_LARGE', message, 413);
+  return new BadRequestError('VIAL_ERR_BODY_TOO_LARGE', message, 413, { connection: 'close' });
 }
 
 function readBody(raw: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = raw.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(limit));
+  if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(limit, raw));
   // Expect: 100-continue is answered here, after admission, CSRF and the declared length said yes.
   continueIfExpected(raw);
   return new Promise<Buffer>((resolve, reject) => {
@@ -278,7 +281,7 @@ function readBody(raw: IncomingMessage, limit: number): Promise<Buffer> {
       if (size > limit) {
         cleanup();
         raw.pause();
-        reject(tooLarge(limit));
+        reject(tooLarge(limit, raw));
         return;
       }
       chunks.push(chunk);
@@ -311,7 +314,7 @@ function readBody(raw: IncomingMessage, limit: number): Promise<Buffer> {
 
 function readMultipart(raw: IncomingMessage, limits: Limits, maxBodyBytes: number): Promise<FormBody> {
   const declared = raw.headers['content-length'];
-  if (declared !== undefined && Number(declared) > maxBodyBytes + limits.maxFileBytes) return Promise.reject(tooLarge(maxBodyBytes + limits.maxFileBytes));
+  if (declared !== undefined && Number(declared) > maxBodyBytes + limits.maxFileBytes) return Promise.reject(tooLarge(maxBodyBytes + limits.maxFileBytes, raw));
   continueIfExpected(raw);
   return new Promise<FormBody>((resolve, reject) => {
     let parser: busboy.Busboy;
@@ -338,7 +341,7 @@ function readMultipart(raw: IncomingMessage, limits: Limits, maxBodyBytes: numbe
     raw.on('data', (chunk: Buffer) => {
       total += chunk.length;
       // The whole multipart body is bounded too: files + fields + framing.
-      if (total > maxBodyBytes + limits.maxFileBytes) fail(tooLarge(maxBodyBytes + limits.maxFileBytes));
+      if (total > maxBodyBytes + limits.maxFileBytes) fail(tooLarge(maxBodyBytes + limits.maxFileBytes, raw));
     });
     parser.on('field', (name, value, info) => {
       if (info.valueTruncated) fail(new BadRequestError('VIAL_ERR_FIELD_TOO_LARGE', `Form field "${name}" is larger than ${limits.maxFieldBytes} bytes.`, 413));

@@ -165,6 +165,71 @@ describe('an answer sent before the body was read', () => {
   });
 });
 
+/**
+ * The keep-alive answers (403, 503, 404): there Node itself reads the rest of the body to reuse the
+ * connection, so these held before lingering too; what lingering adds is the bound on that read
+ * (checked above: a keep-alive connection is cut past lingerBytes).
+ */
+describe('every answer vial gives before reading a body reaches a client that reads only after uploading', () => {
+  /** Sends `head` and 300 kB of body without reading, then reads: resolves with the first answer. */
+  async function uploadThenRead(port: number, head: string): Promise<{ status: number; body: string; errors: string[] }> {
+    const client = open(port, { paused: true });
+    client.socket.write(`${head}Content-Type: application/octet-stream\r\nContent-Length: 300000\r\n\r\n`);
+    await upload(client.socket, 300_000);
+    client.socket.resume();
+    await waitUntil('a complete answer', () => /\r\n\r\n[\s\S]*\}$/.test(client.received()) || client.state.closed);
+    client.socket.destroy();
+    const res = parse(client.received());
+    return { status: res.status, body: res.body, errors: client.errors };
+  }
+
+  it('the CSRF 403 (cross-site POST)', async (t) => {
+    const app = makeApp({ env: 'development', security: { session: { store: 'memory' } } });
+    let ran = 0;
+    app.post('/transfer', async (ctx) => {
+      ran++;
+      return { length: (await ctx.request.bytes()).length };
+    });
+    const port = await listen(t, app);
+    const res = await uploadThenRead(port, 'POST /transfer HTTP/1.1\r\nHost: 127.0.0.1\r\nSec-Fetch-Site: cross-site\r\nOrigin: https://evil.example\r\n');
+    assert.deepEqual(res.errors, []);
+    assert.equal(res.status, 403);
+    assert.equal((JSON.parse(res.body) as { error: { code: string } }).error.code, 'VIAL_ERR_CSRF');
+    assert.equal(ran, 0);
+  });
+
+  it('the admission 503 (the only slot is held)', async (t) => {
+    const app = makeApp({ load: { admission: { maxInFlight: 1, maxQueue: 0 } } });
+    let release = (): void => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    app.get('/hold', async () => {
+      await held;
+      return 'done';
+    });
+    app.post('/upload', async (ctx) => ({ length: (await ctx.request.bytes()).length }));
+    const port = await listen(t, app);
+    const holder = open(port);
+    t.after(() => holder.socket.destroy());
+    holder.socket.write('GET /hold HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await waitUntil('the only slot to be held', () => app.load.admission.inFlight === 1);
+    try {
+      const res = await uploadThenRead(port, 'POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+      assert.deepEqual(res.errors, []);
+      assert.equal(res.status, 503);
+      assert.equal((JSON.parse(res.body) as { error: { code: string } }).error.code, 'VIAL_ERR_OVERLOADED');
+    } finally {
+      release();
+    }
+  });
+
+  it('the 404 of an unknown path', async (t) => {
+    const port = await listen(t, uploadApp().app);
+    const res = await uploadThenRead(port, 'POST /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    assert.deepEqual(res.errors, []);
+    assert.equal(res.status, 404);
+  });
+});
+
 describe('a client that keeps sending after the answer', () => {
   it('is cut at lingerBytes, having read the 413 first', async (t) => {
     const port = await listen(t, uploadApp({ lingerBytes: 64 * 1024, lingerMs: 600_000 }).app);
@@ -234,6 +299,11 @@ describe('over TLS', () => {
   it('leaves HTTP/2 alone: the early 413 ends only its stream, and the session serves the next request', async (t) => {
     const running = await uploadApp().app.listen({ port: 0, host: '127.0.0.1', tls: { cert, key } });
     t.after(() => running.close());
+    // Node warns (and drops it) when a response carries Connection on HTTP/2 (RFC 9113 §8.2.2).
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning.message);
+    process.on('warning', onWarning);
+    t.after(() => process.off('warning', onWarning));
     const session = http2.connect(running.url, { rejectUnauthorized: false });
     t.after(() => session.close());
     const stream = session.request({ ':method': 'POST', ':path': '/upload', 'content-type': 'application/octet-stream', 'content-length': '300000' });
@@ -250,6 +320,7 @@ describe('over TLS', () => {
     assert.equal(await status, 413);
     await waitUntil('the stream to close', () => ended);
     assert.equal((JSON.parse(Buffer.concat(chunks).toString()) as { error: { code: string } }).error.code, 'VIAL_ERR_BODY_TOO_LARGE');
+    assert.equal(warnings.length, 0, `no connection-specific header on HTTP/2: ${warnings.join('; ')}`);
     const next = session.request({ ':path': '/' });
     const nextStatus = await new Promise<number>((resolve) => next.once('response', (headers) => resolve(Number(headers[':status']))));
     next.resume();
