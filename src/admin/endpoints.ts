@@ -195,6 +195,7 @@ export function appEndpoints(app: ObservedApp, metrics: Metrics, startedAt: numb
       ...status(),
       samples: metrics.live.samples(Number.isFinite(since) ? since : 0),
       shed: admission.shed,
+      connections: connectionStats(),
       routes,
       caches: cacheRegistry.list(),
       allocations: await topSitesCached(),

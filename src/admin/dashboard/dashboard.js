@@ -82,6 +82,10 @@
     status.className = 'status ' + stats.status.toLowerCase();
     document.getElementById('reasons').textContent = stats.reasons.join(' · ');
     document.getElementById('updated').textContent = new Date().toLocaleTimeString();
+    const conn = stats.connections;
+    document.getElementById('connections').textContent = conn
+      ? 'connections ' + conn.open.toLocaleString() + (conn.max === null ? '' : ' / ' + conn.max.toLocaleString()) + (conn.refused > 0 ? ' · refused ' + conn.refused.toLocaleString() : '')
+      : '';
     fill('routes', stats.routes, [[(r) => r.route, 'where'], [(r) => r.requests, 'num'], [(r) => r.errors5xx, 'num'], [(r) => r.p99Ms, 'num'], [(r) => r.inFlight, 'num'], [(r) => r.queued, 'num'], [(r) => r.shed, 'num']], (r) => r.shed > 0);
     // A long turn (not confirmed) is many requests' time, never the sampled route's block.
     fill('blocks', stats.blocks, [[(b) => new Date(b.at).toLocaleTimeString()], [(b) => (b.kind === 'long-turn' ? 'long turn' : 'block')], [(b) => b.durationMs, 'num'],
