@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, describe, it } from 'node:test';
-import { Blueprint, websocket, wsChannel } from '../src/index.ts';
+import { Blueprint, Broadcast, websocket, wsChannel } from '../src/index.ts';
 import type { RunningServer, Vial, VialOptions, WebSocketEvent, WebSocketPluginInput } from '../src/index.ts';
 import { makeApp } from './helpers/both.ts';
 import { waitUntil } from './helpers/wait.ts';
@@ -327,5 +327,44 @@ describe('websocket shutdown', () => {
       req.end();
     });
     assert.equal(status, 400);
+  });
+});
+
+describe('websocket broadcast in one process', () => {
+  it("reaches the room's other sockets (the sender too with includeSelf), and an HTTP route publishes through the same hub", async () => {
+    const hub = new Broadcast();
+    const { ws, http } = await serve(
+      (app) => {
+        app.get('/rooms/<name>', { websocket: true }, (ctx) => {
+          const socket = ctx.websocket;
+          const topic = `room:${String(ctx.params['name'])}`;
+          socket.join(topic);
+          socket.onMessage((message) => socket.publish(topic, String(message), { includeSelf: message === 'echo me' }));
+          socket.send('joined');
+        });
+        app.post('/rooms/<name>', (ctx) => {
+          hub.publish(`room:${String(ctx.params['name'])}`, 'from http');
+          return null;
+        });
+      },
+      { broadcast: hub },
+    );
+    const [a, b, other] = await Promise.all([open(`${ws}/rooms/x`), open(`${ws}/rooms/x`), open(`${ws}/rooms/y`)]);
+    for (const socket of [a, b, other]) assert.equal(await socket.next(), 'joined');
+    a.ws.send('hi');
+    assert.equal(await b.next(), 'hi');
+    a.ws.send('echo me');
+    assert.equal(await a.next(), 'echo me');
+    assert.equal(await b.next(), 'echo me');
+    assert.equal((await fetch(`${http}/rooms/x`, { method: 'POST', headers: { 'sec-fetch-site': 'same-origin' } })).status, 204);
+    assert.equal(await a.next(), 'from http');
+    assert.equal(await b.next(), 'from http');
+    assert.equal(hub.count('room:x'), 2);
+    assert.deepEqual(other.messages, ['joined']);
+    a.ws.close();
+    await a.closed;
+    await waitUntil('the closed socket to leave its room', () => hub.count('room:x') === 1);
+    b.ws.close();
+    other.ws.close();
   });
 });

@@ -93,6 +93,9 @@ export function websocketStats(app: object): WebSocketStats | undefined {
 const refusal = (status: number, code: 'VIAL_ERR_WS_FULL' | 'VIAL_ERR_WS_HANDSHAKE' | 'VIAL_ERR_WS_UPGRADE_REQUIRED', message: string, headers?: Record<string, string>): BadRequestError =>
   new BadRequestError(code, message, status, headers);
 
+/** How long startup waits for the broadcast transport (Redis) before serving without it. */
+const BROADCAST_READY_MS = 5_000;
+
 const KEY = /^[+/0-9A-Za-z]{21}[AQgw]==$/;
 
 export const websocket = definePlugin<PluginOptions, WebSocketPluginInput>({
@@ -264,8 +267,14 @@ export const websocket = definePlugin<PluginOptions, WebSocketPluginInput>({
         await hub.close();
       })());
 
+    // Redis down at startup must not keep the app from serving: sockets of this process still reach
+    // each other, and the transport reconnects (and counts failed publishes) on its own.
     r.onStartup(async () => {
-      await hub.ready();
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), BROADCAST_READY_MS)));
+      const outcome = await Promise.race([hub.ready().then(() => 'ready' as const), bound]);
+      clearTimeout(timer);
+      if (outcome === 'late') app.log.warn({ waitedMs: BROADCAST_READY_MS }, 'vial websocket: the broadcast transport is not ready; starting anyway, messages reach this process only until it is.');
     });
 
     r.onServer((server: Server) => {
