@@ -11,13 +11,15 @@ import { sse } from '../src/index.ts';
 import { createCookieSessionManager } from '../src/security/cookie-session.ts';
 import { connect, makeApp, MODES } from './helpers/both.ts';
 
+async function* toAsync<T>(items: readonly T[]): AsyncGenerator<T> {
+  for (const item of items) yield await Promise.resolve(item);
+}
+
 describe('README: "JSON and text/event-stream responses leave them off"', () => {
   for (const mode of MODES) {
     it(`sends nosniff and frame-ancestors on an event stream, not the document-only headers (${mode})`, async (t) => {
       const app = makeApp();
-      app.get('/events', () => sse((async function* events() {
-        yield { data: { n: 1 } };
-      })()));
+      app.get('/events', () => sse(toAsync([{ data: { n: 1 } }])));
       const c = await connect(t, mode, app);
       const res = await c.get('/events');
       assert.equal(res.status, 200);
