@@ -8,8 +8,14 @@
  */
 import { inject } from 'light-my-request';
 import type { Vial } from './app.ts';
+import type { Server } from 'node:http';
 import { clientOver } from './client.ts';
 import type { Client } from './client.ts';
+import { openInProcess } from './websocket/testing.ts';
+import type { TestWebSocket, TestWebSocketOptions } from './websocket/testing.ts';
+
+export { openWebSocket, TestWebSocket, WebSocketRefusedError } from './websocket/testing.ts';
+export type { TestWebSocketOptions } from './websocket/testing.ts';
 
 export interface TestRequest {
   headers?: Record<string, string>;
@@ -38,6 +44,7 @@ export class TestClient<A = Vial> {
   /** Cookies the app has set, by name. */
   readonly cookies = new Map<string, string>();
   #api: Client<A> | undefined;
+  #server: Server | undefined;
 
   constructor(app: Vial) {
     this.#app = app;
@@ -58,6 +65,22 @@ export class TestClient<A = Vial> {
       return { status: res.status, headers: out, text: res.text };
     });
     return this.#api;
+  }
+
+  /**
+   * Opens a WebSocket to the app in-process (no port), as a same-origin page would: the app's own
+   * Origin (`crossSite` sends a foreign one) and the cookie jar. Needs the websocket plugin.
+   */
+  async websocket(path: string, init: TestWebSocketOptions & { crossSite?: boolean; noCookies?: boolean } = {}): Promise<TestWebSocket> {
+    await this.#app.start();
+    // A server the app creates (its plugins' upgrade listeners attached) that never listens.
+    this.#server ??= this.#app.createServer();
+    const host = defaultHost(this.#app);
+    const headers: Record<string, string> = { origin: init.crossSite === true ? 'https://evil.example' : `http://${host}`, ...lowerKeys(init.headers ?? {}) };
+    if (init.noCookies !== true && this.cookies.size > 0 && headers['cookie'] === undefined) {
+      headers['cookie'] = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    }
+    return openInProcess(this.#server, host, path, { ...init, headers });
   }
 
   get(path: string, init: TestRequest = {}): Promise<TestResponse> {
