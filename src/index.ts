@@ -32,6 +32,13 @@ export { staticFiles } from './static/index.ts';
 export type { StaticOptions } from './static/index.ts';
 export type { TypedChannel } from './internal/channels.ts';
 
+// Rate limits and login brute-force protection (docs/ratelimit.md)
+export { rateLimit, MemoryRateLimitStore, RedisRateLimitStore } from './ratelimit/index.ts';
+export type {
+  RateLimitOptions, LimitOptions, LoginOptions, LoginRouteOption, RateLimitRouteOption, RateLimitKey, RateLimitStore,
+  StoreErrorMode, MemoryRateLimitStoreOptions, RedisRateLimitStoreOptions, RateDecision, GcraPolicy,
+} from './ratelimit/index.ts';
+
 // Schemas: validation, typed ctx.valid, response checks (docs/schemas.md)
 export { schemas } from './schema/plugin.ts';
 export type { SchemasInput, SchemasOptions, ResponseMode } from './schema/plugin.ts';

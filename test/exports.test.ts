@@ -7,9 +7,9 @@ it('exports exactly the public API', () => {
   assert.deepEqual(Object.keys(vial).sort(), [
     'BadRequestError', 'Blueprint', 'BoundedCache', 'Bulkhead', 'BulkheadFullError', 'CSRF_FORM_FIELD', 'CSRF_HEADER',
     'ClientGoneError', 'ConfigError', 'Context', 'ContextError', 'DeadlineError', 'FormBody', 'HttpError',
-    'MemorySessionStore', 'OffloadQueueFullError', 'RedisSessionStore', 'SafeHtml', 'SqliteSessionStore', 'Vial',
+    'MemoryRateLimitStore', 'MemorySessionStore', 'OffloadQueueFullError', 'RedisRateLimitStore', 'RedisSessionStore', 'SafeHtml', 'SqliteSessionStore', 'Vial',
     'VialError', 'VialRequest', 'VialResponse', 'abort', 'cacheRegistry', 'checkSecret', 'createAllocationSampler',
-    'checkPreconditions', 'compression', 'conditional', 'cors', 'createLeakAlarm', 'definePlugin', 'typedChannel', 'startAdmin', 'diffAllocationSnapshots', 'escapeHtml', 'g', 'html', 'json', 'raw', 'redirect',
+    'checkPreconditions', 'compression', 'conditional', 'cors', 'createLeakAlarm', 'definePlugin', 'typedChannel', 'startAdmin', 'diffAllocationSnapshots', 'escapeHtml', 'g', 'html', 'json', 'rateLimit', 'raw', 'redirect',
     'request', 'ResponseValidationError', 'schemas', 'sendFile', 'session', 'staticFiles', 'sse', 'takeHeapSnapshot',
     'Broadcast', 'WebSocketConnection', 'redisTransport', 'websocket', 'websocketStats', 'wsChannel',
   ].sort());

@@ -23,6 +23,8 @@ import { cacheRegistry } from '../memory/registry.ts';
 import { leakChannel } from '../memory/leak-alarm.ts';
 import { blockChannel } from '../process/block-report.ts';
 import type { BlockReport } from '../process/block-report.ts';
+import { rateLimitChannel } from '../ratelimit/events.ts';
+import type { RateLimitEvent } from '../ratelimit/events.ts';
 import { requestChannel } from '../request-events.ts';
 import type { RequestEvent } from '../request-events.ts';
 import { LiveStats } from './live-stats.ts';
@@ -96,6 +98,8 @@ export function createMetrics(app: ObservedApp, options: MetricsOptions = {}): M
   };
   let leakAlarms = 0;
   const onLeak = (): void => void leakAlarms++;
+  const rateLimits = new RateLimitCounts(routes);
+  rateLimitChannel.subscribe(rateLimits.onEvent);
   requestChannel.subscribe(onRequest);
   blockChannel.subscribe(onBlock);
   leakChannel.subscribe(onLeak);
@@ -116,6 +120,7 @@ export function createMetrics(app: ObservedApp, options: MetricsOptions = {}): M
     registerMemoryMetrics(r);
     gauge(r, 'vial_heap_used_after_gc_bytes', 'V8 heap used right after the last major GC (0 until one ran).', [], () => [[NO_LABELS, heapFloor.bytes]]);
     registerSecurityMetrics(app, r);
+    rateLimits.register(r);
     return prom.Registry.merge([processMetrics(prom), own]);
   }
   return {
@@ -125,6 +130,7 @@ export function createMetrics(app: ObservedApp, options: MetricsOptions = {}): M
       requestChannel.unsubscribe(onRequest);
       blockChannel.unsubscribe(onBlock);
       leakChannel.unsubscribe(onLeak);
+      rateLimitChannel.unsubscribe(rateLimits.onEvent);
       heapFloor.stop();
       live.stop();
     },
@@ -230,4 +236,30 @@ function registerMemoryMetrics(r: Registration): void {
 function registerSecurityMetrics(app: ObservedApp, r: Registration): void {
   totals(r, 'vial_csrf_refusals_total', 'Unsafe requests refused by the CSRF guard, by reason (vial:csrf).', ['reason'], () =>
     Object.entries(app.security.csrfRefusals).map(([reason, n]) => [{ reason }, n]));
+}
+
+/** Requests refused by a rate limit, and requests a rate-limit store failure touched (vial:ratelimit). */
+class RateLimitCounts {
+  readonly #routes: ReadonlySet<RouteInfo>;
+  readonly #limited = new Map<string, number>();
+  readonly #storeErrors = new Map<string, number>();
+
+  constructor(routes: ReadonlySet<RouteInfo>) {
+    this.#routes = routes;
+  }
+
+  readonly onEvent = (event: RateLimitEvent): void => {
+    if (event.route !== undefined && !this.#routes.has(event.route)) return;
+    const route = event.route?.key ?? UNMATCHED_ROUTE;
+    const counts = event.outcome === 'limited' ? this.#limited : this.#storeErrors;
+    const key = JSON.stringify(event.outcome === 'limited' ? [route, event.limit, event.key] : [event.limit, event.mode ?? 'open']);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  };
+
+  register(r: Registration): void {
+    const rows = (counts: Map<string, number>, names: string[]) => (): [Record<string, string>, number][] =>
+      [...counts].map(([key, n]) => [Object.fromEntries((JSON.parse(key) as string[]).map((v, i) => [names[i] as string, v])) as Record<string, string>, n]);
+    totals(r, 'vial_ratelimit_limited_total', 'Requests a rate limit refused (429), by route, limit and key kind.', ['route', 'limit', 'key'], rows(this.#limited, ['route', 'limit', 'key']));
+    totals(r, 'vial_ratelimit_store_errors_total', 'Requests whose rate-limit store did not answer, by limit and onStoreError mode (open: let through, closed: 503).', ['limit', 'mode'], rows(this.#storeErrors, ['limit', 'mode']));
+  }
 }
