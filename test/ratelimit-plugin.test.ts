@@ -105,7 +105,7 @@ describe('rate-limit keys', () => {
     const app = makeApp({ trustProxy: 1, security: { session: { store: 'memory' } } });
     app.plugin(rateLimit, { limit: 2, windowSec: 60, key: 'user' });
     app.post('/as/<name>', { rateLimit: false }, (ctx) => {
-      ctx.session.login(ctx.params['name'] as string);
+      ctx.session.login(ctx.params['name']);
       return 'in';
     });
     app.get('/', () => 'hi');

@@ -47,9 +47,8 @@ declare module '../handlers.ts' {
 
 interface Resolved {
   readonly input: RateLimitOptions;
+  /** Closed at the app's shutdown (a Redis store closes only a client it connected itself). */
   readonly store: RateLimitStore;
-  /** The plugin made the store, so it closes it at shutdown. */
-  readonly ownsStore: boolean;
   readonly headers: boolean;
   readonly login: ResolvedLogin | undefined;
 }
@@ -95,7 +94,7 @@ export const rateLimit = definePlugin<Resolved, RateLimitOptions>({
     // Validate the limits now (a typo fails at registration); they are resolved again per scope.
     resolveLimits(o, '');
     const login = resolveLogin(o.login);
-    return Object.freeze({ input: o, store: o.store ?? new MemoryRateLimitStore(), ownsStore: o.store === undefined, headers: o.headers ?? true, login });
+    return Object.freeze({ input: o, store: o.store ?? new MemoryRateLimitStore(), headers: o.headers ?? true, login });
   },
   setup(r, options) {
     const scope = r.blueprint ?? '';
@@ -113,7 +112,7 @@ export const rateLimit = definePlugin<Resolved, RateLimitOptions>({
       if (value !== false) routeLimits(value as RateLimitRouteOption, route, scope);
     });
     r.routeOption('login', (value) => checkLoginOption(value));
-    if (options.ownsStore) r.onShutdown(() => options.store.close?.());
+    r.onShutdown(() => options.store.close?.());
 
     r.perRoute((route) => {
       const option = route.options.rateLimit;
