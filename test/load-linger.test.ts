@@ -153,6 +153,26 @@ describe('an answer sent before the body was read', () => {
     client.socket.destroy();
   });
 
+  it('leaves nothing behind on a keep-alive connection after many early answers', async (t) => {
+    const { app, calls } = uploadApp();
+    const port = await listen(t, app);
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning.message);
+    process.on('warning', onWarning);
+    t.after(() => process.off('warning', onWarning));
+    const client = open(port);
+    t.after(() => client.socket.destroy());
+    // More than Node's default of 10 listeners per event: a listener kept per answer would warn.
+    for (let i = 1; i <= 15; i++) {
+      client.socket.write('POST /count HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n');
+      await waitUntil(`answer ${i}`, () => client.received().includes(`{"count":${i}}`));
+      client.socket.write('a'.repeat(1000));
+    }
+    assert.equal(calls.count, 15);
+    assert.equal(client.state.closed, false);
+    assert.deepEqual(warnings, []);
+  });
+
   it('cuts a keep-alive connection whose unread rest goes past lingerBytes', async (t) => {
     const port = await listen(t, uploadApp({ lingerBytes: 64 * 1024, lingerMs: 600_000 }).app);
     const client = open(port);

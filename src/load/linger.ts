@@ -67,6 +67,7 @@ function linger(req: IncomingMessage, socket: Socket, { lingerBytes, lingerMs }:
     socket.off('data', count);
     req.off('end', bodyEnded);
     socket.off('end', clientClosed);
+    socket.off('close', stop);
     // The prototype's again, for the rest of a keep-alive connection.
     delete (socket as { destroySoon?: DestroySoon }).destroySoon;
   };
