@@ -192,16 +192,24 @@ describe('bench summary', () => {
     assert.equal(vial?.rpsPerCpu, 100);
   });
 
-  it('checks the framework targets against the medians', () => {
-    const checks = checkTargets(summarise(['vial', 'fastify', 'node:http'], records), FRAMEWORK_TARGETS);
+  it('checks the framework targets (issue 16) against the medians of req/cpu-s and p99', () => {
+    const anchors = [
+      ...records,
+      ...[104, 104, 104].map((rps, i) => record('node:http+headers', i, rps, 3)),
+      ...[101, 101, 101].map((rps, i) => record('fastify+headers', i, rps, 4)),
+      ...[40, 40, 40].map((rps, i) => record('fastify-full', i, rps, 9)),
+    ];
+    const checks = checkTargets(summarise(['vial', 'fastify', 'node:http+headers', 'fastify+headers', 'fastify-full'], anchors), FRAMEWORK_TARGETS);
     assert.deepEqual(
       checks.map((c) => [c.label, c.pass]),
       [
-        ['vial req/s >= 1.05x fastify', false],
-        ['vial req/s >= 0.95x node:http', true],
-        ['vial p99 <= fastify p99', false],
+        ['vial >= 0.95x node:http sending the same bytes', true],
+        ['vial >= 1.0x fastify sending the same headers', false],
+        ['vial >= 2.5x fastify with the same protections', true],
+        ['vial p99 <= plain fastify p99', false],
       ],
     );
+    assert.match(checks[0]?.detail ?? '', /req\/cpu-s/);
   });
 
   it('skips targets about systems the scenario does not run', () => {
@@ -260,13 +268,19 @@ describe('bench profile summary', () => {
 });
 
 describe('bench scenarios', () => {
-  it('loads the hello scenario with all three systems', async () => {
-    const hello = await loadScenario(join(benchDir, 'scenarios'), 'hello');
-    assert.deepEqual(
-      hello.systems.map((s) => s.name),
-      ['vial', 'fastify', 'node:http'],
-    );
-    for (const system of hello.systems) assert.ok(existsSync(join(benchDir, system.server)), system.server);
+  it('loads the hello scenarios with vial and every anchor of its targets, the hook one with BENCH_HOOK on all', async () => {
+    for (const name of ['hello', 'hello-async', 'hello-hook']) {
+      const scenario = await loadScenario(join(benchDir, 'scenarios'), name);
+      assert.deepEqual(
+        scenario.systems.map((s) => s.name),
+        ['vial', 'node:http+headers', 'fastify', 'fastify+headers', 'fastify-full'],
+      );
+      for (const system of scenario.systems) assert.ok(existsSync(join(benchDir, system.server)), system.server);
+      // Every target names systems the scenario runs, so none is silently not applicable.
+      const names = new Set(scenario.systems.map((s) => s.name));
+      for (const target of scenario.targets ?? []) assert.ok(names.has(target.system) && names.has(target.of), target.label);
+      assert.equal(scenario.systems.every((s) => s.env?.['BENCH_HOOK'] === '1'), name === 'hello-hook');
+    }
   });
 
   it('names the available scenarios when one is missing', async () => {

@@ -52,11 +52,18 @@ export const GENERATOR_BOUND_CPU = 0.9;
 /** Below this share of its core the server was not saturated (or other processes took its core). */
 export const SERVER_UNSATURATED_CPU = 0.8;
 
-/** The promise vial makes: as fast as Fastify with every protection on, close to raw node:http. */
+/**
+ * The targets of issue 16, against the right anchors: raw node:http sending vial's exact bytes (the
+ * platform's limit: vial's own cost under 5%), Fastify sending the same headers, and Fastify with
+ * the plugins that give vial's protections. Requests per CPU-second, which holds still on a shared
+ * machine (the ratios are within one run). A target about a system a scenario does not run is not
+ * applicable there.
+ */
 export const FRAMEWORK_TARGETS: readonly TargetSpec[] = Object.freeze([
-  { label: 'vial req/s >= 1.05x fastify', system: 'vial', metric: 'rps', op: '>=', factor: 1.05, of: 'fastify' },
-  { label: 'vial req/s >= 0.95x node:http', system: 'vial', metric: 'rps', op: '>=', factor: 0.95, of: 'node:http' },
-  { label: 'vial p99 <= fastify p99', system: 'vial', metric: 'p99Ms', op: '<=', factor: 1, of: 'fastify' },
+  { label: 'vial >= 0.95x node:http sending the same bytes', system: 'vial', metric: 'rpsPerCpu', op: '>=', factor: 0.95, of: 'node:http+headers' },
+  { label: 'vial >= 1.0x fastify sending the same headers', system: 'vial', metric: 'rpsPerCpu', op: '>=', factor: 1, of: 'fastify+headers' },
+  { label: 'vial >= 2.5x fastify with the same protections', system: 'vial', metric: 'rpsPerCpu', op: '>=', factor: 2.5, of: 'fastify-full' },
+  { label: 'vial p99 <= plain fastify p99', system: 'vial', metric: 'p99Ms', op: '<=', factor: 1, of: 'fastify' },
 ]);
 
 export function errorCount(e: LoadErrors): number {
