@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, describe, it } from 'node:test';
-import { Blueprint, Broadcast, websocket, wsChannel } from '../src/index.ts';
+import { Blueprint, Broadcast, websocket, websocketStats, wsChannel } from '../src/index.ts';
 import type { RunningServer, Vial, VialOptions, WebSocketEvent, WebSocketPluginInput } from '../src/index.ts';
+import { createMetrics } from '../src/observe/metrics.ts';
 import { makeApp } from './helpers/both.ts';
 import { waitUntil } from './helpers/wait.ts';
 import { connect, open, refused } from './helpers/ws.ts';
@@ -261,7 +262,7 @@ describe('websocket limits', () => {
 
   it('stops reading and drops a consumer that does not read its messages (1008 on the server, the socket freed)', async () => {
     const seen = events();
-    const { ws } = await serve(
+    const { ws, app } = await serve(
       (app) => {
         app.get('/firehose', { websocket: { maxBufferedBytes: 64 * 1024, slowConsumerTimeoutMs: 50 } }, (ctx) => {
           const socket = ctx.websocket;
@@ -280,6 +281,7 @@ describe('websocket limits', () => {
     await waitUntil('the slow consumer to be dropped', () => seen.seen.some((e) => e.event === 'dropped'));
     await waitUntil('its socket to close', () => seen.seen.some((e) => e.event === 'close' && e.route === 'GET /firehose'));
     seen.stop();
+    assert.equal(websocketStats(app)?.routes.find((r) => r.route === 'GET /firehose')?.droppedSlow, 1);
     slow.ws.terminate();
   });
 
@@ -366,5 +368,43 @@ describe('websocket broadcast in one process', () => {
     await waitUntil('the closed socket to leave its room', () => hub.count('room:x') === 1);
     b.ws.close();
     other.ws.close();
+  });
+});
+
+describe('websocket metrics', () => {
+  it('shows open sockets, messages in and out, refusals, rate limits, errors and dropped slow consumers per route in /metrics', async () => {
+    const { ws, app } = await serve(
+      (a) => {
+        echo(a);
+        a.get('/throws', { websocket: true }, () => {
+          throw new Error('handler broke');
+        });
+      },
+      { maxMessagesPerSecond: 1, messageBurst: 2 },
+    );
+    const metrics = createMetrics(app, { startSampling: false });
+    try {
+      const socket = await open(`${ws}/echo`);
+      socket.ws.send('a');
+      assert.equal(await socket.next(), 'echo:a');
+      const before = await (await metrics.registry()).metrics();
+      assert.match(before, /vial_websocket_open\{route="GET \/echo"\} 1/);
+      assert.match(before, /vial_websocket_messages_in_total\{route="GET \/echo"\} 1/);
+      assert.match(before, /vial_websocket_messages_out_total\{route="GET \/echo"\} 1/);
+      for (let i = 0; i < 5; i++) socket.ws.send('flood');
+      assert.equal((await socket.closed).code, 1008);
+      await (await open(`${ws}/throws`)).closed;
+      assert.equal((await refused(`${ws}/echo`, { headers: { origin: 'https://evil.example' } })).status, 403);
+      await waitUntil('the closed sockets to be counted', async () => /vial_websocket_open\{route="GET \/echo"\} 0/.test(await (await metrics.registry()).metrics()));
+      const text = await (await metrics.registry()).metrics();
+      assert.match(text, /vial_websocket_rate_limited_total\{route="GET \/echo"\} 1/);
+      assert.match(text, /vial_websocket_errors_total\{route="GET \/throws"\} 1/);
+      assert.match(text, /vial_websocket_refused_total\{route="GET \/echo"\} 1/);
+      assert.match(text, /vial_websocket_opened_total\{route="GET \/echo"\} 1/);
+      assert.match(text, /vial_websocket_slow_consumers_dropped_total\{route="GET \/echo"\} 0/);
+      assert.match(text, /vial_websocket_max_open\{route="GET \/echo"\} 1000/);
+    } finally {
+      metrics.close();
+    }
   });
 });

@@ -31,6 +31,7 @@ import { LiveStats } from './live-stats.ts';
 import type { LiveStatsOptions } from './live-stats.ts';
 import { RequestSeries } from './request-series.ts';
 import type { ObservedApp } from './types.ts';
+import { websocketStats } from '../websocket/stats.ts';
 
 /** Route label of requests that matched no route (404, 405, hostile targets). */
 export const UNMATCHED_ROUTE = '<unmatched>';
@@ -121,6 +122,7 @@ export function createMetrics(app: ObservedApp, options: MetricsOptions = {}): M
     gauge(r, 'vial_heap_used_after_gc_bytes', 'V8 heap used right after the last major GC (0 until one ran).', [], () => [[NO_LABELS, heapFloor.bytes]]);
     registerSecurityMetrics(app, r);
     rateLimits.register(r);
+    registerWebSocketMetrics(app, r);
     return prom.Registry.merge([processMetrics(prom), own]);
   }
   return {
@@ -262,4 +264,19 @@ class RateLimitCounts {
     totals(r, 'vial_ratelimit_limited_total', 'Requests a rate limit refused (429), by route, limit and key kind.', ['route', 'limit', 'key'], rows(this.#limited, ['route', 'limit', 'key']));
     totals(r, 'vial_ratelimit_store_errors_total', 'Requests whose rate-limit store did not answer, by limit and onStoreError mode (open: let through, closed: 503).', ['limit', 'mode'], rows(this.#storeErrors, ['limit', 'mode']));
   }
+}
+
+/** The websocket plugin's counters (websocket/stats.ts); no series for an app without the plugin. */
+function registerWebSocketMetrics(app: ObservedApp, r: Registration): void {
+  const each = (pick: (c: NonNullable<ReturnType<typeof websocketStats>>['routes'][number]) => number) => (): [Record<string, string>, number][] =>
+    (websocketStats(app)?.routes ?? []).map((c) => [{ route: c.route }, pick(c)]);
+  gauge(r, 'vial_websocket_open', 'WebSockets open now, by route.', ['route'], each((c) => c.open));
+  gauge(r, 'vial_websocket_max_open', 'The route bulkhead: sockets it may hold at once (maxConnections), by route.', ['route'], each((c) => c.limit));
+  totals(r, 'vial_websocket_opened_total', 'WebSockets opened (handshakes completed), by route.', ['route'], each((c) => c.opened));
+  totals(r, 'vial_websocket_refused_total', 'Handshakes refused by the websocket checks (Origin, bulkheads, timeout), by route.', ['route'], each((c) => c.refused));
+  totals(r, 'vial_websocket_messages_in_total', 'Messages received from peers, by route.', ['route'], each((c) => c.messagesIn));
+  totals(r, 'vial_websocket_messages_out_total', 'Messages sent to peers (broadcasts included), by route.', ['route'], each((c) => c.messagesOut));
+  totals(r, 'vial_websocket_slow_consumers_dropped_total', 'Sockets dropped because their send buffer or broadcast queue stayed full, by route.', ['route'], each((c) => c.droppedSlow));
+  totals(r, 'vial_websocket_rate_limited_total', 'Sockets closed (1008) for sending too many messages per second, by route.', ['route'], each((c) => c.rateLimited));
+  totals(r, 'vial_websocket_errors_total', 'Sockets closed (1011) because a handler or listener threw, by route.', ['route'], each((c) => c.errors));
 }

@@ -21,6 +21,7 @@ import type { Broadcast, BroadcastMessage, Subscriber } from './broadcast/hub.ts
 import type { ResolvedRouteLimits } from './options.ts';
 import { MessageRate } from './rate.ts';
 import { wsChannel } from './events.ts';
+import type { RouteCounters } from './stats.ts';
 
 /** A message as received: text frames as strings, binary frames as Buffers. */
 export type WebSocketMessage = string | Buffer;
@@ -31,6 +32,8 @@ type CloseListener = (code: number, reason: string) => unknown;
 /** What the plugin hands a connection: its route's limits and the process-wide services. */
 export interface ConnectionDeps {
   readonly limits: ResolvedRouteLimits;
+  /** The route's counters (stats.ts): messages, drops, errors. */
+  readonly counters: RouteCounters;
   readonly closeTimeoutMs: number;
   readonly hub: Broadcast;
   /** Saves a session; resolves with true when its cookie changed (a new id, which the browser cannot get now). */
@@ -149,6 +152,7 @@ export class WebSocketConnection {
     if (this.closing) return false;
     this.raw.send(message, { binary: typeof message !== 'string' });
     this.sent++;
+    this.#deps.counters.messagesOut++;
     if (wsChannel.hasSubscribers) wsChannel.publish({ event: 'out', route: this.route });
     this.#idleTimer?.refresh();
     return this.#checkBuffer();
@@ -215,12 +219,14 @@ export class WebSocketConnection {
   #receive(data: RawData, isBinary: boolean): void {
     if (this.closing) return;
     if (!this.#rate.take(this.#deps.now())) {
+      this.#deps.counters.rateLimited++;
       this.log.warn({ maxMessagesPerSecond: this.#rate.ratePerSec }, 'vial websocket: message rate exceeded, closing 1008');
       if (wsChannel.hasSubscribers) wsChannel.publish({ event: 'rate-limited', route: this.route });
       this.close(1008, 'message rate exceeded');
       return;
     }
     this.received++;
+    this.#deps.counters.messagesIn++;
     if (wsChannel.hasSubscribers) wsChannel.publish({ event: 'in', route: this.route });
     this.#idleTimer?.refresh();
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
@@ -244,6 +250,7 @@ export class WebSocketConnection {
   }
 
   #fail(error: unknown, what: string): void {
+    if (!this.closing) this.#deps.counters.errors++;
     this.log.error({ err: error }, `vial websocket: the ${what} threw; closing this socket with 1011`);
     if (wsChannel.hasSubscribers) wsChannel.publish({ event: 'error', route: this.route });
     this.close(1011, 'internal error');
@@ -279,6 +286,7 @@ export class WebSocketConnection {
 
   #drop(why: string): void {
     if (this.closing) return;
+    this.#deps.counters.droppedSlow++;
     this.log.warn({ bufferedBytes: this.bufferedAmount, queued: this.#subscriber?.queued ?? 0 }, `vial websocket: slow consumer dropped (${why}), closing 1008`);
     if (wsChannel.hasSubscribers) wsChannel.publish({ event: 'dropped', route: this.route });
     this.#subscriber?.release(true);

@@ -2,8 +2,10 @@
  * vial's WebSockets: the plugin (plugin.ts), the connection handlers see (connection.ts), and the
  * broadcast hub with its Redis transport (broadcast/). docs/websocket.md.
  */
-export { websocket, websocketStats } from './plugin.ts';
-export type { WebSocketPluginInput, WebSocketStats } from './plugin.ts';
+export { websocket } from './plugin.ts';
+export type { WebSocketPluginInput } from './plugin.ts';
+export { websocketStats } from './stats.ts';
+export type { RouteCounters as WebSocketRouteStats, WebSocketStats } from './stats.ts';
 export { WebSocketConnection } from './connection.ts';
 export type { WebSocketMessage } from './connection.ts';
 export { Broadcast } from './broadcast/hub.ts';

@@ -40,6 +40,7 @@ import { wsChannel } from './events.ts';
 import { ConnectionLimits } from './limits.ts';
 import type { RouteCount } from './limits.ts';
 import { resolveRouteLimits, resolveWebSocketOptions } from './options.ts';
+import { registerWebSocketStats, RouteCounters } from './stats.ts';
 import type { ResolvedRouteLimits, ResolvedWebSocketOptions, WebSocketInput, WebSocketRouteLimits } from './options.ts';
 import { checkHandshakeOrigin, originRefusal } from './origin.ts';
 import { HANDSHAKE_TIMEOUT, upgradeListener, writeError } from './upgrade.ts';
@@ -77,19 +78,6 @@ interface AppInternals extends PluginAppView {
   readonly security: { sessionManager(): SessionManager };
 }
 
-/** Live numbers for /metrics and the admin JSON (state.ts reads them through `websocketStats`). */
-export interface WebSocketStats {
-  readonly open: number;
-  readonly routes: readonly { readonly route: string; readonly open: number; readonly limit: number }[];
-}
-
-const stats = new WeakMap<object, () => WebSocketStats>();
-
-/** The app's open sockets per route, or undefined when the app has no websocket plugin. */
-export function websocketStats(app: object): WebSocketStats | undefined {
-  return stats.get(app)?.();
-}
-
 const refusal = (status: number, code: 'VIAL_ERR_WS_FULL' | 'VIAL_ERR_WS_HANDSHAKE' | 'VIAL_ERR_WS_UPGRADE_REQUIRED', message: string, headers?: Record<string, string>): BadRequestError =>
   new BadRequestError(code, message, status, headers);
 
@@ -112,7 +100,7 @@ export const websocket = definePlugin<PluginOptions, WebSocketPluginInput>({
   },
   setup(r, { ws, hub, app }) {
     const limits = new ConnectionLimits(ws.maxConnectionsPerProcess);
-    const routes = new Map<string, { count: RouteCount; limits: ResolvedRouteLimits; server: WebSocketServer }>();
+    const routes = new Map<string, { count: RouteCount; limits: ResolvedRouteLimits; server: WebSocketServer; counters: RouteCounters }>();
     const pending = new WeakMap<IncomingMessage, PendingUpgrade>();
     const byCtx = new WeakMap<Context, WebSocketConnection>();
     const open = new Set<WebSocketConnection>();
@@ -121,7 +109,7 @@ export const websocket = definePlugin<PluginOptions, WebSocketPluginInput>({
     let heartbeat: NodeJS.Timeout | undefined;
     let draining: Promise<void> | undefined;
     let allClosed: (() => void) | undefined;
-    stats.set(app, () => ({ open: limits.open, routes: limits.routes().map((c) => ({ route: c.route, open: c.open, limit: c.limit })) }));
+    registerWebSocketStats(app, () => ({ open: open.size, routes: [...routes.values()].map((entry) => entry.counters) }));
 
     const isWebSocketPath = (path: string): boolean => {
       if (wsRouter === undefined) {
@@ -136,7 +124,10 @@ export const websocket = definePlugin<PluginOptions, WebSocketPluginInput>({
     const onClosed = (connection: WebSocketConnection): void => {
       open.delete(connection);
       const entry = routes.get(connection.route);
-      if (entry !== undefined) limits.leave(entry.count);
+      if (entry !== undefined) {
+        limits.leave(entry.count);
+        entry.counters.open--;
+      }
       if (wsChannel.hasSubscribers) wsChannel.publish({ event: 'close', route: connection.route });
       if (open.size === 0) allClosed?.();
     };
@@ -163,10 +154,10 @@ export const websocket = definePlugin<PluginOptions, WebSocketPluginInput>({
       let entry = routes.get(route.key);
       if (entry === undefined) {
         const own = resolveRouteLimits(option === true ? {} : (option as WebSocketRouteLimits), ws.route, `ws route ${route.key}`);
-        entry = { count: limits.route(route.key, own.maxConnections), limits: own, server: new WebSocketServer(serverOptions(ws, own)) };
+        entry = { count: limits.route(route.key, own.maxConnections), limits: own, server: new WebSocketServer(serverOptions(ws, own)), counters: new RouteCounters(route.key, own.maxConnections) };
         routes.set(route.key, entry);
       }
-      const { count, limits: own, server } = entry;
+      const { count, limits: own, server, counters } = entry;
       return {
         onRequest(ctx) {
           const upgrade = pending.get(ctx.request.raw);
@@ -177,6 +168,7 @@ export const websocket = definePlugin<PluginOptions, WebSocketPluginInput>({
           upgrade.ctx = ctx;
           const refused = limits.enter(count);
           if (refused !== undefined) {
+            counters.refused++;
             if (wsChannel.hasSubscribers) wsChannel.publish({ event: 'refused', route: route.key, status: 503 });
             const why = refused === 'route-full' ? `${route.key} has its ${count.limit} sockets open (maxConnections)` : refused === 'process-full' ? `this process has its ${limits.maxPerProcess} sockets open (maxConnectionsPerProcess)` : 'the server is shutting down';
             throw refusal(503, 'VIAL_ERR_WS_FULL', `WebSocket refused: ${why}. Retry later, or on another instance.`, { 'retry-after': '1' });
@@ -200,6 +192,7 @@ export const websocket = definePlugin<PluginOptions, WebSocketPluginInput>({
             { appOrigin: app.config.security.csrf.appOrigin, allowedOrigins: ws.allowedOrigins },
           );
           if (!decision.ok) {
+            counters.refused++;
             if (wsChannel.hasSubscribers) wsChannel.publish({ event: 'refused', route: route.key, status: 403 });
             ctx.log.warn({ origin: headers.origin, reason: decision.reason }, 'vial websocket: handshake refused (Origin)');
             throw originRefusal(decision.reason);
@@ -218,10 +211,12 @@ export const websocket = definePlugin<PluginOptions, WebSocketPluginInput>({
           server.handleUpgrade(ctx.request.raw, upgrade.socket, upgrade.head, (raw) => {
             // No message is read before the handler has added its listeners (start() resumes).
             raw.pause();
-            const connection = new WebSocketConnection(raw, upgrade.socket as Socket, ctx, { limits: own, closeTimeoutMs: ws.closeTimeoutMs, hub, saveSession, now: () => performance.now(), onClosed });
+            const connection = new WebSocketConnection(raw, upgrade.socket as Socket, ctx, { limits: own, counters, closeTimeoutMs: ws.closeTimeoutMs, hub, saveSession, now: () => performance.now(), onClosed });
             byCtx.set(ctx, connection);
             open.add(connection);
             upgrade.slot = undefined;
+            counters.open++;
+            counters.opened++;
             if (wsChannel.hasSubscribers) wsChannel.publish({ event: 'open', route: route.key });
             if (draining !== undefined) connection.markShuttingDown();
           });
@@ -246,6 +241,9 @@ export const websocket = definePlugin<PluginOptions, WebSocketPluginInput>({
     const onTimeout = (upgrade: PendingUpgrade): void => {
       if (upgrade.upgraded) return;
       upgrade.timedOut = true;
+      const key = upgrade.ctx?.route?.key;
+      const entry = key === undefined ? undefined : routes.get(key);
+      if (entry !== undefined) entry.counters.refused++;
       upgrade.ctx?.log.warn({ handshakeTimeoutMs: ws.handshakeTimeoutMs }, 'vial websocket: handshake timed out');
       upgrade.ctx?.abort(timeoutError());
       writeError(upgrade.res, HANDSHAKE_TIMEOUT, app.errorHeaders);
