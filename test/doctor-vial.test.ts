@@ -1,7 +1,8 @@
 /**
  * `vial doctor` against vial apps: a broken one with its protections visibly turned off, the same
- * app with vial's defaults, and the examples. Small budgets (8 clients for 3 s, 8,000 leak
- * requests) keep the suite short; each server is started on a free port and stopped by pid.
+ * app with vial's defaults, a small leak (a set of key strings) found on its own, and the examples.
+ * Small budgets (8 clients for 3 s, 4,000 leak requests; 16,000 for the small leak) keep the
+ * suite short; each server is started on a free port and stopped by pid.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -41,6 +42,24 @@ describe('vial doctor on a vial app with its protections turned off', { timeout:
     const finding = run.report.findings.find((f) => f.class === 'race');
     assert.equal(finding?.verdict, 'FAIL');
     assert.ok(Number(finding?.data?.['crossed']) > 0);
+  });
+});
+
+// Measured on Node 22.23: the server's heap after a full GC grows 130-150 B per request with
+// repeated keys too (60 B/key or less on Node 24), so the excess of a ~120 B/key leak is within
+// the noise there; the doctor reads PASS or WARN. Raised with the lead rather than hidden.
+const NODE22_CREEP = process.versions.node.startsWith('22.') ? 'Node 22: per-request heap creep in the server hides a leak this small (see the comment above)' : false;
+
+describe('vial doctor on a small leak: only the key string, once per distinct key', { timeout: 120_000, skip: NODE22_CREEP }, () => {
+  it('FAILs it from the heap read after a full GC, far below the 1 kB values of the Map', async (t) => {
+    const server = await startVial('test/fixtures/doctor/broken-vial.ts', { admin: true });
+    t.after(() => server.stop());
+    const run = await doctor([server.url, '--leak', '/seen?key={n}', '--requests', '16000', '--warmup-keys', '1000', '--admin', server.admin ?? '']);
+    const leak = run.report.findings.find((f) => f.check === 'leak');
+    assert.equal(leak?.verdict, 'FAIL', leak?.evidence);
+    assert.match(String(leak?.data?.['source']), /after a full GC/);
+    assert.ok(Number(leak?.data?.['excessBytesPerRequest']) < 1024, leak?.evidence);
+    assert.equal(run.code, 1);
   });
 });
 
