@@ -21,6 +21,8 @@ import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { send } from './helpers/net.ts';
+import { connect as connectWebSocket } from './helpers/ws.ts';
+import type { TestSocket } from './helpers/ws.ts';
 import { pollUntil, waitUntil } from './helpers/wait.ts';
 import { DASHBOARD, PROMETHEUS, PROMTOOL, RULES, api, query, startPrometheus, startVial } from './fixtures/fleet/harness.ts';
 import type { Prometheus, Sample, VialInstance } from './fixtures/fleet/harness.ts';
@@ -34,7 +36,9 @@ const WINDOW_SEC = 300;
 // Known traffic after Prometheus's first scrape. Instance 1: 30 x /a, 5 x /slow, 3 x /limited
 // (all 429), 1 x /block, 2 idle sockets, 3 cache entries. Instance 2: 20 x /a, 10 x /b, 4 x /boom,
 // 5 x /nope (404), a /hold pair (one shed with 503), 2 x /limited (429), 3 idle sockets, 5 entries.
-const N = { a: 50, b: 10, slow: 5, boom: 4, limited: 5, notFound: 5, shed: 1 };
+// WebSockets on /echo: 2 on instance 1 sending 3 messages each, 1 on instance 2 sending 4 (each
+// echoed); they count as open connections too.
+const N = { a: 50, b: 10, slow: 5, boom: 4, limited: 5, notFound: 5, shed: 1, wsOpened: 3, wsMessages: 10 };
 
 interface Target {
   readonly panel: string;
@@ -132,8 +136,9 @@ const limitedByRoute = (labels: string[]): Check => (s, c) => {
 };
 const openConnectionsTotal: Check = (s) => {
   assert.equal(s.length, 1);
-  assert.equal(s[0]!.value, 5);
+  assert.equal(s[0]!.value, 8);
 };
+const zeroForEcho: Check = (s) => assert.deepEqual(by(s, 'route'), new Map([['GET /echo', 0]]));
 
 /** One check per panel target (`title / refId`), exact where the value is exact. */
 const DASHBOARD_CHECKS: Record<string, Check> = {
@@ -220,7 +225,8 @@ const DASHBOARD_CHECKS: Record<string, Check> = {
     assert.equal(m.get('ratelimit'), 1);
     assert.ok(Number.isNaN(m.get('fleet-items')), 'no reads of fleet-items: 0/0');
   },
-  'Open client connections by instance / A': (s, c) => assert.deepEqual(by(s, 'instance'), new Map([[c.i1, 2], [c.i2, 3]])),
+  // Idle sockets plus WebSockets: 2 + 2 and 3 + 1.
+  'Open client connections by instance / A': (s, c) => assert.deepEqual(by(s, 'instance'), new Map([[c.i1, 4], [c.i2, 4]])),
   'Open client connections by instance / B': (s) => {
     assert.equal(s.length, 2);
     for (const { value } of s) assert.ok(value > 5);
@@ -239,6 +245,16 @@ const DASHBOARD_CHECKS: Record<string, Check> = {
     for (const { value } of s) assert.ok(value >= 0);
   },
   'Leak alarms / A': (s, c) => assert.deepEqual(by(s, 'instance'), new Map([[c.i1, 0], [c.i2, 0]])),
+  'Open WebSockets by route / A': (s) => assert.deepEqual(by(s, 'route'), new Map([['GET /echo', 3]])),
+  // The default bulkhead, 1000 sockets per instance.
+  'Open WebSockets by route / B': (s) => assert.deepEqual(by(s, 'route'), new Map([['GET /echo', 2000]])),
+  'WebSocket messages by route / A': (s, c) => c.rate(by(s, 'route').get('GET /echo'), N.wsMessages, 'messages in'),
+  'WebSocket messages by route / B': (s, c) => c.rate(by(s, 'route').get('GET /echo'), N.wsMessages, 'messages out'),
+  'WebSocket handshakes by route / A': (s, c) => c.rate(by(s, 'route').get('GET /echo'), N.wsOpened, 'opened'),
+  'WebSocket handshakes by route / B': zeroForEcho,
+  'WebSockets closed by vial / A': zeroForEcho,
+  'WebSockets closed by vial / B': zeroForEcho,
+  'WebSockets closed by vial / C': zeroForEcho,
 };
 
 /** One check per rule of the rules file: its expression, run as an instant query. */
@@ -276,6 +292,7 @@ describe('the shipped Grafana dashboard and Prometheus rules against two vial pr
   let two: VialInstance | undefined;
   let prometheus: Prometheus | undefined;
   const sockets: Socket[] = [];
+  const webSockets: TestSocket[] = [];
   const agent = new Agent({ keepAlive: false });
   let context: Context;
 
@@ -312,6 +329,17 @@ describe('the shipped Grafana dashboard and Prometheus rules against two vial pr
     assert.deepEqual(await get(two, '/hold'), [503]);
     assert.deepEqual(await get(two, '/release'), [200]);
     assert.equal((await held).status, 200);
+    for (const [instance, count, messages] of [[one, 2, 3], [two, 1, 4]] as const) {
+      for (let i = 0; i < count; i++) {
+        const socket = await connectWebSocket(`ws://127.0.0.1:${instance.port}/echo`);
+        assert.ok('ws' in socket, `the /echo handshake was refused: ${JSON.stringify(socket)}`);
+        webSockets.push(socket);
+        for (let m = 0; m < messages; m++) {
+          socket.ws.send(`m${m}`);
+          assert.equal(await socket.next(), `echo:m${m}`);
+        }
+      }
+    }
     for (const [instance, count] of [[one, 2], [two, 3]] as const) {
       for (let i = 0; i < count; i++) {
         const socket = connect(instance.port, '127.0.0.1');
@@ -323,7 +351,8 @@ describe('the shipped Grafana dashboard and Prometheus rules against two vial pr
     // Prometheus holds the final values, and enough samples to bound its extrapolation.
     await waitUntil('prometheus to scrape the known traffic and the open sockets', async () =>
       (await scalar('sum(vial_http_requests_total{route="GET /a"})')) === 52 &&
-      (await scalar('sum(vial_open_connections)')) === 5 &&
+      (await scalar('sum(vial_open_connections)')) === 8 &&
+      (await scalar('sum(vial_websocket_messages_out_total)')) === N.wsMessages &&
       (await scalar('sum(vial_shed_total{reason="route-full"})')) === 1, { timeoutMs: 20_000, intervalMs: 200 });
     const samples = await pollUntil('10 samples of every warm-up series on both instances', async () => {
       const n = await scalar(`min(count_over_time(vial_shed_total{reason="route-full"}[${WINDOW}]))`);
@@ -344,6 +373,7 @@ describe('the shipped Grafana dashboard and Prometheus rules against two vial pr
 
   after(async () => {
     for (const socket of sockets) socket.destroy();
+    for (const socket of webSockets) socket.ws.terminate();
     agent.destroy();
     await Promise.all([prometheus?.stop(), one?.stop(), two?.stop()]);
   });
@@ -405,7 +435,7 @@ describe('the shipped Grafana dashboard and Prometheus rules against two vial pr
   });
 
   it('records the per-route series across both instances', async () => {
-    await waitUntil('the recording rules to have run after the known traffic', async () => (await scalar('job:vial_open_connections:sum{job="vial"}')) === 5, { intervalMs: 200 });
+    await waitUntil('the recording rules to have run after the known traffic', async () => (await scalar('job:vial_open_connections:sum{job="vial"}')) === 8, { intervalMs: 200 });
     const rates = by(await query(prometheus!, 'route:vial_http_requests:rate5m'), 'job', 'route');
     context.rate(rates.get('vial GET /a'), N.a, 'recorded /a');
     context.rate(rates.get('vial GET /b'), N.b, 'recorded /b');
