@@ -7,7 +7,6 @@ import { buildPlainHeads } from './response.ts';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pino from 'pino';
 import type { Logger } from 'pino';
 import { Blueprint, normalizePrefix } from './blueprint.ts';
 import { resolveConfig } from './config.ts';
@@ -26,7 +25,6 @@ import { Monitors } from './monitors.ts';
 import { installClientErrorHandler } from './client-error.ts';
 import { startAdmin } from './admin/server.ts';
 import type { RunningAdmin } from './admin/http.ts';
-import { prettyDestination } from './observe/pretty.ts';
 import { createSecurityLayer } from './security/layer.ts';
 import type { SecurityLayer } from './security/layer.ts';
 import { BUILTIN_CONVERTERS } from './router.ts';
@@ -48,6 +46,8 @@ import type { Http2SecureServer } from 'node:http2';
 import { requestOrigin, splitUrlForArgument } from './urls.ts';
 import type { UrlForOptions, UrlForQuery } from './urls.ts';
 import { requestLog } from './observe/request-log.ts';
+import { telemetry } from './telemetry/index.ts';
+import { createAppLogger } from './telemetry/logger.ts';
 
 export type { VialOptions } from './config.ts';
 
@@ -95,9 +95,8 @@ export class Vial extends Scaffold {
   constructor(options: VialOptions = {}) {
     super();
     this.config = resolveConfig(options);
-    // Development gets one readable line per event; everywhere else, JSON lines for a log pipeline.
-    const pretty = this.config.env === 'development' ? prettyDestination() : undefined;
-    this.log = pretty === undefined ? pino({ name: this.config.name, level: this.config.log.level }) : pino({ name: this.config.name, level: this.config.log.level }, pretty);
+    // vial's own pino, or the team's logger or destination; redacted, with trace ids (telemetry/logger.ts).
+    this.log = createAppLogger(this.config, { logger: options.log?.logger, destination: options.log?.destination });
     this.load = createLoadProtection(this.config.load);
     this.security = createSecurityLayer(this.config.security, this.log);
     this.monitors = new Monitors(this.config, this.log, this.load);
@@ -109,6 +108,8 @@ export class Vial extends Scaffold {
     this.plugin(expectContinue);
     this.plugin(cookies);
     if (this.config.log.requests) this.plugin(requestLog);
+    // No per-request work unless an OpenTelemetry SDK is registered when a server is created.
+    this.plugin(telemetry);
     // On by default now that CSRF tokens are masked per response (BREACH: docs/compression.md);
     // both skip replies under 1 KiB, so the commonest tiny replies keep the fast path.
     if (options.compression !== false) this.#builtin(compression, options.compression, 'compression');

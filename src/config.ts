@@ -6,6 +6,7 @@
  */
 import type { CompressionOptions } from './compression/options.ts';
 import type { ConditionalOptions } from './conditional/options.ts';
+import type { DestinationStream, Logger } from 'pino';
 import { ConfigError } from './errors.ts';
 import { systemLimits } from './load/connections.ts';
 import { resolveLoadOptions } from './load/options.ts';
@@ -52,6 +53,18 @@ export interface LogOptions {
    * VIAL_REQUEST_ID_HEADER.
    */
   requestIdHeader?: 'errors' | 'always' | 'never';
+  /**
+   * Your own pino logger: vial logs through `logger.child({}, { redact })`, at your logger's level
+   * (`level` is not applied). Not frozen with the config. docs/telemetry.md#logs.
+   */
+  logger?: Logger;
+  /** Where vial's own logger writes: `pino.destination(...)`, `pino.transport({ targets })`. Not with `logger`. */
+  destination?: DestinationStream;
+  /**
+   * pino redact paths added to vial's defaults (Authorization, Cookie, Set-Cookie, the CSRF header
+   * and field, password-like fields: REDACT_PATHS); `false` turns redaction off.
+   */
+  redact?: readonly string[] | false;
 }
 
 export interface AdminConfigOptions {
@@ -103,7 +116,7 @@ export interface CoreConfig {
   readonly allowedHosts: readonly string[] | undefined;
   readonly trustProxy: ResolvedTrustProxy;
   readonly body: Readonly<Required<BodyOptions>>;
-  readonly log: Readonly<Required<LogOptions>>;
+  readonly log: Readonly<Required<Omit<LogOptions, 'logger' | 'destination'>>>;
   readonly admin: Readonly<{ enabled: boolean; host: string; port: number; token: string | undefined }>;
 }
 
@@ -157,7 +170,7 @@ export function resolveCoreOptions(options: CoreOptions = {}, rawEnv: Env = proc
     allowedHosts: resolveHosts(options.allowedHosts, env['VIAL_ALLOWED_HOSTS'], origin, envName),
     trustProxy: resolveTrustProxy(options.trustProxy, env['VIAL_TRUST_PROXY']),
     body,
-    log: { level, requests, requestIdHeader },
+    log: { level, requests, requestIdHeader, redact: resolveRedact(options.log) },
     admin: {
       enabled: options.admin?.enabled ?? env['VIAL_ADMIN'] === '1',
       host: options.admin?.host ?? env['VIAL_ADMIN_HOST'] ?? '127.0.0.1',
@@ -182,6 +195,19 @@ function resolveHosts(option: readonly string[] | undefined, envValue: string | 
     );
   }
   return undefined;
+}
+
+function resolveRedact(log: LogOptions | undefined): readonly string[] | false {
+  if (log?.logger !== undefined && log.destination !== undefined) {
+    throw new ConfigError('VIAL_ERR_CONFIG', 'log.logger and log.destination cannot both be set: give your logger its destination, or let vial create the logger with log.destination.');
+  }
+  const redact = log?.redact;
+  if (redact === undefined || redact === false) return redact ?? [];
+  const paths: readonly unknown[] = Array.isArray(redact) ? redact : [redact];
+  if (!Array.isArray(redact) || paths.some((path) => typeof path !== 'string' || path === '')) {
+    throw new ConfigError('VIAL_ERR_CONFIG', 'log.redact takes pino redact paths (["body.ssn", "*.cardNumber"]) or false.');
+  }
+  return paths as readonly string[];
 }
 
 function parseEnvName(value: string | undefined): VialEnv {

@@ -109,6 +109,11 @@ export type { RunningAdmin } from './admin/http.ts';
 export type { Metrics } from './observe/metrics.ts';
 export type { RequestEvent } from './request-events.ts';
 
+// Traces and logs as teams run them: OpenTelemetry, trace ids and redaction in log lines (docs/telemetry.md)
+export { traceHeaders, traceLogFields } from './telemetry/index.ts';
+export type { TraceLogFields } from './telemetry/index.ts';
+export { REDACT_PATHS } from './telemetry/logger.ts';
+
 // Process model
 export type { ProcessOptions } from './process/options.ts';
 export type { WatchdogOptions } from './process/watchdog-options.ts';

@@ -12,5 +12,6 @@ it('exports exactly the public API', () => {
     'checkPreconditions', 'compression', 'conditional', 'cors', 'createLeakAlarm', 'definePlugin', 'typedChannel', 'startAdmin', 'diffAllocationSnapshots', 'escapeHtml', 'g', 'html', 'json', 'rateLimit', 'raw', 'redirect',
     'request', 'ResponseValidationError', 'schemas', 'sendFile', 'session', 'staticFiles', 'sse', 'takeHeapSnapshot',
     'Broadcast', 'WebSocketConnection', 'redisTransport', 'websocket', 'websocketStats', 'wsChannel',
+    'REDACT_PATHS', 'traceHeaders', 'traceLogFields',
   ].sort());
 });
