@@ -14,7 +14,8 @@
 import { AssertionError } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
-import { excessT, fitLine, formatBytes, pool } from '../cli/doctor/stats.ts';
+import { FAIL_MIN_GROWTH, judgeLeak } from '../cli/doctor/leak-verdict.ts';
+import { fitLine, formatBytes, pool } from '../cli/doctor/stats.ts';
 import { send } from '../cli/doctor/http.ts';
 import { ConfigError } from '../errors.ts';
 import { fullGc } from '../memory/full-gc.ts';
@@ -103,12 +104,6 @@ export interface GrowthCheckResult {
   readonly source: string;
 }
 
-/** The doctor's leak verdict (src/cli/doctor/probe-leak.ts), unchanged: floors per key by memory source, t values, growth in all. */
-const FLOORS = { exact: { failBytes: 16, warnBytes: 8 }, noisy: { failBytes: 128, warnBytes: 64 } } as const;
-const FAIL_MIN_GROWTH = 256 * 1024;
-const WARN_MIN_GROWTH = 64 * 1024;
-const FAIL_T = 4;
-const WARN_T = 2.5;
 /** The doctor's run shape: settle share (at most 500), baseline share of the rest, samples, control keys. */
 const SETTLE_SHARE = 0.05;
 const BASELINE_SHARE = 0.25;
@@ -262,13 +257,10 @@ const round1 = (n: number): number => Math.round(n * 10) / 10;
 function judge(m: Measured): GrowthCheckResult {
   const baseline = fitLine(m.baselinePoints);
   const fit = fitLine(m.points);
-  // A negative baseline is noise, not credit; the excess is weighed against the noise of both fits.
-  const baselineSlope = Math.max(0, baseline.slope);
-  const excess = fit.slope - baselineSlope;
-  const t = excessT(fit, { ...baseline, slope: baselineSlope });
-  const floor = m.memory.afterFullGc ? FLOORS.exact : FLOORS.noisy;
+  // The doctor's verdict (cli/doctor/leak-verdict.ts), on the same two lines.
   const judgedKeys = m.distinct - m.warmup;
-  const growth = excess * judgedKeys;
+  const judgement = judgeLeak(fit, baseline, judgedKeys, m.memory.afterFullGc);
+  const { excess, t, growth, baselineSlope } = judgement;
   const endBytes = m.points.at(-1)?.[1] ?? m.warmEnd;
   const evidence =
     `${formatBytes(fit.slope)} per distinct key over the last ${judgedKeys} of ${m.distinct} distinct keys to ${m.route} against ` +
@@ -282,10 +274,10 @@ function judge(m: Measured): GrowthCheckResult {
   } else if (m.largestFall >= DISTURBED_FALL_BYTES) {
     verdict = 'SKIP';
     message = `memory fell by ${formatBytes(m.largestFall)} between two readings in each of ${m.attempt} runs, so something else in this process released memory while the route was measured: ${evidence}. Run the check in a test file of its own, or close earlier apps first.`;
-  } else if (excess >= floor.failBytes && t >= FAIL_T && growth >= FAIL_MIN_GROWTH) {
+  } else if (judgement.verdict === 'FAIL') {
     verdict = 'FAIL';
     message = `grows after the warm-up: ${evidence}. Fix: ${FIX}.`;
-  } else if (excess >= floor.warnBytes && t >= WARN_T && growth >= WARN_MIN_GROWTH) {
+  } else if (judgement.verdict === 'WARN') {
     verdict = 'WARN';
     message = `may grow slowly: ${evidence}. Run longer (more requests) to tell.`;
   } else {

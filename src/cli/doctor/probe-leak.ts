@@ -19,7 +19,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { makeAgent, send } from './http.ts';
 import type { DoctorOptions } from './options.ts';
 import type { Finding } from './report.ts';
-import { excessT, fitLine, formatBytes, pool } from './stats.ts';
+import { judgeLeak } from './leak-verdict.ts';
+import { fitLine, formatBytes, pool } from './stats.ts';
 
 const JUDGED_SAMPLES = 12;
 const BASELINE_SAMPLES = 8;
@@ -27,24 +28,6 @@ const SETTLE_SHARE = 0.05;
 /** Of what follows the warm-up: this share repeats keys, to measure the growth any request causes. */
 const BASELINE_SHARE = 0.25;
 const CONTROL_KEYS = 20;
-/**
- * Growth per distinct key beyond the baseline's per request, by how exact the source is. The heap
- * read right after a full GC holds only live objects, so a leak of a short string per key shows. RSS
- * (and a heap figure between GCs) also carries the allocator's creep: CPython's arenas under
- * gunicorn gthread workers were measured at 30-50 B per distinct key more than per repeated key with
- * a 128-entry LRU, so the floor there is twice that, and a value the size of a request line (the
- * doctor's --leak templates carry 1 kB) is far above it.
- */
-const FLOORS = {
-  exact: { failBytes: 16, warnBytes: 8 },
-  noisy: { failBytes: 128, warnBytes: 64 },
-} as const;
-/** ...and at least this much in all, so page-sized steps of RSS alone never make a verdict. */
-const FAIL_MIN_GROWTH = 256 * 1024;
-const WARN_MIN_GROWTH = 64 * 1024;
-/** t value of the excess over the baseline: 4 is far outside what two flat series give by chance. */
-const FAIL_T = 4;
-const WARN_T = 2.5;
 
 type Reader = () => Promise<number | undefined>;
 
@@ -188,13 +171,9 @@ export async function probeLeak(options: DoctorOptions, findings: Finding[], pro
   }
   const baseline = fitLine(baselinePoints);
   const fit = fitLine(points);
-  // What distinct keys add beyond what any request adds (a negative baseline is noise, not credit),
-  // and how clearly: against the noise of both fits, not of the judged one alone.
-  const excess = fit.slope - Math.max(0, baseline.slope);
-  const t = excessT(fit, { ...baseline, slope: Math.max(0, baseline.slope) });
-  const floor = memory.exact ? FLOORS.exact : FLOORS.noisy;
+  // What distinct keys add beyond what any request adds, and how clearly (leak-verdict.ts).
   const judgedKeys = distinct - warmup;
-  const growth = excess * judgedKeys;
+  const { verdict, excess, t, growth, baselineSlope } = judgeLeak(fit, baseline, judgedKeys, memory.exact);
   const sent = distinct + repeated;
   const ok = [...statuses].filter(([s]) => s >= 200 && s < 400).reduce((sum, [, c]) => sum + c, 0);
   const data = {
@@ -204,12 +183,12 @@ export async function probeLeak(options: DoctorOptions, findings: Finding[], pro
     plateauBytes: warmEnd, warmupGrowthBytes: warmEnd - warmStart, startBytes: first, endBytes: points.at(-1)?.[1] ?? warmEnd, source: memory.source,
   };
   const plateau = `the first ${warmup} distinct keys took memory from ${formatBytes(warmStart)} to ${formatBytes(warmEnd)}`;
-  const evidence = `${formatBytes(fit.slope)} per distinct key over the last ${judgedKeys} of ${distinct} distinct keys against ${formatBytes(Math.max(0, baseline.slope))} per repeated one (${formatBytes(growth)} more in all, t=${data.excessT}); ${plateau}; ${memory.source}; ${ok}/${sent} answered 2xx/3xx`;
+  const evidence = `${formatBytes(fit.slope)} per distinct key over the last ${judgedKeys} of ${distinct} distinct keys against ${formatBytes(baselineSlope)} per repeated one (${formatBytes(growth)} more in all, t=${data.excessT}); ${plateau}; ${memory.source}; ${ok}/${sent} answered 2xx/3xx`;
   if (ok < sent / 2) {
     findings.push({ ...base, verdict: 'SKIP', evidence: `most requests failed, so the check did not run (${[...statuses].map(([s, c]) => `${s || 'error'}: ${c}`).join(', ')}); ${evidence}`, fix: 'check the --leak template', data });
-  } else if (excess >= floor.failBytes && t >= FAIL_T && growth >= FAIL_MIN_GROWTH) {
+  } else if (verdict === 'FAIL') {
     findings.push({ ...base, verdict: 'FAIL', evidence: `grows after the warm-up: ${evidence}`, data });
-  } else if (excess >= floor.warnBytes && t >= WARN_T && growth >= WARN_MIN_GROWTH) {
+  } else if (verdict === 'WARN') {
     findings.push({ ...base, verdict: 'WARN', evidence: `may grow slowly: ${evidence}; run longer (--requests) to tell`, data });
   } else {
     findings.push({ ...base, verdict: 'PASS', evidence: `plateaued: ${evidence}. A bound above ${warmup} keys per process would not show here: raise --warmup-keys`, data });
