@@ -7,7 +7,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { Logger } from 'pino';
 import { ContextError } from './errors.ts';
-import { nextRequestId } from './internal/request-id.ts';
+import { requestIdFor } from './internal/request-id.ts';
 import { invalidHeaderError, isNodeHeaderError } from './internal/header-error.ts';
 import type { VialRequest } from './request.ts';
 import type { UrlForOptions, UrlForQuery } from './urls.ts';
@@ -127,7 +127,8 @@ export class Context {
 
   /** This request's id: in every log line, in error bodies, and in the `x-request-id` header of error responses (log.requestIdHeader). */
   get id(): string {
-    return (this.#id ??= nextRequestId());
+    // An incoming X-Request-Id only from a trusted proxy, and only well formed (internal/request-id.ts).
+    return (this.#id ??= requestIdFor(this.request.raw.headers['x-request-id'], this.request.viaTrustedProxy));
   }
 
   /** Per-request scratch space: set in a hook, read in the handler. */

@@ -135,6 +135,11 @@ export class VialRequest {
     return this.#edgeView().host;
   }
 
+  /** True when the socket peer is one of the proxies `trustProxy` names (or counts). */
+  get viaTrustedProxy(): boolean {
+    return this.#edge?.trustsPeer(this.raw) ?? false;
+  }
+
   /** `protocol://host`, for external URLs built from the request (prefer the `origin` option when set). */
   get origin(): string | undefined {
     const host = this.host;

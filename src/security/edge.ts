@@ -19,6 +19,8 @@ export interface Edge {
   /** 400 for a malformed Host (or forwarded host) and for one not in allowedHosts. */
   check(req: IncomingMessage): VialError | undefined;
   view(req: IncomingMessage): EdgeView;
+  /** True when the socket peer is one of the proxies trustProxy names (or counts). */
+  trustsPeer(req: IncomingMessage): boolean;
 }
 
 export function createEdge(config: EdgeConfig): Edge {
@@ -26,6 +28,7 @@ export function createEdge(config: EdgeConfig): Edge {
   const isAllowed = config.allowedHosts === undefined ? undefined : createHostMatcher(config.allowedHosts);
   return {
     view: (req) => proxy.view(req),
+    trustsPeer: (req) => proxy.trustsPeer(req),
     check(req) {
       const host = proxy.enabled ? proxy.view(req).host : req.headers.host;
       // No Host at all: HTTP/1.0 may omit it (1.1 without one is refused by checkHost).

@@ -37,6 +37,8 @@ export interface EdgeView {
 export interface ProxyTrust {
   readonly enabled: boolean;
   view(req: IncomingMessage): EdgeView;
+  /** True when the socket peer is a trusted proxy (its X-Request-Id is kept: internal/request-id.ts). */
+  trustsPeer(req: IncomingMessage): boolean;
 }
 
 /** The `trustProxy` option (or VIAL_TRUST_PROXY: `1`/a hop count, or a comma-separated list) checked once. */
@@ -93,6 +95,7 @@ export function createProxyTrust(trust: ResolvedTrustProxy): ProxyTrust {
   };
   return {
     enabled: trust.kind !== 'none',
+    trustsPeer: (req) => trust.kind !== 'none' && isTrusted(normalizeAddress(req.socket.remoteAddress), 0),
     view(req) {
       const peer = normalizeAddress(req.socket.remoteAddress);
       const direct: EdgeView = { ip: peer, protocol: (req.socket as Partial<TLSSocket>).encrypted === true ? 'https' : 'http', host: req.headers.host };
