@@ -12,7 +12,7 @@ const from = (ip: string): { headers: Record<string, string> } => ({ headers: { 
 both('a per-IP limit', (mode) => {
   it('lets a burst of `limit` through with RateLimit headers, then answers 429 with Retry-After', async (t) => {
     const app = makeApp({ trustProxy: 1 });
-    app.plugin(rateLimit, { name: 'api', limit: 3, windowSec: 60 });
+    app.plugin(rateLimit, { name: 'api', limit: 3, windowSec: 60, headers: true });
     app.get('/', () => 'hi');
     const c = await connect(t, mode, app);
     for (let i = 0; i < 3; i++) {
@@ -39,9 +39,9 @@ both('a per-IP limit', (mode) => {
 describe('rate-limit scoping', () => {
   function scopedApp(): ReturnType<typeof makeApp> {
     const app = makeApp({ trustProxy: 1 });
-    app.plugin(rateLimit, { limit: 5, windowSec: 60 });
+    app.plugin(rateLimit, { limit: 5, windowSec: 60, headers: true });
     const api = new Blueprint('api', { prefix: '/api' });
-    api.plugin(rateLimit, { name: 'api', limit: 2, windowSec: 60 });
+    api.plugin(rateLimit, { name: 'api', limit: 2, windowSec: 60, headers: true });
     api.get('/items', () => ['a']);
     app.register(api);
     app.get('/', () => 'home');
@@ -75,6 +75,15 @@ describe('rate-limit scoping', () => {
     assert.equal((await c.post('/search', from('203.0.113.2'))).status, 429);
     // The route's own limit counts for that route alone.
     assert.equal((await c.get('/', from('203.0.113.2'))).status, 200);
+  });
+
+  it('counts requests that match no route against the app limit', async () => {
+    const c = new TestClient(scopedApp());
+    for (let i = 0; i < 5; i++) assert.equal((await c.get(`/probe-${i}`, from('203.0.113.3'))).status, 404);
+    const refused = await c.get('/wp-admin', from('203.0.113.3'));
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers['retry-after'], '12');
+    assert.equal((await c.get('/', from('203.0.113.3'))).status, 429);
   });
 
   it('refuses bad options at registration and a bad route option at startup', async () => {
@@ -131,9 +140,9 @@ describe('rate-limit keys', () => {
     for (let i = 0; i < 3; i++) assert.equal((await c.get('/')).status, 200);
   });
 
-  it('can leave RateLimit headers off allowed responses, never off a 429', async () => {
+  it('sends RateLimit headers only on a 429 unless asked for them on every response', async () => {
     const app = makeApp();
-    app.plugin(rateLimit, { limit: 1, windowSec: 60, headers: false, store: new MemoryRateLimitStore({ name: 'plugin-test-headers' }) });
+    app.plugin(rateLimit, { limit: 1, windowSec: 60, store: new MemoryRateLimitStore({ name: 'plugin-test-headers' }) });
     app.get('/', () => 'hi');
     const c = new TestClient(app);
     assert.equal((await c.get('/')).headers['ratelimit'], undefined);

@@ -104,7 +104,7 @@ describe('redis rate-limit store', () => {
 describe('redis down', () => {
   function outageApp(redisUrl: string, mode: 'open' | 'closed'): ReturnType<typeof makeApp> {
     const app = makeApp({ trustProxy: 1 });
-    app.plugin(rateLimit, { name: `outage-${mode}`, limit: 2, windowSec: 60, onStoreError: mode, store: new RedisRateLimitStore({ client: redisUrl, prefix: prefix(), cooldownMs: 50 }) });
+    app.plugin(rateLimit, { name: `outage-${mode}`, limit: 2, windowSec: 60, headers: true, onStoreError: mode, store: new RedisRateLimitStore({ client: redisUrl, prefix: prefix(), cooldownMs: 50 }) });
     app.get('/', () => 'hi');
     return app;
   }
@@ -159,7 +159,7 @@ describe('redis down', () => {
   it('does not hang requests on a Redis that stops answering (SIGSTOP), and limits again once it answers', async () => {
     const redis = await ownRedis();
     const app = makeApp({ trustProxy: 1 });
-    app.plugin(rateLimit, { limit: 100, windowSec: 60, store: new RedisRateLimitStore({ client: redis.url, prefix: prefix(), timeoutMs: 200 }) });
+    app.plugin(rateLimit, { limit: 100, windowSec: 60, headers: true, store: new RedisRateLimitStore({ client: redis.url, prefix: prefix(), timeoutMs: 200 }) });
     app.get('/', () => 'hi');
     const infos: string[] = [];
     app.log.info = ((_: unknown, message: string) => void infos.push(message)) as typeof app.log.info;

@@ -13,7 +13,8 @@
  * CSRF: a flood is refused before it costs anything. Limits keyed by user run after the session
  * loads. Limits of the app and of a blueprint both apply to the blueprint's routes; a route's own
  * `rateLimit` option is read by the innermost registration (the blueprint's, else the app's), and
- * `rateLimit: false` exempts the route from every limit (login protection stays).
+ * `rateLimit: false` exempts the route from every limit (login protection stays). Requests that
+ * match no route (404, 405) count against the app's limits.
  */
 import type { Context } from '../context.ts';
 import { ConfigError } from '../errors.ts';
@@ -94,7 +95,7 @@ export const rateLimit = definePlugin<Resolved, RateLimitOptions>({
     // Validate the limits now (a typo fails at registration); they are resolved again per scope.
     resolveLimits(o, '');
     const login = resolveLogin(o.login);
-    return Object.freeze({ input: o, store: o.store ?? new MemoryRateLimitStore(), headers: o.headers ?? true, login });
+    return Object.freeze({ input: o, store: o.store ?? new MemoryRateLimitStore(), headers: o.headers ?? false, login });
   },
   setup(r, options) {
     const scope = r.blueprint ?? '';
@@ -113,6 +114,11 @@ export const rateLimit = definePlugin<Resolved, RateLimitOptions>({
     });
     r.routeOption('login', (value) => checkLoginOption(value));
     r.onShutdown(() => options.store.close?.());
+
+    // Requests that match no route count too (a scanner probing paths gets 429, not endless 404s):
+    // app-wide limits only, and those that need no session.
+    const unmatchedLimits = limitsHook(r.blueprint === undefined ? limits.filter((l) => l.key.phase === 'request') : [], deps);
+    if (unmatchedLimits !== undefined) r.onUnmatched(unmatchedLimits);
 
     r.perRoute((route) => {
       const option = route.options.rateLimit;

@@ -36,7 +36,8 @@ export function digest(value: string): string {
 /** The IPv6 /64 a client address belongs to (IPv4 and IPv4-mapped addresses as they are). */
 export function ipKey(ip: string | undefined): string {
   if (ip === undefined || ip === '') return 'ip:unknown';
-  if (!isIPv6(ip)) return `ip:${ip}`;
+  // IPv4, the common case, without isIPv6's parse.
+  if (!ip.includes(':') || !isIPv6(ip)) return `ip:${ip}`;
   const lower = ip.toLowerCase();
   if (lower.startsWith('::ffff:') && lower.includes('.')) return `ip:${lower.slice(7)}`;
   const zone = lower.indexOf('%');

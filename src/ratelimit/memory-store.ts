@@ -28,9 +28,14 @@ export interface MemoryRateLimitStoreOptions {
 
 let instances = 0;
 
+/** Mutable on purpose: an allowed request updates the TAT in place, sparing the cache a set(). */
+interface Entry {
+  tat: number;
+}
+
 export class MemoryRateLimitStore implements RateLimitStore {
   readonly kind = 'memory';
-  readonly #cache: BoundedCache<string, number>;
+  readonly #cache: BoundedCache<string, Entry>;
   readonly #now: () => number;
 
   constructor(options: MemoryRateLimitStoreOptions = {}) {
@@ -39,16 +44,19 @@ export class MemoryRateLimitStore implements RateLimitStore {
       throw new ConfigError('VIAL_ERR_RATE_LIMIT_OPTIONS', `MemoryRateLimitStore: maxEntries is a positive integer, got ${String(maxEntries)}.`);
     }
     instances++;
-    this.#cache = new BoundedCache<string, number>({ name: options.name ?? (instances === 1 ? 'ratelimit' : `ratelimit-${instances}`), maxEntries });
+    this.#cache = new BoundedCache<string, Entry>({ name: options.name ?? (instances === 1 ? 'ratelimit' : `ratelimit-${instances}`), maxEntries });
     this.#now = options.now ?? Date.now;
   }
 
   hit(key: string, policy: GcraPolicy, cost: number): RateDecision {
     const now = this.#now();
-    const step = gcraStep(this.#cache.get(key), now, policy, cost);
+    const entry = this.#cache.get(key);
+    const step = gcraStep(entry?.tat, now, policy, cost);
     // An empty bucket needs no entry: absent and "TAT in the past" mean the same.
-    if (step.tat <= now) this.#cache.delete(key);
-    else if (step.allowed) this.#cache.set(key, step.tat);
+    if (step.tat <= now) {
+      if (entry !== undefined) this.#cache.delete(key);
+    } else if (entry !== undefined) entry.tat = step.tat;
+    else this.#cache.set(key, { tat: step.tat });
     return decide(step.allowed, step.usedMs, policy, cost);
   }
 

@@ -46,7 +46,12 @@ export interface RateLimitOptions extends Partial<LimitOptions> {
   readonly limits?: readonly LimitOptions[];
   /** Default: a MemoryRateLimitStore of 100,000 keys for this registration. */
   readonly store?: RateLimitStore;
-  /** Send RateLimit and RateLimit-Policy on allowed responses too (they are always on a 429). Default true. */
+  /**
+   * RateLimit and RateLimit-Policy on allowed responses too; they are always on a 429. Default
+   * false: per-request headers take a reply off vial's prebuilt-head fast path, which on the hello
+   * bench cost a quarter of the request's CPU (docs/ratelimit.md); turn on for clients that pace
+   * themselves by them.
+   */
   readonly headers?: boolean;
   /** Brute-force protection of routes marked `login` (on when the plugin is registered); `false` turns it off. */
   readonly login?: LoginOptions | false;
