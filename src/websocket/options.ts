@@ -3,7 +3,7 @@
  * (the plugin's slice), with bounds and a ConfigError that names the option on bad input.
  *
  * App-wide options hold the process limit and the per-route defaults; a route may tighten or loosen
- * the per-route ones (`app.ws(path, { maxMessageBytes }, handler)`).
+ * the per-route ones (`app.get(path, { websocket: { maxMessageBytes } }, handler)`).
  *
  * Pure module: no I/O, no timers, no environment.
  */
