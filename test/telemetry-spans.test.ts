@@ -216,4 +216,29 @@ describe('server spans with the OpenTelemetry SDK registered', () => {
     const listening = lines.find((l) => l['msg'] === 'vial: listening');
     assert.equal(listening?.['trace_id'], undefined, 'lines outside a request carry no trace id');
   });
+
+  it('makes session-store calls and offloaded work child spans of the request', async () => {
+    const app = newApp({ security: { session: { store: 'memory', secure: false } }, load: { offload: { maxThreads: 1 } } });
+    app.post('/login', { csrf: false }, (ctx) => {
+      ctx.session.login('ada');
+      return 'in';
+    });
+    app.get('/sum', async (ctx) => ({ total: await ctx.offload<number>(new URL('./fixtures/app-load/cpu-task.ts', import.meta.url), { n: 10 }) }));
+    const url = await serve(app);
+    const login = await fetch(`${url}/login`, { method: 'POST' });
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    await fetch(`${url}/sum`, { headers: { cookie } });
+    const [loginSpan] = await serverSpans('/login');
+    const [sumSpan] = await serverSpans('/sum');
+    assert.ok(loginSpan && sumSpan);
+    const children = (parent: ReadableSpan) => exporter.getFinishedSpans().filter((s) => s.parentSpanContext?.spanId === parent.spanContext().spanId);
+    const saved = children(loginSpan).find((s) => s.name === 'session.set');
+    assert.equal(saved?.attributes['vial.session.store'], 'MemorySessionStore');
+    assert.equal(saved?.kind, SpanKind.INTERNAL);
+    const names = children(sumSpan).map((s) => s.name).sort();
+    assert.deepEqual(names, ['offload', 'session.get']);
+    const offload = children(sumSpan).find((s) => s.name === 'offload');
+    assert.match(String(offload?.attributes['vial.offload.module']), /cpu-task\.ts$/);
+    await app.load.offload.close();
+  });
 });

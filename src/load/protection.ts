@@ -6,6 +6,7 @@ import { createAdmission } from './admission.ts';
 import type { Admission } from './admission.ts';
 import { DeadlineTracker } from './deadline.ts';
 import { createOffloadPool } from './offload.ts';
+import { traceOffloadPool } from '../telemetry/child-spans.ts';
 import type { OffloadPool } from './offload.ts';
 import type { LoadOptions } from './options.ts';
 import { PressureMonitor } from './pressure.ts';
@@ -26,7 +27,8 @@ export function createLoadProtection(load: Readonly<LoadOptions>, source?: Press
   const pressure = new PressureMonitor(load.pressure, source);
   const admission = createAdmission(load.admission, load.pressure.enabled ? { pressure } : {});
   const deadlines = new DeadlineTracker(load.deadlines);
-  const offload = createOffloadPool(load.offload);
+  // An `offload` span per task inside traced requests (telemetry/child-spans.ts).
+  const offload = traceOffloadPool(createOffloadPool(load.offload));
   return {
     admission,
     deadlines,

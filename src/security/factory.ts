@@ -10,6 +10,7 @@ import type { SessionStore } from './stores/contract.ts';
 import { MemorySessionStore } from './stores/memory.ts';
 import { RedisSessionStore } from './stores/redis.ts';
 import { SqliteSessionStore } from './stores/sqlite.ts';
+import { traceSessionStore } from '../telemetry/child-spans.ts';
 
 export interface SessionFactoryDeps {
   readonly logger?: LoggerLike;
@@ -32,5 +33,6 @@ export function createSessionManagerFromOptions(options: ResolvedSecurityOptions
   else if (s.store === 'memory') store = new MemorySessionStore({ maxEntries: s.maxEntries, now: s.now });
   else if (s.store === 'redis') store = new RedisSessionStore({ client: s.redisUrl as string, prefix: s.redisPrefix });
   else store = s.store;
-  return createSessionManager({ ...common, store });
+  // A span per store call inside traced requests; the store itself when no SDK is registered.
+  return createSessionManager({ ...common, store: traceSessionStore(store) });
 }
