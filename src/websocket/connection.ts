@@ -47,7 +47,6 @@ export class WebSocketConnection {
   readonly id: string;
   /** `GET /chat/<room>`: the route key. */
   readonly route: string;
-  readonly log: Logger;
   /** The handshake request's context (`g`, `params`, `session`); usable for the socket's whole life. */
   readonly ctx: Context;
   /** The `ws` socket underneath, for what this wrapper does not cover. */
@@ -67,6 +66,7 @@ export class WebSocketConnection {
   #idleTimer: NodeJS.Timeout | undefined;
   #slowTimer: NodeJS.Timeout | undefined;
   #killTimer: NodeJS.Timeout | undefined;
+  #log: Logger | undefined;
   #closing = false;
   #shuttingDown = false;
   #closed = false;
@@ -78,7 +78,6 @@ export class WebSocketConnection {
     this.#deps = deps;
     this.id = ctx.id;
     this.route = ctx.route?.key ?? '';
-    this.log = ctx.log.child({ connId: this.id });
     const { limits } = deps;
     this.#rate = new MessageRate(limits.maxMessagesPerSecond, limits.messageBurst, deps.now());
     this.#backpressure = new BackpressurePolicy(limits.maxBufferedBytes, limits.slowConsumerTimeoutMs);
@@ -94,6 +93,12 @@ export class WebSocketConnection {
     // A reset peer: ws emits 'close' right after; nothing to answer, but never an unhandled 'error'.
     raw.on('error', (error) => this.log.debug({ err: error }, 'vial websocket: socket error'));
     net.on('drain', () => this.#checkBuffer());
+  }
+
+  /** A logger carrying the handshake's reqId and route and this socket's connId (created on first use: most sockets never log). */
+  get log(): Logger {
+    this.#log ??= this.ctx.log.child({ connId: this.id });
+    return this.#log;
   }
 
   /** True once the socket is closing: by either side, a limit, or the server's shutdown. */
