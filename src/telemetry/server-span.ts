@@ -70,7 +70,8 @@ function startServerSpan(tracer: Tracer, edge: Edge, req: IncomingMessage, res: 
     'http.request.method': method,
     'url.path': q === -1 ? target : target.slice(0, q),
     'url.scheme': view.protocol,
-    'network.protocol.version': req.httpVersion,
+    // semconv writes HTTP/2 as "2" (Node says "2.0"), HTTP/1.1 as "1.1".
+    'network.protocol.version': req.httpVersion === '2.0' ? '2' : req.httpVersion,
   };
   if (method === '_OTHER') attributes['http.request.method_original'] = raw;
   const { address, port } = splitHost(view.host, view.protocol);
