@@ -38,6 +38,7 @@ import { PluginHost } from './plugin-host.ts';
 import { securityHeaders } from './security/headers-plugin.ts';
 import { compression } from './compression/index.ts';
 import { conditional } from './conditional/index.ts';
+import { rateLimit } from './ratelimit/index.ts';
 import { expectContinue } from './security/continue.ts';
 import { cookies } from './cookies/index.ts';
 import { createSecureServer } from './tls/index.ts';
@@ -353,7 +354,14 @@ export class Vial extends Scaffold {
   }
 
   #routeTable(): RouteTable {
-    this.#table ??= buildRouteTable(this, this.#mounts, this.#converters, this.#plugins);
+    if (this.#table === undefined) {
+      // Login protection is on by default: an app that did not register the rate-limit plugin gets
+      // it now with its defaults alone (no general limit), so a route marked `login` is protected
+      // and every other route pays nothing. Registered here, not in the constructor, so that
+      // app.plugin(rateLimit, { ... }) stays the one way to configure it.
+      if (!this.#plugins.registered(rateLimit.name)) this.#plugins.register(rateLimit, undefined, this, undefined);
+      this.#table = buildRouteTable(this, this.#mounts, this.#converters, this.#plugins);
+    }
     return this.#table;
   }
 

@@ -89,6 +89,11 @@ export class PluginHost {
     plugin.setup(this.#registrar(registration, scaffold), deepFreeze(options));
   }
 
+  /** True when a plugin of this name is registered on the app (not only on a blueprint). */
+  registered(name: string): boolean {
+    return this.#registrations.some((r) => r.name === name && r.scope === undefined);
+  }
+
   /** Startup check: every dependency is registered in the same scope or on the app. */
   checkDependencies(): void {
     for (const r of this.#registrations) {

@@ -5,13 +5,15 @@ import { rateLimit, VialResponse } from '../src/index.ts';
 import type { RateLimitOptions, Vial } from '../src/index.ts';
 import { TestClient } from '../src/testing.ts';
 import { makeApp } from './helpers/both.ts';
+import { cacheRegistry } from '../src/memory/registry.ts';
 import type { ErrorBody } from './helpers/both.ts';
 
 const PASSWORDS: Record<string, string> = { alice: 'correct horse', bob: 'battery staple' };
 
+/** `options` undefined: the app registers nothing, and gets the default login protection. */
 function loginApp(options?: RateLimitOptions): Vial {
   const app = makeApp({ trustProxy: 1, security: { session: { store: 'memory' } } });
-  app.plugin(rateLimit, options);
+  if (options !== undefined) app.plugin(rateLimit, options);
   app.post('/login', { login: { account: 'username' } }, async (ctx) => {
     const { username, password } = await ctx.request.json<{ username: string; password: string }>();
     if (PASSWORDS[username] !== password) return new VialResponse(JSON.stringify({ ok: false }), 401, { 'content-type': 'application/json' });
@@ -26,6 +28,19 @@ const attempt = (c: TestClient, username: string, password: string, ip: string) 
   c.post('/login', { json: { username, password }, headers: { 'x-forwarded-for': ip } });
 
 describe('login protection', () => {
+  it('is on by default: an app that never registers rateLimit protects its login route, and holds no store until one is used', async () => {
+    const stores = (): number => cacheRegistry.list().filter((cache) => cache.name.startsWith('ratelimit')).length;
+    const before = stores();
+    const c = new TestClient(loginApp());
+    assert.equal((await c.get('/login')).status, 200);
+    assert.equal(stores(), before, 'no store is made before a login attempt');
+    for (let i = 0; i < 5; i++) assert.equal((await attempt(c, 'alice', 'guess', `198.51.100.${i}`)).status, 401);
+    assert.equal((await attempt(c, 'alice', 'correct horse', '198.51.100.99')).status, 429);
+    assert.equal(stores(), before + 1, 'the first attempt made the store');
+    // A route that is no login is not limited.
+    for (let i = 0; i < 50; i++) assert.equal((await c.get('/login')).status, 200);
+  });
+
   it('allows 5 failures per account in 15 minutes, then answers 429 whatever the password', async () => {
     const c = new TestClient(loginApp());
     for (let i = 0; i < 5; i++) assert.equal((await attempt(c, 'alice', 'guess', `198.51.100.${i}`)).status, 401);

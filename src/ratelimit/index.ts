@@ -23,7 +23,7 @@ import type { PluginAppView, RouteHooks, RouteView } from '../plugin.ts';
 import { runLimits, StoreHealth } from './limiter.ts';
 import type { LimiterDeps } from './limiter.ts';
 import { loginHooks } from './login.ts';
-import { MemoryRateLimitStore } from './memory-store.ts';
+import { LazyMemoryRateLimitStore } from './memory-store.ts';
 import { assertUniqueNames, checkLoginOption, resolveLimit, resolveLimits, resolveLogin } from './options.ts';
 import type { LimitOptions, LoginRouteOption, RateLimitOptions, RateLimitRouteOption, ResolvedLimit, ResolvedLogin } from './options.ts';
 import type { RateLimitStore } from './store.ts';
@@ -95,7 +95,7 @@ export const rateLimit = definePlugin<Resolved, RateLimitOptions>({
     // Validate the limits now (a typo fails at registration); they are resolved again per scope.
     resolveLimits(o, '');
     const login = resolveLogin(o.login);
-    return Object.freeze({ input: o, store: o.store ?? new MemoryRateLimitStore(), headers: o.headers ?? false, login });
+    return Object.freeze({ input: o, store: o.store ?? new LazyMemoryRateLimitStore(), headers: o.headers ?? false, login });
   },
   setup(r, options) {
     const scope = r.blueprint ?? '';

@@ -78,3 +78,25 @@ export class MemoryRateLimitStore implements RateLimitStore {
     return Promise.resolve();
   }
 }
+
+/**
+ * The default store: a MemoryRateLimitStore made on first use, so an app whose routes never hit a
+ * limit (login protection is on by default, most routes are no login) holds no cache at all.
+ */
+export class LazyMemoryRateLimitStore implements RateLimitStore {
+  readonly kind = 'memory';
+  #store: MemoryRateLimitStore | undefined;
+
+  hit(key: string, policy: GcraPolicy, cost: number): RateDecision {
+    this.#store ??= new MemoryRateLimitStore();
+    return this.#store.hit(key, policy, cost);
+  }
+
+  reset(key: string): void {
+    this.#store?.reset(key);
+  }
+
+  close(): Promise<void> {
+    return this.#store?.close() ?? Promise.resolve();
+  }
+}
