@@ -13,7 +13,7 @@ const results: ChartResults = {
   data: {
     summaries: [
       { system: 'vial', rps: 30_000, rpsPerCpu: 27_000, p99Ms: 6.2 },
-      { system: 'fastify <plugins> & co', rps: 20_000, rpsPerCpu: 18_000, p99Ms: 9.1 },
+      { system: 'fastify <plugins> & co', rps: 20_000, rpsPerCpu: 18_000, p99Ms: 9.1, errors: 1234 },
       { system: 'node:http+headers', rps: 33_000, rpsPerCpu: 30_000, p99Ms: 4.5 },
       { system: 'node:http', rps: 36_000, rpsPerCpu: 36_000, p99Ms: 4 },
     ],
@@ -32,6 +32,9 @@ it('draws a bar per system with its ratio to node:http sending the same headers'
   assert.equal(widths.length, 4);
   assert.equal(Math.max(...widths), widths[3]);
   assert.ok(widths[1]! < widths[0]!);
+  // A row with failed requests says so: it did other work than the rest.
+  assert.match(svg, /<tspan fill="#b03a2e"> {2}1,234 errors<\/tspan>/);
+  assert.equal([...svg.matchAll(/errors<\/tspan>/g)].length, 1);
   assert.match(svg, /FAIL {2}vial &gt;= 0\.95x node:http\+headers: 0\.90x/);
   assert.match(svg, /2026-12-03 16:00 UTC, Node v24\.21\.0, 2 cores, 5 rounds x 5 s, 100 connections, load average 0\.65/);
 });

@@ -23,6 +23,8 @@ export interface ChartRow {
   readonly rps: number;
   readonly rpsPerCpu: number;
   readonly p99Ms: number;
+  /** Failed requests over all runs: a row with errors did other work than the rest, so it is flagged. */
+  readonly errors?: number;
 }
 
 export interface ChartOptions {
@@ -30,9 +32,9 @@ export interface ChartOptions {
   readonly reference?: string;
 }
 
-const WIDTH = 760;
+const WIDTH = 860;
 const LABEL_WIDTH = 170;
-const VALUE_WIDTH = 250;
+const VALUE_WIDTH = 320;
 const ROW = 26;
 const TOP = 58;
 
@@ -75,7 +77,8 @@ export function renderChart(results: ChartResults, options: ChartOptions = {}): 
     out.push(
       `<text x="${LABEL_WIDTH - 8}" y="${y + 15}" text-anchor="end">${escapeXml(row.system)}</text>`,
       `<rect x="${LABEL_WIDTH}" y="${y + 3}" width="${width.toFixed(1)}" height="${ROW - 8}" fill="${isVial ? '#2f6fb3' : '#9aa5b1'}"/>`,
-      `<text x="${(LABEL_WIDTH + width + 6).toFixed(1)}" y="${y + 15}">${escapeXml(`${ratio.toFixed(2)}x  ${thousands(row.rpsPerCpu)}/cpu-s  ${thousands(row.rps)} req/s  p99 ${row.p99Ms.toFixed(1)} ms`)}</text>`,
+      // In a column of their own, right of the longest bar, so neither a bar nor the dashed line crosses them.
+      `<text x="${LABEL_WIDTH + barSpace + 12}" y="${y + 15}">${escapeXml(`${ratio.toFixed(2)}x  ${thousands(row.rpsPerCpu)}/cpu-s  ${thousands(row.rps)} req/s  p99 ${row.p99Ms.toFixed(1)} ms`)}${(row.errors ?? 0) > 0 ? `<tspan fill="#b03a2e">${escapeXml(`  ${thousands(row.errors ?? 0)} errors`)}</tspan>` : ''}</text>`,
     );
   });
   const bottom = TOP + rows.length * ROW;
