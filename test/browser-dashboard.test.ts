@@ -42,6 +42,7 @@ describe('the dashboard in a browser, under load', () => {
     return 'miss';
   });
   app.get('/search', { concurrency: 3 }, () => new Promise<string>((resolve) => setTimeout(() => resolve('results'), 40)));
+  app.get('/coupons', { rateLimit: { limit: 3, windowSec: 60 } }, () => 'coupon');
   app.get('/report', () => {
     const end = Date.now() + 150;
     while (Date.now() < end);
@@ -130,6 +131,11 @@ describe('the dashboard in a browser, under load', () => {
     const routeRows = await page.locator('#routes tbody tr:not(:has(td.empty))').allTextContents();
     assert.ok(routeRows.some((r) => r.includes('GET /products/<int:id>')), routeRows.join('\n'));
     assert.ok(routeRows.some((r) => r.includes('GET /search')));
+    // Rate limits are on the dashboard: by route, limit and key kind.
+    for (let i = 0; i < 10; i++) await fetch(running.url + '/coupons');
+    const limitedRow = page.locator('#limited tbody tr', { hasText: 'GET /coupons' });
+    await limitedRow.waitFor();
+    assert.match((await limitedRow.textContent()) ?? '', /GET \/couponsrouteip7/);
     const cacheRows = await page.locator('#caches tbody tr').allTextContents();
     assert.ok(cacheRows.some((r) => r.startsWith('products')), cacheRows.join('\n'));
     assert.ok(buffer.length > 10_000);

@@ -197,6 +197,7 @@ export function appEndpoints(app: ObservedApp, metrics: Metrics, startedAt: numb
       shed: admission.shed,
       connections: connectionStats(),
       routes,
+      rateLimited: metrics.rateLimited().slice(0, 20),
       caches: cacheRegistry.list(),
       allocations: await topSitesCached(),
       blocks: (app.monitors.watchdog?.recentBlocks() ?? []).slice(-10).reverse().map((b) => block(b, 4)),

@@ -44,7 +44,16 @@ export interface Metrics {
   registry(): Promise<Registry>;
   /** The per-second history the dashboard draws. */
   readonly live: LiveStats;
+  /** Requests refused by a rate limit so far, by route, limit and key kind, most first (the dashboard's table). */
+  rateLimited(): readonly RateLimitedRow[];
   close(): void;
+}
+
+export interface RateLimitedRow {
+  readonly route: string;
+  readonly limit: string;
+  readonly key: string;
+  readonly count: number;
 }
 
 export interface MetricsOptions {
@@ -128,6 +137,7 @@ export function createMetrics(app: ObservedApp, options: MetricsOptions = {}): M
   return {
     registry: () => (registry ??= build()),
     live,
+    rateLimited: () => rateLimits.limitedRows(),
     close() {
       requestChannel.unsubscribe(onRequest);
       blockChannel.unsubscribe(onBlock);
@@ -257,6 +267,15 @@ class RateLimitCounts {
     const key = JSON.stringify(event.outcome === 'limited' ? [route, event.limit, event.key] : [event.limit, event.mode ?? 'open']);
     counts.set(key, (counts.get(key) ?? 0) + 1);
   };
+
+  limitedRows(): RateLimitedRow[] {
+    return [...this.#limited]
+      .map(([json, count]) => {
+        const [route, limit, key] = JSON.parse(json) as [string, string, string];
+        return { route, limit, key, count };
+      })
+      .sort((a, b) => b.count - a.count);
+  }
 
   register(r: Registration): void {
     const rows = (counts: Map<string, number>, names: string[]) => (): [Record<string, string>, number][] =>

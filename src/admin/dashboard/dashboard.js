@@ -87,6 +87,8 @@
       ? 'connections ' + conn.open.toLocaleString() + (conn.max === null ? '' : ' / ' + conn.max.toLocaleString()) + (conn.refused > 0 ? ' · refused ' + conn.refused.toLocaleString() : '')
       : '';
     fill('routes', stats.routes, [[(r) => r.route, 'where'], [(r) => r.requests, 'num'], [(r) => r.errors5xx, 'num'], [(r) => r.p99Ms, 'num'], [(r) => r.inFlight, 'num'], [(r) => r.queued, 'num'], [(r) => r.shed, 'num']], (r) => r.shed > 0);
+    // Requests a rate limit refused, by route, limit and key kind (ip, user, header, function, account).
+    fill('limited', stats.rateLimited || [], [[(l) => l.route, 'where'], [(l) => l.limit], [(l) => l.key], [(l) => l.count, 'num']]);
     // A long turn (not confirmed) is many requests' time, never the sampled route's block.
     fill('blocks', stats.blocks, [[(b) => new Date(b.at).toLocaleTimeString()], [(b) => (b.kind === 'long-turn' ? 'long turn' : 'block')], [(b) => b.durationMs, 'num'],
       [(b) => (b.kind === 'long-turn' ? 'many requests' : b.route || 'outside any route'), 'where'], [(b) => (b.kind === 'long-turn' ? '-' : b.userFrame || b.stack[0] || b.stackError || '?'), 'where']],
