@@ -250,6 +250,21 @@ describe('websocket limits', () => {
     assert.deepEqual(closed, { code: 1000, reason: 'idle timeout' });
   });
 
+  it('keeps a socket with traffic open past its idle timeout, and closes it once the traffic stops', async () => {
+    const { ws } = await serve((app) => echo(app), { idleTimeoutMs: 300 });
+    const socket = await open(`${ws}/echo`);
+    let done = false;
+    void socket.closed.then(() => (done = true));
+    // Messages every 50 ms for more than twice the timeout: each one counts as activity.
+    for (let i = 0; i < 14; i++) {
+      socket.ws.send(`tick ${i}`);
+      assert.equal(await socket.next(), `echo:tick ${i}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(done, false, 'still open after 700 ms of traffic');
+    assert.deepEqual(await socket.closed, { code: 1000, reason: 'idle timeout' });
+  });
+
   it('terminates a peer that stops answering pings (heartbeat); one that answers stays', async () => {
     const { ws } = await serve((app) => echo(app), { pingIntervalMs: 40 });
     const dead = await open(`${ws}/echo`, { autoPong: false });

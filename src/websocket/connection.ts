@@ -64,6 +64,8 @@ export class WebSocketConnection {
   readonly #closeListeners: CloseListener[] = [];
   #subscriber: Subscriber | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
+  /** deps.now() of the last message either way: the idle timer checks it when it fires, so a message costs no timer refresh. */
+  #lastActiveAt = 0;
   #slowTimer: NodeJS.Timeout | undefined;
   #killTimer: NodeJS.Timeout | undefined;
   #log: Logger | undefined;
@@ -82,8 +84,8 @@ export class WebSocketConnection {
     this.#rate = new MessageRate(limits.maxMessagesPerSecond, limits.messageBurst, deps.now());
     this.#backpressure = new BackpressurePolicy(limits.maxBufferedBytes, limits.slowConsumerTimeoutMs);
     if (limits.idleTimeoutMs > 0) {
-      this.#idleTimer = setTimeout(() => this.close(1000, 'idle timeout'), limits.idleTimeoutMs);
-      this.#idleTimer.unref();
+      this.#lastActiveAt = deps.now();
+      this.#armIdle(limits.idleTimeoutMs, limits.idleTimeoutMs);
     }
     raw.on('message', (data, isBinary) => this.#receive(data, isBinary));
     raw.on('pong', () => {
@@ -159,8 +161,18 @@ export class WebSocketConnection {
     this.sent++;
     this.#deps.counters.messagesOut++;
     if (wsChannel.hasSubscribers) wsChannel.publish({ event: 'out', route: this.route });
-    this.#idleTimer?.refresh();
+    if (this.#idleTimer !== undefined) this.#lastActiveAt = this.#deps.now();
     return this.#checkBuffer();
+  }
+
+  /** Fires after `inMs`; closes when nothing moved for `idleMs` since the last message, else waits out the rest. */
+  #armIdle(inMs: number, idleMs: number): void {
+    this.#idleTimer = setTimeout(() => {
+      const idle = this.#deps.now() - this.#lastActiveAt;
+      if (idle >= idleMs) this.close(1000, 'idle timeout');
+      else if (!this.closing) this.#armIdle(idleMs - idle, idleMs);
+    }, inMs);
+    this.#idleTimer.unref();
   }
 
   /** Joins a broadcast group: every `publish(topic, ...)`, in this process or (with Redis) any other, reaches this socket. */
@@ -223,7 +235,8 @@ export class WebSocketConnection {
 
   #receive(data: RawData, isBinary: boolean): void {
     if (this.closing) return;
-    if (!this.#rate.take(this.#deps.now())) {
+    const now = this.#deps.now();
+    if (!this.#rate.take(now)) {
       this.#deps.counters.rateLimited++;
       this.log.warn({ maxMessagesPerSecond: this.#rate.ratePerSec }, 'vial websocket: message rate exceeded, closing 1008');
       if (wsChannel.hasSubscribers) wsChannel.publish({ event: 'rate-limited', route: this.route });
@@ -233,8 +246,9 @@ export class WebSocketConnection {
     this.received++;
     this.#deps.counters.messagesIn++;
     if (wsChannel.hasSubscribers) wsChannel.publish({ event: 'in', route: this.route });
-    this.#idleTimer?.refresh();
-    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    this.#lastActiveAt = now;
+    // ws hands a Buffer by default: used as it is (Buffer.from(buffer) would copy every message).
+    const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
     const message: WebSocketMessage = isBinary ? bytes : bytes.toString('utf8');
     for (const listener of this.#messageListeners) {
       if (!this.#call(() => listener(message, this), 'message listener')) return;
