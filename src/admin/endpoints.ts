@@ -41,10 +41,22 @@ export function isLongTurn(report: BlockReport): boolean {
   return !report.confirmed && report.route !== null;
 }
 
+/**
+ * What the dashboard calls a report: `block` (confirmed: one request held the loop), `long-turn`
+ * (unconfirmed, sampled in a route: many requests' time) or `outside` (no request was running:
+ * timers, GC, a burst of connections being accepted and parsed before any handler ran). The
+ * watchdog cannot confirm a stall outside any request (there is no request to see twice), so it is
+ * never the red BLOCKED either: BUSY, with the frame it sampled.
+ */
+export function blockKind(report: BlockReport): 'block' | 'long-turn' | 'outside' {
+  if (report.confirmed) return 'block';
+  return report.route === null ? 'outside' : 'long-turn';
+}
+
 function block(report: BlockReport, frames = 12): object {
   const longTurn = isLongTurn(report);
   return {
-    kind: longTurn ? 'long-turn' : 'block',
+    kind: blockKind(report),
     confirmed: report.confirmed,
     route: longTurn ? null : report.route,
     sampledRoute: longTurn ? report.route : null,
@@ -93,16 +105,19 @@ export function appEndpoints(app: ObservedApp, metrics: Metrics, startedAt: numb
   function status(): { status: 'OK' | 'SHEDDING' | 'BUSY' | 'BLOCKED'; reasons: string[] } {
     const reasons: string[] = [];
     const recent = (app.monitors.watchdog?.recentBlocks() ?? []).filter((b) => Date.now() - b.at < BLOCKED_RECENT_MS);
-    const lastBlock = recent.findLast((b) => !isLongTurn(b));
+    const lastBlock = recent.findLast((b) => blockKind(b) === 'block');
     if (lastBlock !== undefined) {
       reasons.push(`event loop blocked ${lastBlock.durationMs} ms${lastBlock.route === null ? ' outside any route' : ` in ${lastBlock.route}`}`);
       return { status: 'BLOCKED', reasons };
     }
-    const lastTurn = recent.at(-1);
-    if (lastTurn !== undefined) {
-      reasons.push(`a long turn of many requests held the event loop ${lastTurn.durationMs} ms; no single request held it`);
-      return { status: 'BUSY', reasons };
+    const lastTurn = recent.findLast((b) => blockKind(b) === 'long-turn');
+    if (lastTurn !== undefined) reasons.push(`a long turn of many requests held the event loop ${lastTurn.durationMs} ms; no single request held it`);
+    const lastOutside = recent.findLast((b) => blockKind(b) === 'outside');
+    if (lastOutside !== undefined) {
+      const frame = lastOutside.userFrame ?? lastOutside.stack[0];
+      reasons.push(`the event loop was held ${lastOutside.durationMs} ms outside any request${frame === undefined ? '' : ` (sampled at ${formatFrame(frame)})`}`);
     }
+    if (reasons.length > 0) return { status: 'BUSY', reasons };
     if (app.load.pressure.overloaded) reasons.push('event-loop pressure');
     const samples = metrics.live.samples().slice(-5);
     if (samples.some((s) => s.shedPerSec > 0)) reasons.push('requests refused in the last 5 s');

@@ -90,9 +90,11 @@
     // Requests a rate limit refused, by route, limit and key kind (ip, user, header, function, account).
     fill('limited', stats.rateLimited || [], [[(l) => l.route, 'where'], [(l) => l.limit], [(l) => l.key], [(l) => l.count, 'num']]);
     // A long turn (not confirmed) is many requests' time, never the sampled route's block.
-    fill('blocks', stats.blocks, [[(b) => new Date(b.at).toLocaleTimeString()], [(b) => (b.kind === 'long-turn' ? 'long turn' : 'block')], [(b) => b.durationMs, 'num'],
-      [(b) => (b.kind === 'long-turn' ? 'many requests' : b.route || 'outside any route'), 'where'], [(b) => (b.kind === 'long-turn' ? '-' : b.userFrame || b.stack[0] || b.stackError || '?'), 'where']],
-      (b) => b.kind !== 'long-turn');
+    // A stall outside any request (timers, GC, a burst being accepted) cannot be confirmed: shown, never red.
+    const KINDS = { block: 'block', 'long-turn': 'long turn', outside: 'outside requests' };
+    fill('blocks', stats.blocks, [[(b) => new Date(b.at).toLocaleTimeString()], [(b) => KINDS[b.kind] || b.kind], [(b) => b.durationMs, 'num'],
+      [(b) => (b.kind === 'long-turn' ? 'many requests' : b.kind === 'outside' ? 'outside any request' : b.route || 'outside any route'), 'where'], [(b) => (b.kind === 'long-turn' ? '-' : b.userFrame || b.stack[0] || b.stackError || '?'), 'where']],
+      (b) => b.kind === 'block');
     fill('caches', stats.caches, [[(c) => c.name], [(c) => c.size, 'num'], [(c) => c.maxEntries ?? '-', 'num'], [(c) => (c.hitRate * 100).toFixed(1) + '%', 'num'], [(c) => c.evictions, 'num']]);
     fill('sites', stats.allocations ? stats.allocations.sites : [], [[(s) => s.functionName || '<anonymous>'], [(s) => s.location, 'where'], [(s) => (s.selfBytes / 1024).toFixed(0), 'num']]);
   }
