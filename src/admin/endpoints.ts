@@ -10,7 +10,7 @@ import { takeHeapSnapshot } from '../memory/heap-snapshot.ts';
 import { fullGc } from '../memory/full-gc.ts';
 import { connectionStats } from '../load/connections.ts';
 import { cacheRegistry } from '../memory/registry.ts';
-import { formatFrame } from '../process/block-report.ts';
+import { blockKind, formatFrame } from '../process/block-report.ts';
 import type { BlockReport } from '../process/block-report.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { ObservedApp } from '../observe/types.ts';
@@ -32,31 +32,12 @@ function samplerOff(): Reply {
     'Allocation sampling is not running in this process: it starts with app.listen() (or app.startMonitors()) unless memory.allocationSampling.enabled is false.');
 }
 
-/**
- * A block the watchdog confirmed (the same request still ran at its second look) is that route's;
- * one it did not confirm is a long turn of many requests, and the route it happened to sample is
- * only where the first look landed: shown as `sampledRoute`, never as `route` (issue 14, class 10).
- */
-export function isLongTurn(report: BlockReport): boolean {
-  return !report.confirmed && report.route !== null;
-}
-
-/**
- * What the dashboard calls a report: `block` (confirmed: one request held the loop), `long-turn`
- * (unconfirmed, sampled in a route: many requests' time) or `outside` (no request was running:
- * timers, GC, a burst of connections being accepted and parsed before any handler ran). The
- * watchdog cannot confirm a stall outside any request (there is no request to see twice), so it is
- * never the red BLOCKED either: BUSY, with the frame it sampled.
- */
-export function blockKind(report: BlockReport): 'block' | 'long-turn' | 'outside' {
-  if (report.confirmed) return 'block';
-  return report.route === null ? 'outside' : 'long-turn';
-}
-
+/** A long turn's route is only where the watchdog's first look landed: `sampledRoute`, never `route`. */
 function block(report: BlockReport, frames = 12): object {
-  const longTurn = isLongTurn(report);
+  const kind = blockKind(report);
+  const longTurn = kind === 'long-turn';
   return {
-    kind: blockKind(report),
+    kind,
     confirmed: report.confirmed,
     route: longTurn ? null : report.route,
     sampledRoute: longTurn ? report.route : null,

@@ -21,7 +21,7 @@ import type { RouteInfo } from '../context.ts';
 import { connectionStats } from '../load/connections.ts';
 import { cacheRegistry } from '../memory/registry.ts';
 import { leakChannel } from '../memory/leak-alarm.ts';
-import { blockChannel } from '../process/block-report.ts';
+import { blockChannel, blockKind } from '../process/block-report.ts';
 import type { BlockReport } from '../process/block-report.ts';
 import { rateLimitChannel } from '../ratelimit/events.ts';
 import type { RateLimitEvent } from '../ratelimit/events.ts';
@@ -98,8 +98,8 @@ export function createMetrics(app: ObservedApp, options: MetricsOptions = {}): M
   const blocksByRoute = new Map<string, number>();
   let longTurns = 0;
   const onBlock = (report: BlockReport): void => {
-    // An unconfirmed report with a route is a long turn of many requests: not that route's block.
-    if (!report.confirmed && report.route !== null) {
+    // Only a confirmed block is a route's; a long turn, in a route or outside any request, is no one's.
+    if (blockKind(report) !== 'block') {
       longTurns++;
       return;
     }
@@ -124,7 +124,7 @@ export function createMetrics(app: ObservedApp, options: MetricsOptions = {}): M
     series.register(own);
     totals(r, 'vial_event_loop_blocks_total', 'Event-loop blocks the watchdog confirmed (vial:block), by the route that held the loop.', ['route'], () =>
       [...blocksByRoute].map(([route, n]) => [{ route }, n]));
-    totals(r, 'vial_event_loop_long_turns_total', 'Long event-loop turns of many requests (vial:block, not confirmed): no single route held the loop.', [], () => [[NO_LABELS, longTurns]]);
+    totals(r, 'vial_event_loop_long_turns_total', 'Long event-loop turns the watchdog could not pin on one request (vial:block, not confirmed): many requests, or work outside any request.', [], () => [[NO_LABELS, longTurns]]);
     totals(r, 'vial_leak_alarms_total', 'Heap-growth alarms raised (vial:leak).', [], () => [[NO_LABELS, leakAlarms]]);
     registerLoadMetrics(app, r, live);
     registerMemoryMetrics(r);

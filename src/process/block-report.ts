@@ -65,4 +65,17 @@ export function formatFrame(frame: BlockFrame): string {
 }
 
 /** `vial:block`: one report per blocked-loop episode the watchdog caught. */
+/**
+ * What a report is, for the dashboard, the admin JSON and /metrics alike (issue 14, class 10):
+ * - `block`: confirmed, the same request still ran at the watchdog's second look: that route's;
+ * - `long-turn`: not confirmed, sampled in a route: many requests' time, never that route's block;
+ * - `outside`: no request was running (timers, GC, a burst of connections accepted and parsed
+ *   before any handler). The watchdog cannot confirm it (there is no request to see twice), so it
+ *   is not a block either: a long turn, with the frame it sampled.
+ */
+export function blockKind(report: BlockReport): 'block' | 'long-turn' | 'outside' {
+  if (report.confirmed) return 'block';
+  return report.route === null ? 'outside' : 'long-turn';
+}
+
 export const blockChannel = typedChannel<BlockReport>('vial:block');
