@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, resolveBenchOptions, BENCH_DEFAULTS } from '../bench/lib/options.ts';
 import { median, percentile, ratio } from '../bench/lib/stats.ts';
 import { detectPinning, parseProcStat, readProc, sampleProcess } from '../bench/lib/proc.ts';
@@ -21,6 +22,7 @@ import { probe, startServer } from '../bench/lib/server.ts';
 import { runLoad, WRK_PATH } from '../bench/lib/load.ts';
 import type { Pinning } from '../bench/lib/types.ts';
 import { area, selfTimes } from '../bench/profile.ts';
+import { waitUntil } from './helpers/wait.ts';
 
 const benchDir = join(import.meta.dirname, '..', 'bench');
 const hasCode = (code: string) => (error: unknown) => (error as { code?: unknown }).code === code;
@@ -119,6 +121,24 @@ describe('reading /proc', () => {
     const usage = sampleProcess(process.pid).stop();
     assert.ok(usage.lastRssBytes > 0);
     assert.equal(readProc(2 ** 30), undefined);
+  });
+
+  it('counts a child in the tree\'s CPU and memory, not in the process\'s', async () => {
+    // The child burns CPU until killed; this process only waits, so its own share stays small.
+    const child = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+    try {
+      await waitUntil('the child to start', () => readProc(child.pid ?? 0) !== undefined);
+      const own = sampleProcess(process.pid, 50);
+      const tree = sampleProcess(process.pid, 50, true);
+      await sleep(1000);
+      const ownUsage = own.stop();
+      const treeUsage = tree.stop();
+      // No share threshold (a loaded machine may give the child little): only that it is counted.
+      assert.ok(treeUsage.cpu > ownUsage.cpu, `tree ${treeUsage.cpu} should exceed own ${ownUsage.cpu} by the child's busy loop`);
+      assert.ok(treeUsage.lastRssBytes > ownUsage.lastRssBytes);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });
 

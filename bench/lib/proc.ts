@@ -72,23 +72,39 @@ export interface ProcSampler {
 }
 
 /**
- * Samples a process every `intervalMs`. Polling, not a reading at exit, because /proc/<pid> goes away
- * as soon as libuv reaps a child: the CPU share is computed over the span actually observed, so the
- * final, unobserved fraction of an interval does not bias it.
+ * Samples a process every `intervalMs` (with `tree`, the process and all its descendants: a
+ * supervisor and its workers). Polling, not a reading at exit, because /proc/<pid> goes away as soon
+ * as libuv reaps a child: the CPU share is computed over the span actually observed, so the final,
+ * unobserved fraction of an interval does not bias it. In a tree, each process counts from the first
+ * sample that saw it to the last one; a worker that exits between samples loses its last interval.
  */
-export function sampleProcess(pid: number, intervalMs = 200): ProcSampler {
-  const first = readProc(pid);
+export function sampleProcess(pid: number, intervalMs = 200, tree = false): ProcSampler {
   const startedAt = performance.now();
-  let last = first;
   let lastAt = startedAt;
-  let peakRss = first?.rssBytes ?? 0;
+  let peakRss = 0;
+  let lastRss = 0;
+  let seenRoot = false;
+  /** Per pid: CPU ticks at its first and at its latest sample. */
+  const ticks = new Map<number, { first: number; last: number }>();
   const read = (): void => {
-    const sample = readProc(pid);
-    if (sample === undefined) return;
-    last = sample;
+    let rss = 0;
+    let any = false;
+    for (const p of tree ? [pid, ...descendants(pid)] : [pid]) {
+      const sample = readProc(p);
+      if (sample === undefined) continue;
+      any = true;
+      if (p === pid) seenRoot = true;
+      rss += sample.rssBytes;
+      const seen = ticks.get(p);
+      if (seen === undefined) ticks.set(p, { first: sample.cpuTicks, last: sample.cpuTicks });
+      else seen.last = sample.cpuTicks;
+    }
+    if (!any) return;
     lastAt = performance.now();
-    peakRss = Math.max(peakRss, sample.rssBytes);
+    lastRss = rss;
+    peakRss = Math.max(peakRss, rss);
   };
+  read();
   const timer = setInterval(read, intervalMs);
   // Intentionally unref'd: a forgotten sampler must never keep the harness alive.
   timer.unref();
@@ -97,11 +113,10 @@ export function sampleProcess(pid: number, intervalMs = 200): ProcSampler {
       clearInterval(timer);
       read();
       const wallMs = lastAt - startedAt;
-      const cpu =
-        first === undefined || last === undefined || wallMs <= 0
-          ? Number.NaN
-          : (last.cpuTicks - first.cpuTicks) / clockTicksPerSec() / (wallMs / 1000);
-      return { cpu, wallMs, peakRssBytes: peakRss, lastRssBytes: last?.rssBytes ?? 0 };
+      let used = 0;
+      for (const t of ticks.values()) used += t.last - t.first;
+      const cpu = !seenRoot || wallMs <= 0 ? Number.NaN : used / clockTicksPerSec() / (wallMs / 1000);
+      return { cpu, wallMs, peakRssBytes: peakRss, lastRssBytes: lastRss };
     },
   };
 }

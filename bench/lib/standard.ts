@@ -65,7 +65,7 @@ export async function measureSystem(ctx: RunContext, system: SystemSpec, load: L
       pinning: ctx.pinning,
     };
     if (config.warmupSec > 0) await runLoad({ ...base, durationSec: config.warmupSec });
-    const sampler = sampleProcess(server.pid);
+    const sampler = sampleProcess(server.pid, undefined, system.measure === 'tree');
     const result = await runLoad({ ...base, durationSec: config.durationSec }).catch((error: unknown) => {
       sampler.stop();
       throw error;

@@ -16,6 +16,11 @@ export interface SystemSpec {
   readonly env?: Readonly<Record<string, string>>;
   /** Node flags for this server, e.g. `--max-old-space-size=128`. */
   readonly nodeArgs?: readonly string[];
+  /**
+   * Whose CPU and memory count: the server process (default), or its whole process tree (`vial run
+   * --workers N`: the supervisor and its workers, started through servers/external.ts).
+   */
+  readonly measure?: 'process' | 'tree';
 }
 
 export interface LoadSpec {
