@@ -103,7 +103,9 @@ export async function runStandard(ctx: RunContext, load: LoadSpec | undefined = 
         order: position,
         system: system.name,
         generator: r.generator,
-        rps: r.rps,
+        // Answers with the expected status only: a 503 from a system that sheds at saturation is not
+        // a served request, and counting it would make shedding look like speed.
+        rps: r.durationSec > 0 ? Math.max(0, r.requests - r.errors.status) / r.durationSec : r.rps,
         requests: r.requests,
         durationSec: r.durationSec,
         latencyMs: r.latencyMs,
