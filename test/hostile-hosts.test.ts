@@ -149,6 +149,22 @@ describe('allowedHosts through a real server', () => {
     }
   });
 
+  it('judges every Host afresh after one was accepted (the last-accepted shortcut admits only that exact string)', async (t) => {
+    const port = await listen(t, hostApp({ allowedHosts: ['app.example'] }));
+    for (const [host, status] of [
+      ['app.example', 200],
+      ['app.example', 200],
+      ['evil.example', 400],
+      ['app.example', 200],
+      ['app.example.', 200],
+      ['app.example:99999', 400],
+      ['app.example', 200],
+    ] as const) {
+      const res = await rawRequest(port, request('POST', '/change', { Host: host }));
+      assert.equal(res.status, status, `${host}: ${res.raw}`);
+    }
+  });
+
   it('in production defaults to the host of origin, which the test client sends', async (t) => {
     const app = hostApp({ env: 'production', origin: 'https://app.example', security: { session: { store: 'memory' } } });
     const client = new TestClient(app);

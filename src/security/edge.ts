@@ -26,16 +26,22 @@ export interface Edge {
 export function createEdge(config: EdgeConfig): Edge {
   const proxy = createProxyTrust(config.trustProxy);
   const isAllowed = config.allowedHosts === undefined ? undefined : createHostMatcher(config.allowedHosts);
+  // The last Host value that passed. A service sees one or a few Host values, so most requests carry
+  // the string the previous one did, and the verdict on a string never changes (the check is pure
+  // and the list fixed): comparing strings skips the regular expression, ~1.5% of a hello's CPU.
+  // One string, so nothing a client sends can grow it.
+  let lastAccepted: string | undefined;
   return {
     view: (req) => proxy.view(req),
     trustsPeer: (req) => proxy.trustsPeer(req),
     check(req) {
       const host = proxy.enabled ? proxy.view(req).host : req.headers.host;
       // No Host at all: HTTP/1.0 may omit it (1.1 without one is refused by checkHost).
-      if (host === undefined) return undefined;
+      if (host === undefined || host === lastAccepted) return undefined;
       const parts = parseHost(host);
       if (parts === undefined) return badHostError(host);
       if (isAllowed !== undefined && !isAllowed(parts.hostname)) return hostNotAllowedError(parts.hostname);
+      lastAccepted = host;
       return undefined;
     },
   };
