@@ -9,7 +9,7 @@ import { BodyTimeoutError, DeadlineError } from './errors.ts';
 import type { DeadlineTracker } from './load/deadline.ts';
 import { VialResponse } from './response.ts';
 import type { RouteRecord } from './route-table.ts';
-import type { AfterHook, BeforeHook } from './scaffold.ts';
+import type { AfterHook, BeforeHook, Handler } from './scaffold.ts';
 
 /** Runs before-style hooks in order; the first that returns a value short-circuits with it. */
 export async function runBeforeHooks(deadlines: DeadlineTracker, ctx: Context, hooks: readonly BeforeHook[]): Promise<unknown> {
@@ -18,6 +18,33 @@ export async function runBeforeHooks(deadlines: DeadlineTracker, ctx: Context, h
     if (reply !== undefined) return reply;
   }
   return undefined;
+}
+
+/**
+ * Before hooks and the handler on the fast path, synchronously while each answers synchronously (an
+ * auth check that reads a header): a hook's value short-circuits, else the handler's reply. From the
+ * first hook that returns a promise on, a promise of the rest, which run() awaits with the deadline
+ * and the disconnect listener in place; it stops before the next hook once ctx has aborted, as
+ * runBeforeHooks' race does.
+ */
+export function hooksThenHandler(ctx: Context, hooks: readonly BeforeHook[], handler: Handler): unknown {
+  for (let i = 0; i < hooks.length; i++) {
+    const reply: unknown = (hooks[i] as BeforeHook)(ctx);
+    if (reply instanceof Promise) return resumeHooks(ctx, hooks, i, reply, handler);
+    if (reply !== undefined) return reply;
+  }
+  return handler(ctx);
+}
+
+async function resumeHooks(ctx: Context, hooks: readonly BeforeHook[], at: number, pending: Promise<unknown>, handler: Handler): Promise<unknown> {
+  let reply: unknown = await pending;
+  for (let i = at + 1; reply === undefined && i < hooks.length; i++) {
+    if (ctx.aborted) throw ctx.abortReason;
+    reply = await (hooks[i] as BeforeHook)(ctx);
+  }
+  if (reply !== undefined) return reply;
+  if (ctx.aborted) throw ctx.abortReason;
+  return handler(ctx);
 }
 
 /** The route's after hooks, then the plugins' onResponse hooks; each may replace the response. */

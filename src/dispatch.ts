@@ -13,9 +13,9 @@
  *   6. after    after hooks, then 6a. plugins' onResponse hooks, 6b. session save; write
  *   7. release  teardown hooks always run; the admission slot goes back; `vial:request` published
  *
- * The common case (no hooks, a synchronous handler, a string or JSON reply) goes through without
- * a single extra promise: each step awaits only what really is a promise. Both paths end in the
- * same `release`.
+ * The common case (synchronous before hooks and handler, a string or JSON reply) goes through
+ * without a single extra promise: each step awaits only what really is a promise. Both paths end in
+ * the same `release`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -23,7 +23,7 @@ import type { CoreConfig } from './config.ts';
 import { Context, runInContext } from './context.ts';
 import type { ContextServices } from './context.ts';
 import { defaultErrorResponse, renderError, unmatchedResponse } from './dispatch-errors.ts';
-import { errorResponse, expire, raceAbort, runAfterHooks, runBeforeHooks, teardown } from './dispatch-hooks.ts';
+import { errorResponse, expire, hooksThenHandler, raceAbort, runAfterHooks, runBeforeHooks, teardown } from './dispatch-hooks.ts';
 import { BadRequestError, ClientGoneError } from './errors.ts';
 import { RefusalCache } from './error-response.ts';
 import type { VialError } from './errors.ts';
@@ -80,7 +80,7 @@ interface DispatchState extends DispatchDeps {
   /** Hosts this app answers for and the proxies it believes (security/edge.ts). */
   readonly edge: Edge;
   readonly appScopes: readonly ErrorScope[];
-  /** Routes with no hooks and an in-process handler: candidates for the synchronous fast path. */
+  /** Routes with no after or teardown hooks and an in-process handler: candidates for the fast path. */
   readonly plainRoutes: ReadonlySet<RouteRecord>;
 }
 
@@ -101,9 +101,7 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     appScopes: [deps.table.appErrorScope],
     // A plugin that touches a route takes it off the fast path, except one that only acts on
     // large bodies (compression, ETags): small plain replies still take it. The others cost nothing.
-    plainRoutes: new Set(
-      deps.table.records.filter((r) => r.before.length === 0 && r.after.length === 0 && r.teardown.length === 0 && r.handler !== undefined && keepsFastPath(r.plugins)),
-    ),
+    plainRoutes: new Set(deps.table.records.filter((r) => r.after.length === 0 && r.teardown.length === 0 && r.handler !== undefined && keepsFastPath(r.plugins))),
   };
   return (req, res) => receive(state, req, res);
 }
@@ -190,10 +188,10 @@ function refuse(s: DispatchState, ctx: Context, res: ServerResponse, refusal: Re
 }
 
 /**
- * Inside the request's context. The fast path covers a route without hooks, a safe method and no
- * cookie (so steps 2b to 4 and 6 have nothing to do) whose handler answers synchronously: it runs
- * start to end with no promise, timer or listener. Anything else continues in `run`, handing over
- * the reply (or the failure) the fast path already has.
+ * Inside the request's context. The fast path covers a route with no after hooks, a safe method and
+ * no cookie (so steps 2b, 3 and 6 have nothing to do) whose before hooks and handler answer
+ * synchronously: it runs start to end with no promise, timer or listener. Anything else continues
+ * in `run`, handing over the reply (or the failure) the fast path already has.
  */
 function begin(s: DispatchState, ctx: Context, route: RouteRecord, gate: RouteGate, res: ServerResponse, startedAt: number): void {
   if (!s.plainRoutes.has(route) || ctx.request.raw.headers.cookie !== undefined || !SAFE_METHODS.has(ctx.request.method)) {
@@ -202,7 +200,7 @@ function begin(s: DispatchState, ctx: Context, route: RouteRecord, gate: RouteGa
   }
   let reply: unknown;
   try {
-    reply = (route.handler as Handler)(ctx);
+    reply = route.before.length === 0 ? (route.handler as Handler)(ctx) : hooksThenHandler(ctx, route.before, route.handler as Handler);
   } catch (error) {
     void run(s, ctx, route, gate, res, startedAt, Promise.reject(error));
     return;

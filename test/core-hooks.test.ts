@@ -131,6 +131,75 @@ both('request hooks', (mode) => {
     assert.equal(handled, 1);
   });
 
+  it('mixes synchronous and async before hooks in order, for GET (the fast path) and POST alike', async (t) => {
+    const app = makeApp({ security: { csrf: { enabled: false } } });
+    app.beforeRequest((ctx) => {
+      ctx.g['order'] = ['sync 1'];
+    });
+    app.beforeRequest(async (ctx) => {
+      await Promise.resolve();
+      (ctx.g['order'] as string[]).push('async 2');
+    });
+    app.beforeRequest((ctx) => {
+      (ctx.g['order'] as string[]).push('sync 3');
+      return ctx.query.get('stop') === '3' ? { stoppedAt: 3, order: ctx.g['order'] } : undefined;
+    });
+    let handled = 0;
+    const handler = (ctx: Context): { order: string[] } => {
+      handled++;
+      return { order: ctx.g['order'] as string[] };
+    };
+    app.get('/order', handler);
+    app.post('/order', handler);
+    const c = await connect(t, mode, app);
+    assert.deepEqual((await c.get('/order')).json(), { order: ['sync 1', 'async 2', 'sync 3'] });
+    assert.deepEqual((await c.post('/order')).json(), { order: ['sync 1', 'async 2', 'sync 3'] });
+    assert.deepEqual((await c.get('/order?stop=3')).json(), { stoppedAt: 3, order: ['sync 1', 'async 2', 'sync 3'] });
+    assert.equal(handled, 2);
+  });
+
+  it('answers a synchronous before hook\'s throw through the error handler, and runs no later hook or handler', async (t) => {
+    const app = makeApp();
+    let later = 0;
+    app.beforeRequest(() => {
+      throw new VialError('VIAL_ERR_TEST', 'no entry', { status: 403 });
+    });
+    app.beforeRequest(() => void later++);
+    app.errorHandler(VialError, (error) => json({ handled: error.code }, { status: error.status }));
+    app.get('/x', () => {
+      later++;
+      return 'x';
+    });
+    const c = await connect(t, mode, app);
+    const res = await c.get('/x');
+    assert.equal(res.status, 403);
+    assert.deepEqual(res.json(), { handled: 'VIAL_ERR_TEST' });
+    assert.equal(later, 0);
+  });
+
+  it('stops a hook chain at its deadline: a slow async hook gets 504, and the hooks after it and the handler never run', async (t) => {
+    const app = makeApp();
+    let later = 0;
+    let release: () => void = () => undefined;
+    const slow = new Promise<void>((resolve) => (release = resolve));
+    app.beforeRequest(() => undefined);
+    app.beforeRequest(() => slow);
+    app.beforeRequest(() => void later++);
+    app.get('/slow', { timeoutMs: 50 }, () => {
+      later++;
+      return 'late';
+    });
+    const c = await connect(t, mode, app);
+    // The deadline timer is unref'd (it never holds a process open) and the test client has no
+    // socket, so something must keep this process's loop alive until the 504.
+    const alive = setInterval(() => undefined, 1000);
+    t.after(() => clearInterval(alive));
+    assert.equal((await c.get('/slow')).status, 504);
+    release();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(later, 0);
+  });
+
   it('lets after hooks change the response or replace it', async (t) => {
     const app = makeApp();
     app.afterRequest((_ctx, res) => {
