@@ -120,13 +120,18 @@ both('admission through the app', (mode) => {
     // Utilisation alone is not overload while the loop still answers quickly.
     for (let i = 0; i < 5; i++) pressure.observe({ delayP99Ms: 10, utilization: 1 });
     assert.equal((await conn.get('/')).status, 200);
-    // One request in flight when the overload begins: that level is held, the next is refused.
+    // One request in flight when the overload begins: that level is held, with room for one more
+    // beside it (a synchronous request always fits: a slow request alone must not refuse all).
     const first = conn.get('/held');
     while (admission.inFlight === 0) await new Promise((resolve) => setImmediate(resolve));
     for (let i = 0; i < 5; i++) pressure.observe({ delayP99Ms: 500, utilization: 1 });
+    assert.equal((await conn.get('/')).status, 200);
+    const second = conn.get('/held');
+    while (admission.inFlight < 2) await new Promise((resolve) => setImmediate(resolve));
     assertRefused(await conn.get('/'), 'pressure');
     release();
     assert.equal((await first).status, 200);
+    assert.equal((await second).status, 200);
     // Still overloaded, but nothing in flight: refusing everything would never let the state clear.
     assert.equal(pressure.overloaded, true);
     assert.equal((await conn.get('/')).status, 200);

@@ -160,15 +160,15 @@ describe('admission', () => {
   /** A clock and loop turns the test drives: `turn()` ends the current turn as setImmediate would. */
   function driven(): { clock: { now: number }; now: () => number; afterTurn: (fn: () => void) => void; turn: () => void } {
     const clock = { now: 1 };
-    let pendingTurn: (() => void) | undefined;
+    let pendingTurn: (() => void)[] = [];
     return {
       clock,
       now: () => clock.now,
-      afterTurn: (fn) => { pendingTurn = fn; },
+      afterTurn: (fn) => { pendingTurn.push(fn); },
       turn: () => {
-        const fn = pendingTurn;
-        pendingTurn = undefined;
-        fn?.();
+        const fns = pendingTurn;
+        pendingTurn = [];
+        for (const fn of fns) fn();
       },
     };
   }
@@ -211,7 +211,8 @@ describe('admission', () => {
     const gate = admission.route('GET /a', { concurrency: 16 });
     for (let i = 0; i < 3; i++) assert.equal(admission.tryEnter(gate), ADMITTED);
     pressure.overloaded = true;
-    // Three in flight at the onset: the excess is refused...
+    // Three in flight at the onset: one more fits (the request being decided), the excess is refused...
+    assert.equal(admission.tryEnter(gate), ADMITTED);
     assert.equal(refusal(admission.tryEnter(gate)).reason, 'pressure');
     // ...but each request that finishes makes room for one more, so goodput does not collapse.
     admission.leave(gate);
@@ -224,11 +225,12 @@ describe('admission', () => {
     pressure.overloaded = false;
     for (let i = 0; i < 2; i++) assert.equal(admission.tryEnter(gate), ADMITTED);
     pressure.overloaded = true;
+    assert.equal(admission.tryEnter(gate), ADMITTED);
     assert.equal(refusal(admission.tryEnter(gate)).reason, 'pressure');
-    assert.equal(admission.inFlight, 5);
+    assert.equal(admission.inFlight, 7);
     assert.equal(admission.snapshot().shed.pressure, 4);
     // Drained to zero (every admitted request finished), the next one gets in: never stuck at zero.
-    for (let i = 0; i < 5; i++) admission.leave(gate);
+    for (let i = 0; i < 7; i++) admission.leave(gate);
     assert.equal(admission.tryEnter(gate), ADMITTED);
   });
 
@@ -271,6 +273,133 @@ describe('admission', () => {
     offer(15_000, 3, false); // 5 s: back at the start
     const raised = offer(600, 3, false);
     assert.ok(raised >= 150 && raised <= 170, `admitted ${raised} after recovery`);
+  });
+
+  it('under pressure on a cold start (fewer than 512 completions) still serves while one slow request is in flight', () => {
+    const loop = driven();
+    const pressure = { overloaded: false, delayRatio: 1 };
+    const admission = createAdmission({ maxInFlight: 100_000, maxQueue: 0 }, { pressure, now: loop.now, afterTurn: loop.afterTurn });
+    const gate = admission.route('GET /a', { concurrency: 100_000 });
+    const slow = admission.route('GET /slow');
+    assert.equal(admission.tryEnter(slow), ADMITTED, 'the slow request, still running at the onset');
+    // 100 completions, one a millisecond, before the overload: far fewer than two marks of 256.
+    for (let i = 0; i < 100; i++) {
+      loop.clock.now += 1;
+      loop.turn();
+      assert.equal(admission.tryEnter(gate), ADMITTED);
+      admission.leave(gate);
+    }
+    pressure.overloaded = true;
+    loop.turn();
+    // A synchronous request (finished before the next one is read) fits the hold beside the slow one.
+    assert.equal(admission.tryEnter(gate), ADMITTED);
+    admission.leave(gate);
+    // Async requests get in at the cold-start rate: 0.8 x ~1/ms over 100 ms, plus the one above the hold.
+    let admitted = 0;
+    for (let i = 0; i < 300; i++) {
+      loop.clock.now += 1 / 3;
+      loop.turn();
+      if (admission.tryEnter(gate) === ADMITTED) admitted++;
+    }
+    assert.ok(admitted >= 60 && admitted <= 100, `admitted ${admitted} of 300 (before: none until the slow one ended)`);
+  });
+
+  it('under pressure with no completion at all before the onset learns a rate from the completions during it', () => {
+    const loop = driven();
+    const pressure = { overloaded: false, delayRatio: 1 };
+    const admission = createAdmission({ maxInFlight: 100_000, maxQueue: 0 }, { pressure, now: loop.now, afterTurn: loop.afterTurn });
+    const gate = admission.route('GET /a', { concurrency: 100_000 });
+    const slow = admission.route('GET /slow');
+    assert.equal(admission.tryEnter(slow), ADMITTED);
+    pressure.overloaded = true;
+    // Async requests of 1 ms each, offered three a millisecond: the hold lets one run beside the
+    // slow request; its completions give the rate at the first steering tick (250 ms).
+    const running: number[] = [];
+    const offer = (ms: number): number => {
+      let admitted = 0;
+      for (let i = 0; i < ms * 3; i++) {
+        loop.clock.now += 1 / 3;
+        loop.turn();
+        while (running.length > 0 && (running[0] as number) <= loop.clock.now) {
+          running.shift();
+          admission.leave(gate);
+        }
+        if (admission.tryEnter(gate) === ADMITTED) {
+          admitted++;
+          running.push(loop.clock.now + 1);
+        }
+      }
+      return admitted;
+    };
+    const learning = offer(250);
+    assert.ok(learning >= 100 && learning <= 260, `one at a time beside the slow request: ${learning} in 250 ms`);
+    // The rate learned from that is a floor, not a measured capacity: with the loop's delay well
+    // under its limit it grows by a tenth every 250 ms, past where it started.
+    pressure.delayRatio = 0.2;
+    offer(2500);
+    const grown = offer(250);
+    assert.ok(grown > learning * 1.5, `with the learned rate grown: ${grown} in 250 ms, ${learning} while learning`);
+  });
+
+  it('under pressure admits queued waiters within the turn budget, deferring the rest to the next turn', () => {
+    const loop = driven();
+    const pressure = { overloaded: false, turnBudgetMs: 5 };
+    const admission = createAdmission({ maxInFlight: 1, maxQueue: 8 }, { pressure, now: loop.now, afterTurn: loop.afterTurn });
+    const gate = admission.route('GET /a', { concurrency: 1, maxQueue: 8 });
+    assert.equal(admission.tryEnter(gate), ADMITTED);
+    const waiters = [pending(admission.tryEnter(gate)), pending(admission.tryEnter(gate))];
+    pressure.overloaded = true;
+    loop.turn();
+    // A turn that spends its budget (a decision at its start, 6 ms of work), then frees the slot.
+    // Decided at the turn's start, within its budget, and queued behind the full slot.
+    waiters.push(pending(admission.tryEnter(gate)));
+    loop.clock.now += 6;
+    admission.leave(gate);
+    assert.equal(admission.inFlight, 0, 'the freed slot is not handed out in a turn whose budget is spent');
+    assert.equal(admission.queued, 3);
+    loop.turn();
+    assert.equal(admission.inFlight, 1, 'the next turn admits the oldest waiter');
+    assert.equal(admission.queued, 2);
+    admission.leave(gate);
+    assert.equal(admission.inFlight, 1, 'within the new turn\'s budget a freed slot goes to the next waiter at once');
+    assert.equal(admission.queued, 1);
+    admission.leave(gate);
+    admission.leave(gate);
+    assert.equal(admission.queued, 0);
+    return Promise.all(waiters).then((outcomes) => { assert.deepEqual(outcomes, [ADMITTED, ADMITTED, ADMITTED]); });
+  });
+
+  it('under pressure does not shed a bounded population whose every request fits in the delay limit', () => {
+    const loop = driven();
+    const pressure = { overloaded: false, delayRatio: 1.2, turnBudgetMs: 5, maxEventLoopDelayMs: 100 };
+    let connections = 64;
+    const admission = createAdmission({ maxInFlight: 1000 }, { pressure, now: loop.now, afterTurn: loop.afterTurn, population: () => connections });
+    const gate = admission.route('GET /cpu');
+    // Synchronous 1 ms requests, all admitted before the onset: 1,000 completions a second.
+    const turnOf = (requests: number): string => {
+      let out = '';
+      for (let i = 0; i < requests; i++) {
+        if (admission.tryEnter(gate) === ADMITTED) {
+          out += 'a';
+          loop.clock.now += 1;
+          admission.leave(gate);
+        } else {
+          out += 'r';
+          loop.clock.now += 0.02;
+        }
+      }
+      loop.turn();
+      return out;
+    };
+    for (let i = 0; i < 10; i++) turnOf(100);
+    pressure.overloaded = true;
+    // 64 connections x 1 ms = 64 ms, under the 100 ms limit: each turn serves the whole population,
+    // past the 5 ms turn budget (a refused client would only ask again at once).
+    for (let i = 0; i < 3; i++) assert.equal(turnOf(64), 'a'.repeat(64));
+    assert.equal(admission.snapshot().shed.pressure, 0);
+    // The population grows past what fits (200 x 1 ms): the turn budget applies again.
+    connections = 200;
+    assert.equal(turnOf(10), 'aaaaarrrrr');
   });
 
   it('limits a penalized route to one request and no queue, then restores it', async () => {

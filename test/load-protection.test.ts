@@ -13,13 +13,16 @@ describe('createLoadProtection', () => {
     const gate = load.admission.route('GET /');
     assert.equal(load.admission.tryEnter(gate), ADMITTED);
     load.pressure.observe({ delayP99Ms: 1000, utilization: 1 });
+    // One in flight at the onset: one more fits beside it, the next is refused.
+    assert.equal(load.admission.tryEnter(gate), ADMITTED);
     const refused = load.admission.tryEnter(gate);
     assert.deepEqual(refused, { reason: 'pressure', retryAfterSec: 1 });
     let closed = false;
     const closing = load.close().then(() => { closed = true; });
     assert.deepEqual(load.admission.tryEnter(gate), { reason: 'closing', retryAfterSec: 1 });
     await new Promise((resolve) => setImmediate(resolve));
-    assert.equal(closed, false, 'close waits for the request in flight');
+    assert.equal(closed, false, 'close waits for the requests in flight');
+    load.admission.leave(gate);
     load.admission.leave(gate);
     await closing;
     assert.equal(closed, true);

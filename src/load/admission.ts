@@ -16,83 +16,14 @@ import { PressureAllowance } from './pressure-allowance.ts';
 import { ADMITTED, Gate, Waiter } from './queue.ts';
 import type { Admitted, Refusal, RefusalReason, ShedReason } from './queue.ts';
 import { typedChannel } from '../internal/channels.ts';
+import type { Admission, AdmissionDeps, AdmissionSnapshot, Entry, PressureSignal, RouteGate, RouteGateOptions, RouteSnapshot } from './admission-api.ts';
 
 // The outcomes live with the waiting line (queue.ts), which resolves waiters with them.
 export { ADMITTED } from './queue.ts';
 export type { Admitted, Refusal, RefusalReason, ShedReason } from './queue.ts';
 
-export type Entry = Admitted | Refusal | Promise<Admitted | Refusal>;
-
-export interface RouteGateOptions {
-  /** Requests this route may run at once. Default: `routeConcurrencyShare` of `maxInFlight`. */
-  concurrency?: number;
-  /** Requests this route may have waiting. Default: `routeQueueShare` of `maxQueue`. */
-  maxQueue?: number;
-}
-
-/** A route's bulkhead, created once at route registration. Read-only outside this module. */
-export interface RouteGate {
-  readonly key: string;
-  readonly concurrency: number;
-  readonly maxQueue: number;
-  readonly inFlight: number;
-  readonly queued: number;
-  readonly shed: number;
-}
-
-export interface PressureSignal {
-  readonly overloaded: boolean;
-  /** The latest event-loop delay over its limit (1 = at the limit), when known. */
-  readonly delayRatio?: number;
-  /** Milliseconds of admitted work per loop turn while overloaded (load.pressure.turnBudgetMs). */
-  readonly turnBudgetMs?: number;
-}
-
-export interface RouteSnapshot {
-  route: string;
-  concurrency: number;
-  maxQueue: number;
-  inFlight: number;
-  queued: number;
-  shed: number;
-  penalizedForMs: number;
-}
-
-export interface AdmissionSnapshot {
-  inFlight: number;
-  queued: number;
-  maxInFlight: number;
-  maxQueue: number;
-  closing: boolean;
-  overloaded: boolean;
-  shed: Record<ShedReason, number>;
-  abandoned: number;
-  routes: RouteSnapshot[];
-}
-
-export interface Admission {
-  route(routeKey: string, options?: RouteGateOptions): RouteGate;
-  tryEnter(gate: RouteGate, signal?: AbortSignal): Entry;
-  /** Takes a queued request out of the queue (its client left); its promise resolves 'aborted'. */
-  withdraw(pending: Promise<Admitted | Refusal>): void;
-  leave(gate: RouteGate): void;
-  /** Limits a route caught blocking the loop: one at a time, no queue, runs at least `spacingMs` apart. */
-  penalize(routeKey: string, forMs: number, spacingMs?: number): void;
-  close(): void;
-  drained(): Promise<void>;
-  snapshot(): AdmissionSnapshot;
-  readonly inFlight: number;
-  readonly queued: number;
-}
-
-export interface AdmissionDeps {
-  /** Event-loop pressure (see pressure.ts); read as a plain property on every admission. */
-  pressure?: PressureSignal;
-  /** Injectable clock for tests; defaults to performance.now(). */
-  now?: () => number;
-  /** Calls `fn` once the current loop turn's I/O is done; defaults to setImmediate. Injectable for tests. */
-  afterTurn?: (fn: () => void) => void;
-}
+// The admission's interfaces and options live in admission-api.ts.
+export type { Admission, AdmissionDeps, AdmissionSnapshot, Entry, PressureSignal, RouteGate, RouteGateOptions, RouteSnapshot } from './admission-api.ts';
 
 /** What `vial:shed` carries: one refused request, by route key and reason. */
 export interface ShedEvent {
@@ -102,6 +33,8 @@ export interface ShedEvent {
 
 export const shedChannel = typedChannel<ShedEvent>('vial:shed');
 const REASONS: readonly ShedReason[] = ['queue-full', 'queue-timeout', 'route-full', 'route-blocking', 'pressure', 'closing'];
+
+const unbounded = (): number => Number.POSITIVE_INFINITY;
 
 export function createAdmission(options: Partial<AdmissionOptions> = {}, deps: AdmissionDeps = {}): Admission {
   return new AdmissionController(resolveAdmissionOptions(options), deps);
@@ -124,8 +57,14 @@ class AdmissionController implements Admission {
   /** What gets in while the loop is overloaded (pressure-allowance.ts). */
   readonly #underPressure: PressureAllowance;
   readonly #afterTurn: (fn: () => void) => void;
+  readonly #population: () => number;
   #turnOpen = false;
   readonly #closeTurn = (): void => { this.#turnOpen = false; };
+  #pumpDeferred = false;
+  readonly #deferredPump = (): void => {
+    this.#pumpDeferred = false;
+    if (this.#queued !== 0) this.#pump();
+  };
   #sweep: NodeJS.Timeout | undefined;
   #drainWaiters: (() => void)[] = [];
 
@@ -133,7 +72,8 @@ class AdmissionController implements Admission {
     this.#opts = opts;
     this.#pressure = deps.pressure;
     this.#now = deps.now ?? performance.now.bind(performance);
-    this.#underPressure = new PressureAllowance(deps.pressure?.turnBudgetMs ?? DEFAULT_TURN_BUDGET_MS);
+    this.#underPressure = new PressureAllowance(deps.pressure?.turnBudgetMs ?? DEFAULT_TURN_BUDGET_MS, deps.pressure?.maxEventLoopDelayMs);
+    this.#population = deps.population ?? unbounded;
     this.#afterTurn = deps.afterTurn ?? ((fn) => { setImmediate(fn); });
     const refusals = {} as Record<RefusalReason, Refusal>;
     const shed = {} as Record<ShedReason, number>;
@@ -181,13 +121,8 @@ class AdmissionController implements Admission {
       }
     }
     if (this.#pressure !== undefined && this.#pressure.overloaded) {
-      const now = this.#now();
-      if (!this.#turnOpen) {
-        this.#turnOpen = true;
-        this.#underPressure.startTurn(now);
-        this.#afterTurn(this.#closeTurn);
-      }
-      if (!this.#underPressure.admit(this.#inFlight, now, this.#pressure.delayRatio ?? 1)) return this.#refuse(gate, 'pressure');
+      const now = this.#openTurn();
+      if (!this.#underPressure.admit(this.#inFlight, now, this.#pressure.delayRatio ?? 1, this.#population())) return this.#refuse(gate, 'pressure');
     } else {
       this.#underPressure.end();
     }
@@ -203,6 +138,17 @@ class AdmissionController implements Admission {
     }
     if (signal?.aborted === true) return this.#refusals.aborted;
     return this.#enqueue(gate, signal);
+  }
+
+  /** Starts this loop turn's budget on its first decision under pressure; returns the clock. */
+  #openTurn(): number {
+    const now = this.#now();
+    if (!this.#turnOpen) {
+      this.#turnOpen = true;
+      this.#underPressure.startTurn(now);
+      this.#afterTurn(this.#closeTurn);
+    }
+    return now;
   }
 
   #enqueue(gate: Gate, signal: AbortSignal | undefined): Promise<Admitted | Refusal> {
@@ -241,7 +187,13 @@ class AdmissionController implements Admission {
     if (this.#inFlight === 0 && this.#drainWaiters.length !== 0) this.#notifyDrained();
   }
 
-  /** Hands free slots to the oldest waiter whose route has room (FIFO across routes). */
+  /**
+   * Hands free slots to the oldest waiter whose route has room (FIFO across routes). Under pressure
+   * a waiter is admitted by the same allowance as a new request: a slot freed late in a turn whose
+   * budget is spent waits for the next turn (one deferred pump), instead of running the waiters
+   * past the budget; one the rate or hold refuses stays queued for the next completion or its
+   * timeout.
+   */
   #pump(): void {
     const now = this.#now();
     while (this.#inFlight < this.#opts.maxInFlight && this.#queued !== 0) {
@@ -253,10 +205,23 @@ class AdmissionController implements Admission {
         }
       }
       if (best === undefined) return;
+      if (this.#pressure !== undefined && this.#pressure.overloaded && !this.#pressureAdmitsWaiter()) return;
       best.gate.inFlight++;
       this.#inFlight++;
       this.#settle(best, ADMITTED);
     }
+  }
+
+  #pressureAdmitsWaiter(): boolean {
+    const now = this.#openTurn();
+    if (this.#underPressure.turnSpent(now)) {
+      if (!this.#pumpDeferred) {
+        this.#pumpDeferred = true;
+        this.#afterTurn(this.#deferredPump);
+      }
+      return false;
+    }
+    return this.#underPressure.admit(this.#inFlight, now, (this.#pressure as PressureSignal).delayRatio ?? 1, this.#population());
   }
 
   /** Drops expired waiters from the head of a route's queue; returns the first live one. */

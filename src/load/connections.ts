@@ -37,6 +37,11 @@ export function connectionStats(): ConnectionStats {
   return { open, max, refused };
 }
 
+/** Connections open now (admission reads it per decision under pressure: no object, unlike connectionStats). */
+export function openConnections(): number {
+  return open;
+}
+
 type ConnectionListener = (this: NetServer, socket: Socket) => void;
 
 /**

@@ -65,6 +65,8 @@ export class PressureMonitor {
   delayRatio = 0;
   /** Admitted work per loop turn while overloaded (admission reads it once). */
   readonly turnBudgetMs: number;
+  /** The delay limit (admission reads it once: a population that fits in it is not shed). */
+  readonly maxEventLoopDelayMs: number;
   readonly #opts: Readonly<PressureOptions>;
   readonly #source: PressureSource;
   #over = 0;
@@ -75,6 +77,7 @@ export class PressureMonitor {
   constructor(options: Partial<PressureOptions> = {}, source: PressureSource = eventLoopSource()) {
     this.#opts = resolvePressureOptions(options);
     this.turnBudgetMs = this.#opts.turnBudgetMs;
+    this.maxEventLoopDelayMs = this.#opts.maxEventLoopDelayMs;
     this.#source = source;
   }
 

@@ -3,6 +3,7 @@
  * wires pressure into admission, so the app holds one object with one start and one close.
  */
 import { createAdmission } from './admission.ts';
+import { openConnections } from './connections.ts';
 import type { Admission } from './admission.ts';
 import { DeadlineTracker } from './deadline.ts';
 import { createOffloadPool } from './offload.ts';
@@ -25,7 +26,9 @@ export interface LoadProtection {
 
 export function createLoadProtection(load: Readonly<LoadOptions>, source?: PressureSource): LoadProtection {
   const pressure = new PressureMonitor(load.pressure, source);
-  const admission = createAdmission(load.admission, load.pressure.enabled ? { pressure } : {});
+  // Open connections bound the requests outstanding over HTTP/1.1 (an HTTP/2 connection carries
+  // many: counted as one, it makes a bounded population look smaller than it is).
+  const admission = createAdmission(load.admission, load.pressure.enabled ? { pressure, population: openConnections } : {});
   const deadlines = new DeadlineTracker(load.deadlines);
   // An `offload` span per task inside traced requests (telemetry/child-spans.ts).
   const offload = traceOffloadPool(createOffloadPool(load.offload));
