@@ -10,6 +10,7 @@
  *   - a listener that throws (or rejects) closes this socket with 1011 and is logged: never the process.
  * The largest message is ws' own `maxPayload` (close 1009); the heartbeat is the plugin's.
  */
+import { AsyncResource } from 'node:async_hooks';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
@@ -22,6 +23,8 @@ import type { ResolvedRouteLimits } from './options.ts';
 import { MessageRate } from './rate.ts';
 import { wsChannel } from './events.ts';
 import type { RouteCounters } from './stats.ts';
+
+
 
 /** A message as received: text frames as strings, binary frames as Buffers. */
 export type WebSocketMessage = string | Buffer;
@@ -38,9 +41,22 @@ export interface ConnectionDeps {
   readonly hub: Broadcast;
   /** Saves a session; resolves with true when its cookie changed (a new id, which the browser cannot get now). */
   readonly saveSession: (session: SessionLike) => Promise<boolean>;
-  readonly now: () => number;
   readonly onClosed: (connection: WebSocketConnection) => void;
 }
+
+/** ws' send options, shared: an object per send would be garbage on every message (ws copies them). */
+const TEXT = { binary: false } as const;
+const BINARY = { binary: true } as const;
+
+/**
+ * The text message listeners are being handed right now, and the bytes it was decoded from. A
+ * listener that sends that very string on, synchronously (an echo, a relay to a group: any socket's
+ * send), sends those bytes instead of encoding the string again: ws has validated them as UTF-8, so
+ * they are exactly what encoding the string gives. Set only while listeners run, so no socket holds
+ * on to its last message.
+ */
+let deliveringText: string | undefined;
+let deliveringBytes: Buffer | undefined;
 
 export class WebSocketConnection {
   /** The handshake request's id: in every log line of this socket (`connId`). */
@@ -57,6 +73,12 @@ export class WebSocketConnection {
   /** Answered the last ping (the plugin's heartbeat reads and clears it). */
   alive = true;
   readonly #deps: ConnectionDeps;
+  /**
+   * The handshake's async context, captured once: listeners run in it. A resource rather than
+   * runInContext() per message, which builds a new context frame (a copy of the current one) on
+   * every call; this one also keeps whatever else the handshake's context carried (a trace span).
+   */
+  readonly #scope: AsyncResource;
   readonly #net: Socket;
   readonly #rate: MessageRate;
   readonly #backpressure: BackpressurePolicy;
@@ -64,7 +86,7 @@ export class WebSocketConnection {
   readonly #closeListeners: CloseListener[] = [];
   #subscriber: Subscriber | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
-  /** deps.now() of the last message either way: the idle timer checks it when it fires, so a message costs no timer refresh. */
+  /** performance.now() of the last message either way: the idle timer checks it when it fires, so a message costs no timer refresh. */
   #lastActiveAt = 0;
   #slowTimer: NodeJS.Timeout | undefined;
   #killTimer: NodeJS.Timeout | undefined;
@@ -80,14 +102,16 @@ export class WebSocketConnection {
     this.#deps = deps;
     this.id = ctx.id;
     this.route = ctx.route?.key ?? '';
+    // Entered explicitly, so the scope holds this ctx wherever the constructor is called from.
+    this.#scope = runInContext(ctx, () => new AsyncResource('vial.websocket'));
     const { limits } = deps;
-    this.#rate = new MessageRate(limits.maxMessagesPerSecond, limits.messageBurst, deps.now());
+    this.#rate = new MessageRate(limits.maxMessagesPerSecond, limits.messageBurst, performance.now());
     this.#backpressure = new BackpressurePolicy(limits.maxBufferedBytes, limits.slowConsumerTimeoutMs);
     if (limits.idleTimeoutMs > 0) {
-      this.#lastActiveAt = deps.now();
+      this.#lastActiveAt = performance.now();
       this.#armIdle(limits.idleTimeoutMs, limits.idleTimeoutMs);
     }
-    raw.on('message', (data, isBinary) => this.#receive(data, isBinary));
+    raw.on('message', (data: RawData, isBinary: boolean) => this.#receive(data, isBinary));
     raw.on('pong', () => {
       this.alive = true;
     });
@@ -156,19 +180,25 @@ export class WebSocketConnection {
    * put its buffer over the bound (vial then stops reading the peer until it drains).
    */
   send(message: BroadcastMessage): boolean {
-    if (this.closing) return false;
-    this.raw.send(message, { binary: typeof message !== 'string' });
+    if (this.#closing || this.#closed) return false;
+    if (typeof message !== 'string') this.raw.send(message, BINARY);
+    else this.raw.send(message === deliveringText ? (deliveringBytes as Buffer) : message, TEXT);
     this.sent++;
     this.#deps.counters.messagesOut++;
     if (wsChannel.hasSubscribers) wsChannel.publish({ event: 'out', route: this.route });
-    if (this.#idleTimer !== undefined) this.#lastActiveAt = this.#deps.now();
+    if (this.#idleTimer !== undefined) this.#lastActiveAt = performance.now();
+    // The common case, under the bound and not paused, without the policy's clock read.
+    if (!this.#backpressure.paused && this.bufferedAmount <= this.#backpressure.maxBufferedBytes) {
+      this.#subscriber?.flush();
+      return true;
+    }
     return this.#checkBuffer();
   }
 
   /** Fires after `inMs`; closes when nothing moved for `idleMs` since the last message, else waits out the rest. */
   #armIdle(inMs: number, idleMs: number): void {
     this.#idleTimer = setTimeout(() => {
-      const idle = this.#deps.now() - this.#lastActiveAt;
+      const idle = performance.now() - this.#lastActiveAt;
       if (idle >= idleMs) this.close(1000, 'idle timeout');
       else if (!this.closing) this.#armIdle(idleMs - idle, idleMs);
     }, inMs);
@@ -234,8 +264,8 @@ export class WebSocketConnection {
   }
 
   #receive(data: RawData, isBinary: boolean): void {
-    if (this.closing) return;
-    const now = this.#deps.now();
+    if (this.#closing || this.#closed) return;
+    const now = performance.now();
     if (!this.#rate.take(now)) {
       this.#deps.counters.rateLimited++;
       this.log.warn({ maxMessagesPerSecond: this.#rate.ratePerSec }, 'vial websocket: message rate exceeded, closing 1008');
@@ -249,17 +279,49 @@ export class WebSocketConnection {
     this.#lastActiveAt = now;
     // ws hands a Buffer by default: used as it is (Buffer.from(buffer) would copy every message).
     const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-    const message: WebSocketMessage = isBinary ? bytes : bytes.toString('utf8');
-    for (const listener of this.#messageListeners) {
-      if (!this.#call(() => listener(message, this), 'message listener')) return;
+    if (this.#messageListeners.length === 0) return;
+    if (isBinary) {
+      this.#scope.runInAsyncScope(this.#deliver, this, bytes);
+      return;
     }
+    const text = bytes.toString('utf8');
+    const outerText = deliveringText;
+    const outerBytes = deliveringBytes;
+    deliveringText = text;
+    deliveringBytes = bytes;
+    try {
+      this.#scope.runInAsyncScope(this.#deliver, this, text);
+    } finally {
+      deliveringText = outerText;
+      deliveringBytes = outerBytes;
+    }
+  }
+
+  /** Runs the message listeners, in the handshake's context (entered once per message, not per listener). */
+  #deliver(message: WebSocketMessage): void {
+    for (const listener of this.#messageListeners) {
+      if (!this.#settle(listener, message, 'message listener')) return;
+    }
+  }
+
+  /** Calls a listener; false when it threw (and the socket is closing). A rejection closes the socket too. */
+  #settle(listener: MessageListener, message: WebSocketMessage, what: string): boolean {
+    let result: unknown;
+    try {
+      result = listener(message, this);
+    } catch (error) {
+      this.#fail(error, what);
+      return false;
+    }
+    if (result instanceof Promise) result.catch((error: unknown) => this.#fail(error, what));
+    return true;
   }
 
   /** Runs a listener in the handshake request's context; false when it failed (and the socket is closing). */
   #call(fn: () => unknown, what: string): boolean {
     let result: unknown;
     try {
-      result = runInContext(this.ctx, fn);
+      result = this.#scope.runInAsyncScope(fn);
     } catch (error) {
       this.#fail(error, what);
       return false;
@@ -278,7 +340,7 @@ export class WebSocketConnection {
   /** Applies the backpressure policy to the buffer as it is now; true while reading goes on. */
   #checkBuffer(): boolean {
     if (this.#closed) return false;
-    const action = this.#backpressure.check(this.bufferedAmount, this.#deps.now());
+    const action = this.#backpressure.check(this.bufferedAmount, performance.now());
     if (action === 'drop') {
       this.#drop('send buffer stayed over its bound');
       return false;
@@ -289,7 +351,7 @@ export class WebSocketConnection {
         this.#slowTimer = setTimeout(() => {
           this.#slowTimer = undefined;
           this.#checkBuffer();
-        }, Math.max(0, (this.#backpressure.deadline() ?? 0) - this.#deps.now()));
+        }, Math.max(0, (this.#backpressure.deadline() ?? 0) - performance.now()));
         this.#slowTimer.unref();
       }
       return false;

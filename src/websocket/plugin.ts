@@ -36,6 +36,7 @@ import type { SessionManager } from '../security/session-manager.ts';
 import { Broadcast } from './broadcast/hub.ts';
 import type { BroadcastOptions } from './broadcast/hub.ts';
 import { WebSocketConnection } from './connection.ts';
+import type { ConnectionDeps } from './connection.ts';
 import { wsChannel } from './events.ts';
 import { ConnectionLimits } from './limits.ts';
 import type { RouteCount } from './limits.ts';
@@ -100,7 +101,7 @@ export const websocket = definePlugin<PluginOptions, WebSocketPluginInput>({
   },
   setup(r, { ws, hub, app }) {
     const limits = new ConnectionLimits(ws.maxConnectionsPerProcess);
-    const routes = new Map<string, { count: RouteCount; limits: ResolvedRouteLimits; server: WebSocketServer; counters: RouteCounters }>();
+    const routes = new Map<string, { count: RouteCount; limits: ResolvedRouteLimits; server: WebSocketServer; counters: RouteCounters; deps: ConnectionDeps }>();
     const pending = new WeakMap<IncomingMessage, PendingUpgrade>();
     const byCtx = new WeakMap<Context, WebSocketConnection>();
     const open = new Set<WebSocketConnection>();
@@ -154,10 +155,15 @@ export const websocket = definePlugin<PluginOptions, WebSocketPluginInput>({
       let entry = routes.get(route.key);
       if (entry === undefined) {
         const own = resolveRouteLimits(option === true ? {} : (option as WebSocketRouteLimits), ws.route, `ws route ${route.key}`);
-        entry = { count: limits.route(route.key, own.maxConnections), limits: own, server: new WebSocketServer(serverOptions(ws, own)), counters: new RouteCounters(route.key, own.maxConnections) };
+        const counters = new RouteCounters(route.key, own.maxConnections);
+        // One deps object per route, shared by its sockets, built here rather than in the upgrade
+        // callback: a closure created there would share that scope's context and keep the
+        // handshake's `upgrade` (its ServerResponse, head buffer, timers) alive for the socket's life.
+        const deps: ConnectionDeps = { limits: own, counters, closeTimeoutMs: ws.closeTimeoutMs, hub, saveSession, onClosed };
+        entry = { count: limits.route(route.key, own.maxConnections), limits: own, server: new WebSocketServer(serverOptions(ws, own)), counters, deps };
         routes.set(route.key, entry);
       }
-      const { count, limits: own, server, counters } = entry;
+      const { count, server, counters, deps } = entry;
       return {
         onRequest(ctx) {
           const upgrade = pending.get(ctx.request.raw);
@@ -211,7 +217,7 @@ export const websocket = definePlugin<PluginOptions, WebSocketPluginInput>({
           server.handleUpgrade(ctx.request.raw, upgrade.socket, upgrade.head, (raw) => {
             // No message is read before the handler has added its listeners (start() resumes).
             raw.pause();
-            const connection = new WebSocketConnection(raw, upgrade.socket as Socket, ctx, { limits: own, counters, closeTimeoutMs: ws.closeTimeoutMs, hub, saveSession, now: () => performance.now(), onClosed });
+            const connection = new WebSocketConnection(raw, upgrade.socket as Socket, ctx, deps);
             byCtx.set(ctx, connection);
             open.add(connection);
             upgrade.slot = undefined;

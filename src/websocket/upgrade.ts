@@ -65,7 +65,7 @@ export function isWebSocketUpgrade(req: IncomingMessage): boolean {
 export function upgradeListener(server: Server, deps: UpgradeDeps): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
   return function onUpgrade(req, socket, head) {
     // A peer that resets mid-handshake must not become an unhandled 'error' (ws adds its own later).
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroyOnError);
     const res = new ServerResponse(req);
     res.assignSocket(socket as never);
     // Whatever the answer, this connection carries nothing after it but a WebSocket.
@@ -90,6 +90,15 @@ export function upgradeListener(server: Server, deps: UpgradeDeps): (req: Incomi
     deps.pending.set(req, upgrade);
     server.emit('request', req, res);
   };
+}
+
+/**
+ * Intentionally not a closure: this listener stays on the socket for its whole life, and a closure
+ * made in onUpgrade would share that scope and keep the handshake's `upgrade` (its ServerResponse,
+ * head buffer and timer) alive as long as the socket is open.
+ */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
 }
 
 /** A JSON error answer written outside the dispatcher (no route ran). */
