@@ -2,7 +2,8 @@
  * What a socket's listeners run in and what an open socket keeps: every message and close listener
  * sees its own handshake's request context (`g`, `request`, the ctx), also after an await and with
  * sockets interleaved; a text message relayed as it came goes out byte for byte; and an open socket
- * no longer holds its handshake's ServerResponse.
+ * no longer holds its handshake's ServerResponse; the coarse clock of the per-message bookkeeping ticks
+ * only while held.
  */
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
@@ -14,8 +15,9 @@ import { WebSocket } from 'ws';
 import { g, request, websocket } from '../src/index.ts';
 import type { Context, RunningServer, Vial } from '../src/index.ts';
 import { peekContext } from '../src/context.ts';
+import { COARSE_CLOCK_MS, coarseNow, holdCoarseClock, releaseCoarseClock } from '../src/websocket/clock.ts';
 import { makeApp } from './helpers/both.ts';
-import { waitUntil } from './helpers/wait.ts';
+import { pollUntil, waitUntil } from './helpers/wait.ts';
 import { open } from './helpers/ws.ts';
 
 v8.setFlagsFromString('--expose-gc');
@@ -34,6 +36,23 @@ async function serve(setup: (app: Vial) => void): Promise<{ ws: string; running:
   servers.push(running);
   return { ws: running.url.replace(/^http/, 'ws'), running };
 }
+
+describe('websocket coarse clock', () => {
+  // First in the file: no socket of another test holds the clock yet.
+  it('advances while a socket holds it, and starts again from the current time after the last one let go', async () => {
+    holdCoarseClock();
+    const start = coarseNow();
+    await pollUntil('the coarse clock ticked', () => coarseNow() > start);
+    releaseCoarseClock();
+    await sleep(COARSE_CLOCK_MS * 2);
+    const stopped = coarseNow();
+    await sleep(COARSE_CLOCK_MS * 3);
+    assert.equal(coarseNow(), stopped, 'no tick once released');
+    holdCoarseClock();
+    assert.ok(coarseNow() >= stopped + COARSE_CLOCK_MS * 2, 'holding again reads the time at once');
+    releaseCoarseClock();
+  });
+});
 
 describe('websocket listeners run in the handshake request context', () => {
   it("sees its own handshake's g, request and ctx in message and close listeners, also after an await", async () => {

@@ -18,6 +18,7 @@ import { runInContext } from '../context.ts';
 import type { Context, SessionLike } from '../context.ts';
 import { VialError } from '../errors.ts';
 import { BackpressurePolicy } from './backpressure.ts';
+import { coarseNow, holdCoarseClock, releaseCoarseClock } from './clock.ts';
 import type { Broadcast, BroadcastMessage, Subscriber } from './broadcast/hub.ts';
 import type { ResolvedRouteLimits } from './options.ts';
 import { MessageRate } from './rate.ts';
@@ -82,13 +83,17 @@ export class WebSocketConnection {
   readonly #net: Socket;
   readonly #rate: MessageRate;
   readonly #backpressure: BackpressurePolicy;
+  /** The policy's bound, here too: send() compares with it on every message without touching the policy. */
+  readonly #maxBufferedBytes: number;
   readonly #messageListeners: MessageListener[] = [];
   readonly #closeListeners: CloseListener[] = [];
   #subscriber: Subscriber | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
-  /** performance.now() of the last message either way: the idle timer checks it when it fires, so a message costs no timer refresh. */
+  /** coarseNow() (clock.ts) of the last message either way: the idle timer checks it when it fires, so a message costs no timer refresh. */
   #lastActiveAt = 0;
   #slowTimer: NodeJS.Timeout | undefined;
+  /** Reading stopped for backpressure (raw.pause()), until the buffer is back under its bound. */
+  #readPaused = false;
   #killTimer: NodeJS.Timeout | undefined;
   #log: Logger | undefined;
   #closing = false;
@@ -105,10 +110,12 @@ export class WebSocketConnection {
     // Entered explicitly, so the scope holds this ctx wherever the constructor is called from.
     this.#scope = runInContext(ctx, () => new AsyncResource('vial.websocket'));
     const { limits } = deps;
-    this.#rate = new MessageRate(limits.maxMessagesPerSecond, limits.messageBurst, performance.now());
+    holdCoarseClock();
+    this.#rate = new MessageRate(limits.maxMessagesPerSecond, limits.messageBurst, coarseNow());
     this.#backpressure = new BackpressurePolicy(limits.maxBufferedBytes, limits.slowConsumerTimeoutMs);
+    this.#maxBufferedBytes = limits.maxBufferedBytes;
     if (limits.idleTimeoutMs > 0) {
-      this.#lastActiveAt = performance.now();
+      this.#lastActiveAt = coarseNow();
       this.#armIdle(limits.idleTimeoutMs, limits.idleTimeoutMs);
     }
     raw.on('message', (data: RawData, isBinary: boolean) => this.#receive(data, isBinary));
@@ -170,7 +177,7 @@ export class WebSocketConnection {
 
   /** Runs once the socket is closed, with the close code and reason. */
   onClose(listener: CloseListener): this {
-    if (this.#closed) queueMicrotask(() => this.#call(() => listener(1006, ''), 'close listener'));
+    if (this.#closed) queueMicrotask(() => this.#scope.runInAsyncScope(this.#settle, this, listener, 1006, '', 'close listener'));
     else this.#closeListeners.push(listener);
     return this;
   }
@@ -186,9 +193,10 @@ export class WebSocketConnection {
     this.sent++;
     this.#deps.counters.messagesOut++;
     if (wsChannel.hasSubscribers) wsChannel.publish({ event: 'out', route: this.route });
-    if (this.#idleTimer !== undefined) this.#lastActiveAt = performance.now();
-    // The common case, under the bound and not paused, without the policy's clock read.
-    if (!this.#backpressure.paused && this.bufferedAmount <= this.#backpressure.maxBufferedBytes) {
+    if (this.#idleTimer !== undefined) this.#lastActiveAt = coarseNow();
+    // The common case, not paused and under the bound: the policy and its clock read only once the
+    // buffer is over it (or was: then #checkBuffer resumes reading).
+    if (!this.#readPaused && this.raw.bufferedAmount + this.#net.writableLength <= this.#maxBufferedBytes) {
       this.#subscriber?.flush();
       return true;
     }
@@ -198,7 +206,7 @@ export class WebSocketConnection {
   /** Fires after `inMs`; closes when nothing moved for `idleMs` since the last message, else waits out the rest. */
   #armIdle(inMs: number, idleMs: number): void {
     this.#idleTimer = setTimeout(() => {
-      const idle = performance.now() - this.#lastActiveAt;
+      const idle = coarseNow() - this.#lastActiveAt;
       if (idle >= idleMs) this.close(1000, 'idle timeout');
       else if (!this.closing) this.#armIdle(idleMs - idle, idleMs);
     }, inMs);
@@ -265,7 +273,7 @@ export class WebSocketConnection {
 
   #receive(data: RawData, isBinary: boolean): void {
     if (this.#closing || this.#closed) return;
-    const now = performance.now();
+    const now = coarseNow();
     if (!this.#rate.take(now)) {
       this.#deps.counters.rateLimited++;
       this.log.warn({ maxMessagesPerSecond: this.#rate.ratePerSec }, 'vial websocket: message rate exceeded, closing 1008');
@@ -299,29 +307,18 @@ export class WebSocketConnection {
 
   /** Runs the message listeners, in the handshake's context (entered once per message, not per listener). */
   #deliver(message: WebSocketMessage): void {
-    for (const listener of this.#messageListeners) {
-      if (!this.#settle(listener, message, 'message listener')) return;
+    const listeners = this.#messageListeners;
+    // Indexed, not for-of: no iterator object per message.
+    for (let i = 0; i < listeners.length; i++) {
+      if (!this.#settle(listeners[i] as MessageListener, message, this, 'message listener')) return;
     }
   }
 
-  /** Calls a listener; false when it threw (and the socket is closing). A rejection closes the socket too. */
-  #settle(listener: MessageListener, message: WebSocketMessage, what: string): boolean {
+  /** Calls `listener(a, b)`; false when it threw (the socket is closing then). A rejection closes the socket too. */
+  #settle<A, B>(listener: (a: A, b: B) => unknown, a: A, b: B, what: string): boolean {
     let result: unknown;
     try {
-      result = listener(message, this);
-    } catch (error) {
-      this.#fail(error, what);
-      return false;
-    }
-    if (result instanceof Promise) result.catch((error: unknown) => this.#fail(error, what));
-    return true;
-  }
-
-  /** Runs a listener in the handshake request's context; false when it failed (and the socket is closing). */
-  #call(fn: () => unknown, what: string): boolean {
-    let result: unknown;
-    try {
-      result = this.#scope.runInAsyncScope(fn);
+      result = listener(a, b);
     } catch (error) {
       this.#fail(error, what);
       return false;
@@ -346,8 +343,11 @@ export class WebSocketConnection {
       return false;
     }
     if (action === 'pause') {
-      if (this.#slowTimer === undefined) {
+      if (!this.#readPaused) {
+        this.#readPaused = true;
         this.raw.pause();
+      }
+      if (this.#slowTimer === undefined) {
         this.#slowTimer = setTimeout(() => {
           this.#slowTimer = undefined;
           this.#checkBuffer();
@@ -356,9 +356,12 @@ export class WebSocketConnection {
       }
       return false;
     }
-    if (this.#slowTimer !== undefined) {
-      clearTimeout(this.#slowTimer);
-      this.#slowTimer = undefined;
+    clearTimeout(this.#slowTimer);
+    this.#slowTimer = undefined;
+    // Its own flag, not the timer: the timer may have fired (and found the buffer back under the
+    // bound) before the drain, and the socket must still resume.
+    if (this.#readPaused) {
+      this.#readPaused = false;
       if (!this.closing) this.raw.resume();
     }
     this.#subscriber?.flush();
@@ -379,9 +382,10 @@ export class WebSocketConnection {
   #onClose(code: number, reason: string): void {
     if (this.#closed) return;
     this.#closed = true;
+    releaseCoarseClock();
     for (const timer of [this.#idleTimer, this.#slowTimer, this.#killTimer]) clearTimeout(timer);
     this.#subscriber?.release(false);
     this.#deps.onClosed(this);
-    for (const listener of this.#closeListeners.splice(0)) this.#call(() => listener(code, reason), 'close listener');
+    for (const listener of this.#closeListeners.splice(0)) this.#scope.runInAsyncScope(this.#settle, this, listener, code, reason, 'close listener');
   }
 }
