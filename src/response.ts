@@ -218,9 +218,8 @@ export function writePlainReply(res: ServerResponse, reply: unknown, heads: Plai
   const bytes = body.length >= belowBytes ? belowBytes : Buffer.byteLength(body);
   // Large enough for a plugin's onResponse hook (compression, ETags): handed back serialized.
   if (bytes >= belowBytes) return new VialResponse(body, 200, { 'content-type': type });
-  const full = head.slice();
-  if (requestId !== undefined) full.push('x-request-id', requestId);
-  full.push('content-length', String(bytes));
+  // One exact-size copy: slice() then push() grew the copy's backing store (~170 B more per request).
+  const full = requestId === undefined ? head.concat('content-length', String(bytes)) : head.concat('x-request-id', requestId, 'content-length', String(bytes));
   res.writeHead(200, full);
   if (headOnly) res.end();
   else res.end(body);
