@@ -15,7 +15,7 @@
  * measurements, and pausing could resume a breakpoint someone is sitting on.
  *
  * Time is measured with this thread's own monotonic clock only: the main thread publishes a
- * counter, not a timestamp, so the two threads' `performance.timeOrigin` never need to agree.
+ * counter, not a timestamp, so the two threads' clocks never need to agree.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Session as SessionType } from 'node:inspector/promises';
@@ -86,6 +86,15 @@ const CONFIRM_AFTER_MS = 5;
  */
 const SLOW_REPLY_MS = 25;
 
+/**
+ * Milliseconds on this thread's monotonic clock. Intentionally `process.hrtime` and not
+ * `performance.now()`: the `performance` global makes the thread load Node's perf_hooks modules,
+ * ~0.5 MiB of RSS (Node 24) in a thread that every vial process runs (issue 16).
+ */
+function nowMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
 const data = workerData as ThreadData;
 const cells = new Int32Array(data.sab);
 const port = parentPort;
@@ -126,11 +135,11 @@ async function capture(Session: typeof SessionType, tick: number): Promise<Captu
   const { within, clear } = deadline();
   try {
     session.connectToMainThread();
-    const sentAt = performance.now();
+    const sentAt = nowMs();
     const { result, exceptionDetails } = await within(
       session.post('Runtime.evaluate', { expression: data.probeExpression, returnByValue: true, silent: true }),
     );
-    const replyMs = performance.now() - sentAt;
+    const replyMs = nowMs() - sentAt;
     const value: unknown = result.value;
     if (exceptionDetails !== undefined || !isProbeResult(value)) {
       out.stackError = `the stack probe failed: ${exceptionDetails?.exception?.description ?? 'no probe is registered'}`;
@@ -199,12 +208,12 @@ async function watch(): Promise<void> {
   if (typeof Session === 'string') port?.postMessage({ type: 'unavailable', reason: Session } satisfies ThreadMessage);
   let lastTick = Atomics.load(cells, TICK);
   port?.postMessage({ type: 'watching' } satisfies ThreadMessage);
-  let lastTickAt = performance.now();
+  let lastTickAt = nowMs();
   while (Atomics.load(cells, STOP) === 0) {
     // Sleeps until the next check, or wakes at once when stop() sets STOP and notifies.
     Atomics.wait(cells, STOP, 0, data.checkIntervalMs);
     const tick = Atomics.load(cells, TICK);
-    const now = performance.now();
+    const now = nowMs();
     if (tick !== lastTick) {
       lastTick = tick;
       lastTickAt = now;
@@ -216,7 +225,7 @@ async function watch(): Promise<void> {
       typeof Session === 'string' ? { route: null, stack: [], stackError: Session, confirmed: false } : await capture(Session, tick);
     waitWhile(tick);
     if (Atomics.load(cells, STOP) !== 0) break;
-    const end = performance.now();
+    const end = nowMs();
     const durationMs = Math.round(end - lastTickAt);
     port?.postMessage({ type: 'block', durationMs, at, ...result } satisfies ThreadMessage);
     lastTick = Atomics.load(cells, TICK);
