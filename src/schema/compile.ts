@@ -4,10 +4,9 @@
  * app with the route and part named), a Standard Schema is checked for its `~standard` interface.
  * Pure apart from ajv's code generation.
  */
+import { createRequire } from 'node:module';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import { Ajv } from 'ajv';
-import type { ErrorObject, Options as AjvOptions, ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
+import type { Ajv, ErrorObject, Options as AjvOptions, ValidateFunction } from 'ajv';
 import { ConfigError } from '../errors.ts';
 import { ajvPath, issue, MAX_REPORTED_ISSUES, standardPath } from './issues.ts';
 import type { SchemaPart, ValidationIssue } from './issues.ts';
@@ -58,7 +57,17 @@ export interface CompilerOptions {
   readonly ajv?: Readonly<AjvOptions>;
 }
 
+/**
+ * ajv and ajv-formats (with fast-uri: ~0.4 MB of source, ~2 MiB of RSS at import on Node 24) are
+ * loaded when an app first builds its compilers (the schemas plugin's registration), not with
+ * vial: an app without schemas never pays for them (issue 16). A synchronous require, because
+ * registration is synchronous and both packages are CommonJS.
+ */
+const requireDependency = createRequire(import.meta.url);
+
 export function createCompilers(options: CompilerOptions): Compilers {
+  const { Ajv } = requireDependency('ajv') as typeof import('ajv');
+  const addFormats = requireDependency('ajv-formats') as typeof import('ajv-formats');
   // strict: unknown keywords and ambiguous types are startup errors, not silently ignored rules.
   // useDefaults fills `default`s, as Fastify does; removeAdditional stays off: extra keys are the
   // schema's to refuse (additionalProperties: false), never dropped behind the caller's back.

@@ -3,12 +3,19 @@
  * each part's validator, and each response status's validator (and, for JSON Schemas, its
  * serializer). Pure apart from ajv's and fast-json-stringify's code generation.
  */
-import fastJson from 'fast-json-stringify';
+import { createRequire } from 'node:module';
 import { ConfigError } from '../errors.ts';
 import type { RouteView } from '../plugin.ts';
 import { compileSchema, describeSite } from './compile.ts';
 import type { AnySchema, CompiledSchema, Compilers } from './compile.ts';
 import type { SchemaPart } from './issues.ts';
+
+/**
+ * fast-json-stringify (~0.13 MB of source) is loaded by the first response serializer built, not
+ * with vial (issue 16): an app without response schemas never pays for it. Synchronous, as route
+ * compilation is; the package is CommonJS.
+ */
+const requireDependency = createRequire(import.meta.url);
 
 export const REQUEST_PARTS = ['params', 'query', 'headers', 'body'] as const;
 export type RequestPart = (typeof REQUEST_PARTS)[number];
@@ -75,6 +82,7 @@ export function compileRouteSchema(value: unknown, route: RouteView, options: Co
 
 function serializer(schema: AnySchema, where: string): (value: unknown) => string {
   try {
+    const fastJson = requireDependency('fast-json-stringify') as typeof import('fast-json-stringify');
     return fastJson(schema as Parameters<typeof fastJson>[0]);
   } catch (error) {
     throw new ConfigError('VIAL_ERR_SCHEMA', `${where}: fast-json-stringify cannot build a serializer from it (${(error as Error).message}). Fix the schema, or set schemas({ responses: 'check' }).`);
