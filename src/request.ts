@@ -3,54 +3,17 @@
  * byte and part limits. Bodies are read at most once; `json()` after `text()` reuses the bytes.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import busboy from 'busboy';
-import sjson from 'secure-json-parse';
 import { BadRequestError } from './errors.ts';
-import type { BodyOptions } from './config.ts';
+import { countEntries, decodeUtf8, FormBody, parseJson, readBody, readMultipart } from './request-body.ts';
+import type { Limits } from './request-body.ts';
 import { parseCookieHeader } from './security/cookies.ts';
-import { continueIfExpected } from './internal/continue.ts';
 import type { Edge } from './security/edge.ts';
 import type { EdgeView } from './security/proxy.ts';
 
-export interface UploadedFile {
-  readonly field: string;
-  readonly filename: string;
-  readonly mimeType: string;
-  readonly bytes: Buffer;
-}
-
-/** A parsed form: fields like URLSearchParams, plus uploaded files for multipart bodies. */
-export class FormBody {
-  readonly fields: URLSearchParams;
-  readonly files: readonly UploadedFile[];
-  constructor(fields: URLSearchParams, files: readonly UploadedFile[] = []) {
-    this.fields = fields;
-    this.files = files;
-  }
-  get(name: string): string | null {
-    return this.fields.get(name);
-  }
-  getAll(name: string): string[] {
-    return this.fields.getAll(name);
-  }
-  has(name: string): boolean {
-    return this.fields.has(name);
-  }
-  file(field: string): UploadedFile | undefined {
-    return this.files.find((f) => f.field === field);
-  }
-  /** Fields as a plain object (last value wins); use getAll() where repeats matter. */
-  toObject(): Record<string, string> {
-    const out = Object.create(null) as Record<string, string>;
-    for (const [k, v] of this.fields) out[k] = v;
-    return out;
-  }
-}
+export { FormBody } from './request-body.ts';
+export type { UploadedFile } from './request-body.ts';
 
 const EMPTY_PARAMS: Record<string, unknown> = Object.freeze(Object.create(null) as Record<string, unknown>);
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
-
-type Limits = Readonly<Required<BodyOptions>>;
 
 export class VialRequest {
   readonly raw: IncomingMessage;
@@ -165,7 +128,10 @@ export class VialRequest {
 
   /** The raw body. 413 as soon as it is known to exceed the limit, before reading the rest. */
   bytes(): Promise<Buffer> {
-    this.#body ??= this.#reading(readBody(this.raw, this.maxBodyBytes));
+    if (this.#body === undefined) {
+      this.#pendingReads++;
+      this.#body = readBody(this.raw, this.maxBodyBytes, this);
+    }
     return this.#body;
   }
 
@@ -173,6 +139,11 @@ export class VialRequest {
   /** True while a body read waits for bytes: a deadline then is the client's slowness (408). */
   get readingBody(): boolean {
     return this.#pendingReads > 0;
+  }
+
+  /** Called by the body readers as they settle (synchronously: no promise reaction per read). */
+  readSettled(): void {
+    this.#pendingReads--;
   }
 
   #reading<T>(read: Promise<T>): Promise<T> {
@@ -184,41 +155,26 @@ export class VialRequest {
     return read;
   }
 
-  /** The body as UTF-8 text; 400 on invalid UTF-8. */
-  async text(): Promise<string> {
-    const bytes = await this.bytes();
-    try {
-      return utf8.decode(bytes);
-    } catch {
-      throw new BadRequestError('VIAL_ERR_BAD_UTF8', 'The request body is not valid UTF-8.');
-    }
+  /**
+   * The body as UTF-8 text; 400 on invalid UTF-8. Intentionally not an async function: one
+   * reaction on the body's promise, not an async frame awaiting it (the POST hot path).
+   */
+  text(): Promise<string> {
+    return this.bytes().then(decodeUtf8);
   }
 
   /**
    * The body as JSON. 415 unless the type is application/json (or +json); 400 for malformed JSON,
    * `__proto__`/`constructor.prototype` keys (prototype pollution) or nesting beyond maxJsonDepth.
+   * Always a promise, a refusal included: one reaction on the body's promise decodes and parses.
    */
-  async json<T = unknown>(): Promise<T> {
+  json<T = unknown>(): Promise<T> {
     const type = this.contentType;
     if (type !== 'application/json' && !type.endsWith('+json')) {
-      throw new BadRequestError('VIAL_ERR_UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json.', 415);
+      return Promise.reject(new BadRequestError('VIAL_ERR_UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json.', 415));
     }
-    const text = await this.text();
-    let value: unknown;
-    try {
-      value = sjson.parse(text, null, { protoAction: 'error', constructorAction: 'error' });
-    } catch (error) {
-      // secure-json-parse's own message; V8's JSON.parse messages quote the input, so a looser match
-      // would report malformed JSON that merely mentions "constructor" as a forbidden key.
-      if (error instanceof SyntaxError && error.message === 'Object contains forbidden prototype property') {
-        throw new BadRequestError('VIAL_ERR_JSON_FORBIDDEN_KEY', 'The JSON body contains a forbidden key (__proto__ or constructor.prototype).');
-      }
-      throw new BadRequestError('VIAL_ERR_MALFORMED_JSON', 'The request body is not valid JSON.');
-    }
-    if (exceedsDepth(value, this.#limits.maxJsonDepth)) {
-      throw new BadRequestError('VIAL_ERR_JSON_TOO_DEEP', `The JSON body nests deeper than ${this.#limits.maxJsonDepth} levels.`);
-    }
-    return value as T;
+    const maxDepth = this.#limits.maxJsonDepth;
+    return this.bytes().then((bytes) => parseJson(decodeUtf8(bytes), maxDepth) as T);
   }
 
   /** A urlencoded or multipart form. 415 for other types; 413 past the size, part or file limits. */
@@ -255,130 +211,4 @@ export class VialRequest {
       415,
     );
   }
-}
-
-function countEntries(params: URLSearchParams): number {
-  let n = 0;
-  for (const _ of params.keys()) n++;
-  return n;
-}
-
-function tooLarge(limit: number, raw: IncomingMessage): BadRequestError {
-  const message = `The request body is larger than ${limit} bytes.`;
-  // HTTP/1.x: Connection: close, so Node does not read the rest of an oversized body to reuse the
-  // socket (the lingering close bounds what is still drained, load/linger.ts). Intentionally not
-  // on HTTP/2, where the header is connection-specific and refused (RFC 9113 §8.2.2: Node drops
-  // it with an UnsupportedWarning); the stream ends on its own there.
-  if (raw.httpVersionMajor === 2) return new BadRequestError('VIAL_ERR_BODY_TOO_LARGE', message, 413);
-  return new BadRequestError('VIAL_ERR_BODY_TOO_LARGE', message, 413, { connection: 'close' });
-}
-
-function readBody(raw: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = raw.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(limit, raw));
-  // Expect: 100-continue is answered here, after admission, CSRF and the declared length said yes.
-  continueIfExpected(raw);
-  return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        cleanup();
-        raw.pause();
-        reject(tooLarge(limit, raw));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
-    };
-    // Intentionally without the stream error's own text: Node's messages ("aborted", parser codes)
-    // describe its internals, not what the client should do.
-    const onError = (): void => {
-      cleanup();
-      reject(new BadRequestError('VIAL_ERR_BODY_ABORTED', 'The request body could not be read: the connection closed or the body framing was invalid. Send the whole body, then wait for the answer.'));
-    };
-    const onClose = (): void => {
-      if (!raw.complete) onError();
-    };
-    const cleanup = (): void => {
-      raw.off('data', onData);
-      raw.off('end', onEnd);
-      raw.off('error', onError);
-      raw.off('close', onClose);
-    };
-    raw.on('data', onData);
-    raw.on('end', onEnd);
-    raw.on('error', onError);
-    raw.on('close', onClose);
-  });
-}
-
-function readMultipart(raw: IncomingMessage, limits: Limits, maxBodyBytes: number): Promise<FormBody> {
-  const declared = raw.headers['content-length'];
-  if (declared !== undefined && Number(declared) > maxBodyBytes + limits.maxFileBytes) return Promise.reject(tooLarge(maxBodyBytes + limits.maxFileBytes, raw));
-  continueIfExpected(raw);
-  return new Promise<FormBody>((resolve, reject) => {
-    let parser: busboy.Busboy;
-    try {
-      parser = busboy({
-        headers: raw.headers,
-        limits: { parts: limits.maxParts, fileSize: limits.maxFileBytes, fieldSize: limits.maxFieldBytes, headerPairs: 50 },
-      });
-    } catch {
-      reject(new BadRequestError('VIAL_ERR_MALFORMED_MULTIPART', 'The multipart body has no valid boundary.'));
-      return;
-    }
-    const fields = new URLSearchParams();
-    const files: UploadedFile[] = [];
-    let failed = false;
-    let total = 0;
-    const fail = (error: BadRequestError): void => {
-      if (failed) return;
-      failed = true;
-      raw.unpipe(parser);
-      raw.pause();
-      reject(error);
-    };
-    raw.on('data', (chunk: Buffer) => {
-      total += chunk.length;
-      // The whole multipart body is bounded too: files + fields + framing.
-      if (total > maxBodyBytes + limits.maxFileBytes) fail(tooLarge(maxBodyBytes + limits.maxFileBytes, raw));
-    });
-    parser.on('field', (name, value, info) => {
-      if (info.valueTruncated) fail(new BadRequestError('VIAL_ERR_FIELD_TOO_LARGE', `Form field "${name}" is larger than ${limits.maxFieldBytes} bytes.`, 413));
-      else fields.append(name, value);
-    });
-    parser.on('file', (field, stream, info) => {
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('limit', () => fail(new BadRequestError('VIAL_ERR_FILE_TOO_LARGE', `Uploaded file "${info.filename ?? ''}" is larger than ${limits.maxFileBytes} bytes.`, 413)));
-      stream.on('end', () => {
-        if (!failed) files.push({ field, filename: info.filename ?? '', mimeType: info.mimeType, bytes: Buffer.concat(chunks) });
-      });
-    });
-    parser.on('partsLimit', () => fail(new BadRequestError('VIAL_ERR_TOO_MANY_PARTS', `The form has more than ${limits.maxParts} parts.`, 413)));
-    parser.on('error', () => fail(new BadRequestError('VIAL_ERR_MALFORMED_MULTIPART', 'The multipart body is malformed.')));
-    parser.on('close', () => {
-      if (!failed) resolve(new FormBody(fields, files));
-    });
-    raw.pipe(parser);
-  });
-}
-
-/** Iterative depth check: a recursive one could itself overflow the stack on hostile input. */
-function exceedsDepth(value: unknown, maxDepth: number): boolean {
-  if (value === null || typeof value !== 'object') return false;
-  const stack: Array<[unknown, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop() as [unknown, number];
-    if (depth > maxDepth) return true;
-    for (const child of Object.values(node as object)) {
-      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
-    }
-  }
-  return false;
 }
