@@ -11,9 +11,27 @@ import { VialResponse } from './response.ts';
 import type { RouteRecord } from './route-table.ts';
 import type { AfterHook, BeforeHook, Handler } from './scaffold.ts';
 
-/** Runs before-style hooks in order; the first that returns a value short-circuits with it. */
-export async function runBeforeHooks(deadlines: DeadlineTracker, ctx: Context, hooks: readonly BeforeHook[]): Promise<unknown> {
+/**
+ * Runs before-style hooks in order; the first that returns a value short-circuits with it.
+ * Synchronous while the hooks are: a promise (and an async frame) only from the first hook that
+ * returns one, and a single async hook's promise is raced as it is, with no frame around it.
+ */
+export function runBeforeHooks(deadlines: DeadlineTracker, ctx: Context, hooks: readonly BeforeHook[]): unknown {
   for (let i = 0; i < hooks.length; i++) {
+    const reply: unknown = (hooks[i] as BeforeHook)(ctx);
+    if (reply instanceof Promise) {
+      const raced = raceAbort(deadlines, ctx, reply as Promise<unknown>);
+      return i === hooks.length - 1 ? raced : continueBeforeHooks(deadlines, ctx, hooks, i + 1, raced);
+    }
+    if (reply !== undefined) return reply;
+  }
+  return undefined;
+}
+
+async function continueBeforeHooks(deadlines: DeadlineTracker, ctx: Context, hooks: readonly BeforeHook[], next: number, pending: unknown): Promise<unknown> {
+  const first: unknown = await pending;
+  if (first !== undefined) return first;
+  for (let i = next; i < hooks.length; i++) {
     const reply: unknown = await raceAbort(deadlines, ctx, (hooks[i] as BeforeHook)(ctx));
     if (reply !== undefined) return reply;
   }
@@ -109,8 +127,16 @@ export async function errorResponse(ctx: Context, route: RouteRecord, error: unk
   }
 }
 
-/** 7. teardown always runs, newest first, and one failing never skips the rest. */
-export async function teardown(ctx: Context, route: RouteRecord, failure: unknown): Promise<void> {
+/**
+ * 7. teardown always runs, newest first, and one failing never skips the rest. Undefined (no
+ * promise to await) when the route has no teardown hooks, the common case.
+ */
+export function teardown(ctx: Context, route: RouteRecord, failure: unknown): Promise<void> | undefined {
+  if (route.teardown.length + route.plugins.teardown.length === 0) return undefined;
+  return runTeardown(ctx, route, failure);
+}
+
+async function runTeardown(ctx: Context, route: RouteRecord, failure: unknown): Promise<void> {
   for (const [hooks, what] of [[route.teardown, 'a teardown hook'], [route.plugins.teardown, 'a plugin teardown hook']] as const) {
     for (let i = 0; i < hooks.length; i++) {
       try {

@@ -14,23 +14,26 @@
  *   7. release  teardown hooks always run; the admission slot goes back; `vial:request` published
  *
  * The common case (synchronous before hooks and handler, a string or JSON reply) goes through
- * without a single extra promise: each step awaits only what really is a promise. Both paths end in
- * the same `release`.
+ * without a single extra promise: each step awaits only what really is a promise. Steps 0 to 2 and
+ * the fast path are here; the general path's steps 2b to 5 are in dispatch-steps.ts, its waiting,
+ * 6 and 7 in dispatch-general.ts; writing and the one `release` both paths end in, in
+ * dispatch-send.ts.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { CoreConfig } from './config.ts';
 import { Context, runInContext } from './context.ts';
 import type { ContextServices } from './context.ts';
-import { defaultErrorResponse, renderError, unmatchedResponse } from './dispatch-errors.ts';
-import { errorResponse, expire, hooksThenHandler, raceAbort, runAfterHooks, runBeforeHooks, teardown } from './dispatch-hooks.ts';
-import { BadRequestError, ClientGoneError } from './errors.ts';
+import { defaultErrorResponse, unmatchedResponse } from './dispatch-errors.ts';
+import { run } from './dispatch-general.ts';
+import { hooksThenHandler } from './dispatch-hooks.ts';
+import { logSendFailure, publish, release, send, writesPlain } from './dispatch-send.ts';
+import { BadRequestError } from './errors.ts';
 import { RefusalCache } from './error-response.ts';
 import type { VialError } from './errors.ts';
 import { ADMITTED } from './load/admission.ts';
 import type { Admission, Refusal, RouteGate } from './load/admission.ts';
-import type { DeadlineHandle, DeadlineTracker } from './load/deadline.ts';
-import { runOffloadedHandler, snapshotRequest } from './load/offload-handler.ts';
+import type { DeadlineTracker } from './load/deadline.ts';
 import type { OffloadPool } from './load/offload.ts';
 import { hasTooManyHeaders } from './load/server-limits.ts';
 import { recordRoute } from './memory/route-activity.ts';
@@ -38,13 +41,11 @@ import type { PluginHost } from './plugin-host.ts';
 import { keepsFastPath } from './plugin-host.ts';
 import { requestChannel } from './request-events.ts';
 import { VialRequest } from './request.ts';
-import { buildPlainHeads, toResponse, VialResponse, writePlainReply, writeResponse } from './response.ts';
-import type { HeaderList as ResponseHead } from './response.ts';
+import { buildPlainHeads, VialResponse } from './response.ts';
 import type { ErrorScope, RouteRecord, RouteTable } from './route-table.ts';
 import type { Router } from './router.ts';
 import type { Handler } from './scaffold.ts';
 import type { HeaderList } from './security/headers.ts';
-import { isNonDocumentType } from './internal/media-type.ts';
 import type { SecurityLayer } from './security/layer.ts';
 import { checkHost, checkNonOriginTarget, checkPath } from './security/target.ts';
 import { createEdge } from './security/edge.ts';
@@ -239,120 +240,6 @@ function begin(s: DispatchState, ctx: Context, route: RouteRecord, gate: RouteGa
   else void run(s, ctx, route, gate, res, startedAt, sending.then(() => response));
 }
 
-/**
- * Writes a string or plain-object reply from the prebuilt head when nothing else has a say (no after
- * hooks, session, ctx.header(), and a body below the plugins' onResponseMinBytes): true. Otherwise
- * the reply as a VialResponse (serialized once); toResponse throws for a reply it cannot send, and
- * a JSON.stringify throw is met again there, as a 500.
- */
-function writesPlain(s: DispatchState, ctx: Context, route: RouteRecord, res: ServerResponse, reply: unknown): VialResponse | true {
-  const below = route.plugins.plainBelowBytes;
-  if (route.after.length === 0 && ctx.sessionState === undefined && ctx.responseHeaders === undefined && below !== 0) {
-    try {
-      const written = writePlainReply(res, reply, s.plainHeads, s.idHeader === 'always' ? ctx.id : undefined, ctx.request.method === 'HEAD', below);
-      if (written !== false) return written;
-    } catch {
-      // a BigInt or a cycle: toResponse meets it again below
-    }
-  }
-  return reply instanceof VialResponse ? reply : toResponse(reply ?? null);
-}
-
-/**
- * Steps 2b to 6 for everything the fast path does not cover; `pending` is the reply of a handler
- * the fast path already called. Never rejects: every failure becomes a response or a closed socket.
- */
-async function run(s: DispatchState, ctx: Context, route: RouteRecord, gate: RouteGate, res: ServerResponse, startedAt: number, pending: Promise<unknown> | undefined): Promise<void> {
-  // Deadline and disconnect both abort ctx (one shared deadline timer, no setTimeout per request).
-  ctx.deadlineAt = s.deadlines.deadlineIn(route.options.timeoutMs);
-  const deadline = s.deadlines.track(ctx.deadlineAt, expire, ctx);
-  const onClose = (): void => {
-    if (!res.writableFinished) ctx.abort(new ClientGoneError());
-  };
-  res.once('close', onClose);
-  let response: VialResponse | undefined;
-  let failure: unknown;
-  try {
-    const reply = pending === undefined ? await hooksAndHandler(s, ctx, route) : await raceAbort(s.deadlines, ctx, pending);
-    // A handler that wrote to the raw response itself leaves nothing to send; a plain reply with
-    // nothing to add is written from the prebuilt head, as in begin().
-    const plain = res.headersSent ? true : writesPlain(s, ctx, route, res, reply);
-    if (plain !== true) {
-      response = plain;
-      // 6. after hooks, then 6a. plugins' onResponse hooks, may change or replace the response.
-      if (route.after.length + route.plugins.onResponse.length !== 0) response = await runAfterHooks(ctx, route, response);
-    }
-  } catch (error) {
-    failure = error;
-    response = await errorResponse(ctx, route, error);
-  }
-  try {
-    if (response !== undefined && !res.headersSent) {
-      // 6b. session save (a new id and cookie after login/logout), then write.
-      const committing = s.security.commit(ctx, response);
-      if (committing !== undefined) await committing;
-      const sending = send(s, ctx, res, response);
-      if (sending !== undefined) await sending;
-    }
-  } catch (error) {
-    failure ??= error;
-    try {
-      if (!res.headersSent) await send(s, ctx, res, await renderError(error, ctx, route.errorScopes));
-      else res.destroy();
-    } catch (sendError) {
-      logSendFailure(s, ctx, res, sendError);
-    }
-  }
-  await teardown(ctx, route, failure);
-  res.off('close', onClose);
-  release(s, ctx, route, gate, res, startedAt, deadline, failure);
-}
-
-/** 2b, 3, 4, 4b and 5: everything between admission and the reply. */
-async function hooksAndHandler(s: DispatchState, ctx: Context, route: RouteRecord): Promise<unknown> {
-  // 2b. plugins' onRequest hooks (rate limits): before the guard; a value short-circuits.
-  if (route.plugins.onRequest.length !== 0) {
-    const reply = await runBeforeHooks(s.deadlines, ctx, route.plugins.onRequest);
-    if (reply !== undefined) return reply;
-  }
-  // 3. guard: the session first (the CSRF token lives in it), then CSRF for unsafe methods.
-  const loading = s.security.loadSession(ctx);
-  if (loading !== undefined) await loading;
-  const guarding = s.security.guard(ctx, route.options.csrf);
-  if (guarding !== undefined) await guarding;
-  // 4. before hooks (app, then blueprint), then 4b. plugins' beforeHandler hooks (schemas).
-  if (route.before.length !== 0) {
-    const reply = await runBeforeHooks(s.deadlines, ctx, route.before);
-    if (reply !== undefined) return reply;
-  }
-  if (route.plugins.beforeHandler.length !== 0) {
-    const reply = await runBeforeHooks(s.deadlines, ctx, route.plugins.beforeHandler);
-    if (reply !== undefined) return reply;
-  }
-  // 5. handler, raced against the deadline and the client.
-  const reply = route.handler !== undefined ? route.handler(ctx) : runInWorker(s, ctx, route);
-  return reply instanceof Promise ? raceAbort(s.deadlines, ctx, reply) : reply;
-}
-
-/** 7. The one tail of every admitted request, fast or not: the deadline and slot go back, then publish. */
-function release(s: DispatchState, ctx: Context, route: RouteRecord, gate: RouteGate, res: ServerResponse, startedAt: number, deadline: DeadlineHandle | undefined, failure: unknown): void {
-  if (deadline !== undefined) s.deadlines.untrack(deadline);
-  s.admission.leave(gate);
-  publish(ctx, res, route, startedAt, failure);
-}
-
-function publish(ctx: Context, res: ServerResponse, route: RouteRecord | undefined, startedAt: number, error: unknown): void {
-  if (requestChannel.hasSubscribers) {
-    requestChannel.publish({ ctx, route: route?.info.key, status: res.statusCode, durationMs: performance.now() - startedAt, error });
-  }
-}
-
-/** A route with `worker:` runs in the offload pool on a snapshot of the request. */
-async function runInWorker(s: DispatchState, ctx: Context, route: RouteRecord): Promise<VialResponse> {
-  const result = await runOffloadedHandler(s.offload, route.options.worker as string | URL, await snapshotRequest(ctx.request), ctx.signal);
-  return new VialResponse(result.body, result.status, { ...result.headers });
-}
-
 /** 400 for a hostile target, a plugin's answer (CORS preflights), 405 with Allow, automatic OPTIONS, or 404. */
 function unmatched(s: DispatchState, ctx: Context, res: ServerResponse, early: VialError | undefined, startedAt: number): void {
   unmatchedResponse(ctx, early, s.router, s.plugins.unmatchedHooks, s.appScopes)
@@ -364,33 +251,4 @@ function unmatched(s: DispatchState, ctx: Context, res: ServerResponse, early: V
       () => publish(ctx, res, undefined, startedAt, undefined),
       (error: unknown) => logSendFailure(s, ctx, res, error),
     );
-}
-
-/**
- * Writes a response from one flat list for writeHead (Node's fastest form): the response's own
- * headers, then ctx.header() ones, then the plugins' headers (security headers) and the request id
- * unless either set them.
- */
-function send(s: DispatchState, ctx: Context, res: ServerResponse, response: VialResponse): Promise<void> | undefined {
-  const own = response.headers;
-  const extra = ctx.responseHeaders;
-  const head: ResponseHead = [];
-  for (const name in own) if (extra === undefined || extra[name] === undefined) head.push(name, own[name] as string | string[]);
-  // Every cookie goes out, the reply's and ctx.setCookie()'s (RFC 6265 §3); another ctx.header() replaces the reply's.
-  if (extra !== undefined) for (const name in extra) head.push(name, name === 'set-cookie' && own[name] !== undefined ? [own[name], extra[name] as string | string[]].flat() : (extra[name] as string));
-  const added = isNonDocumentType(extra?.['content-type'] ?? own['content-type']) ? s.dataHeaders : s.documentHeaders;
-  for (let i = 0; i < added.length; i++) {
-    const [name, value] = added[i] as readonly [string, string];
-    if (own[name] === undefined && (extra === undefined || extra[name] === undefined)) head.push(name, value);
-  }
-  // The id a user quotes in a bug report: on errors by default (log.requestIdHeader).
-  if ((response.status >= 400 ? s.idHeader !== 'never' : s.idHeader === 'always') && own['x-request-id'] === undefined && (extra === undefined || extra['x-request-id'] === undefined)) {
-    head.push('x-request-id', ctx.id);
-  }
-  return writeResponse(res, response, head, ctx.request.method === 'HEAD', ctx.aborted ? ctx.signal : undefined);
-}
-
-function logSendFailure(s: DispatchState, ctx: Context, res: ServerResponse, error: unknown): void {
-  s.log.error({ err: error, reqId: ctx.id }, 'vial: failed to send a response');
-  res.destroy();
 }

@@ -89,6 +89,12 @@ export class DeadlineTracker {
     return true;
   }
 
+  /** True while the entry waits: neither untracked nor expired (a stale handle is not tracked). */
+  isTracked(handle: DeadlineHandle): boolean {
+    const slot = handle % SLOT_BITS;
+    return slot < this.#highWater && this.#callbacks[slot] !== undefined && this.#generations[slot]! === Math.floor(handle / SLOT_BITS);
+  }
+
   /**
    * Counts a handler still running after its deadline answered 504, until it settles: such handlers
    * hold memory and downstream slots the admission controller no longer sees.
