@@ -82,11 +82,14 @@ export class WebSocketConnection {
   readonly #scope: AsyncResource;
   readonly #net: Socket;
   readonly #rate: MessageRate;
-  readonly #backpressure: BackpressurePolicy;
+  /** Created the first time the buffer goes over its bound: most sockets never need it. */
+  #backpressure: BackpressurePolicy | undefined;
   /** The policy's bound, here too: send() compares with it on every message without touching the policy. */
   readonly #maxBufferedBytes: number;
-  readonly #messageListeners: MessageListener[] = [];
-  readonly #closeListeners: CloseListener[] = [];
+  /** The first message listener in a field, the rest (rare) in an array: no array to read per message. */
+  #onMessage: MessageListener | undefined;
+  #moreOnMessage: MessageListener[] | undefined;
+  #closeListeners: CloseListener[] | undefined;
   #subscriber: Subscriber | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
   /** coarseNow() (clock.ts) of the last message either way: the idle timer checks it when it fires, so a message costs no timer refresh. */
@@ -112,7 +115,6 @@ export class WebSocketConnection {
     const { limits } = deps;
     holdCoarseClock();
     this.#rate = new MessageRate(limits.maxMessagesPerSecond, limits.messageBurst, coarseNow());
-    this.#backpressure = new BackpressurePolicy(limits.maxBufferedBytes, limits.slowConsumerTimeoutMs);
     this.#maxBufferedBytes = limits.maxBufferedBytes;
     if (limits.idleTimeoutMs > 0) {
       this.#lastActiveAt = coarseNow();
@@ -171,14 +173,15 @@ export class WebSocketConnection {
 
   /** Adds a listener for each message; a listener that throws or rejects closes the socket with 1011. */
   onMessage(listener: MessageListener): this {
-    this.#messageListeners.push(listener);
+    if (this.#onMessage === undefined) this.#onMessage = listener;
+    else (this.#moreOnMessage ??= []).push(listener);
     return this;
   }
 
   /** Runs once the socket is closed, with the close code and reason. */
   onClose(listener: CloseListener): this {
     if (this.#closed) queueMicrotask(() => this.#scope.runInAsyncScope(this.#settle, this, listener, 1006, '', 'close listener'));
-    else this.#closeListeners.push(listener);
+    else (this.#closeListeners ??= []).push(listener);
     return this;
   }
 
@@ -264,7 +267,7 @@ export class WebSocketConnection {
 
   #subscribe(): Subscriber {
     this.#subscriber ??= this.#deps.hub.subscriber({
-      writable: () => !this.#backpressure.paused && this.bufferedAmount <= this.#backpressure.maxBufferedBytes,
+      writable: () => !this.#readPaused && this.bufferedAmount <= this.#maxBufferedBytes,
       write: (message) => this.send(message),
       overflow: () => this.#drop('broadcast queue full'),
     });
@@ -287,7 +290,7 @@ export class WebSocketConnection {
     this.#lastActiveAt = now;
     // ws hands a Buffer by default: used as it is (Buffer.from(buffer) would copy every message).
     const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-    if (this.#messageListeners.length === 0) return;
+    if (this.#onMessage === undefined) return;
     if (isBinary) {
       this.#scope.runInAsyncScope(this.#deliver, this, bytes);
       return;
@@ -307,10 +310,11 @@ export class WebSocketConnection {
 
   /** Runs the message listeners, in the handshake's context (entered once per message, not per listener). */
   #deliver(message: WebSocketMessage): void {
-    const listeners = this.#messageListeners;
-    // Indexed, not for-of: no iterator object per message.
-    for (let i = 0; i < listeners.length; i++) {
-      if (!this.#settle(listeners[i] as MessageListener, message, this, 'message listener')) return;
+    if (!this.#settle(this.#onMessage as MessageListener, message, this, 'message listener')) return;
+    const more = this.#moreOnMessage;
+    if (more === undefined) return;
+    for (let i = 0; i < more.length; i++) {
+      if (!this.#settle(more[i] as MessageListener, message, this, 'message listener')) return;
     }
   }
 
@@ -337,7 +341,9 @@ export class WebSocketConnection {
   /** Applies the backpressure policy to the buffer as it is now; true while reading goes on. */
   #checkBuffer(): boolean {
     if (this.#closed) return false;
-    const action = this.#backpressure.check(this.bufferedAmount, performance.now());
+    const { limits } = this.#deps;
+    const policy = (this.#backpressure ??= new BackpressurePolicy(limits.maxBufferedBytes, limits.slowConsumerTimeoutMs));
+    const action = policy.check(this.bufferedAmount, performance.now());
     if (action === 'drop') {
       this.#drop('send buffer stayed over its bound');
       return false;
@@ -351,7 +357,7 @@ export class WebSocketConnection {
         this.#slowTimer = setTimeout(() => {
           this.#slowTimer = undefined;
           this.#checkBuffer();
-        }, Math.max(0, (this.#backpressure.deadline() ?? 0) - performance.now()));
+        }, Math.max(0, (policy.deadline() ?? 0) - performance.now()));
         this.#slowTimer.unref();
       }
       return false;
@@ -386,6 +392,6 @@ export class WebSocketConnection {
     for (const timer of [this.#idleTimer, this.#slowTimer, this.#killTimer]) clearTimeout(timer);
     this.#subscriber?.release(false);
     this.#deps.onClosed(this);
-    for (const listener of this.#closeListeners.splice(0)) this.#scope.runInAsyncScope(this.#settle, this, listener, code, reason, 'close listener');
+    for (const listener of this.#closeListeners?.splice(0) ?? []) this.#scope.runInAsyncScope(this.#settle, this, listener, code, reason, 'close listener');
   }
 }
