@@ -5,6 +5,8 @@ import { Agent } from 'node:http';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { getText } from './helpers/net.ts';
+import { pollUntil } from './helpers/wait.ts';
+import type { SupervisorStats } from '../src/process/supervisor.ts';
 
 const primaryScript = fileURLToPath(new URL('./fixtures/admin/primary.ts', import.meta.url));
 
@@ -48,7 +50,18 @@ describe('metrics across workers', () => {
     }
     assert.equal(pids.size, 2, 'both workers served requests');
     const metrics = await get(ports.admin, '/metrics', agent);
+    // /workers carries each worker's heap from its last report: RSS alone cannot tell live data
+    // from heap V8 committed (memory/heap-layout.ts). Both workers reported when they served.
+    const workers = await pollUntil('both workers to have reported their heap', async () => {
+      const stats = JSON.parse((await get(ports.admin, '/workers', agent)).text) as SupervisorStats;
+      return stats.workers.length === 2 && stats.workers.every((w) => w.heap.usedBytes > 0) ? stats.workers : undefined;
+    });
     agent.destroy();
+    for (const w of workers) {
+      assert.ok(w.heap.committedBytes >= w.heap.usedBytes, JSON.stringify(w.heap));
+      assert.ok(w.heap.youngCommittedBytes > 0 && w.heap.youngCommittedBytes < w.heap.committedBytes, JSON.stringify(w.heap));
+      assert.ok(w.rssBytes > w.heap.committedBytes, `rss ${w.rssBytes} vs ${JSON.stringify(w.heap)}`);
+    }
     assert.equal(metrics.status, 200);
     const line = /^vial_http_requests_total\{route="GET \/pid",method="GET",status_class="2xx"\} (\d+)$/m.exec(metrics.text);
     assert.ok(line !== null, metrics.text.slice(0, 2000));

@@ -7,6 +7,8 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { heapLayout } from './heap-layout.ts';
+import type { HeapLayout } from './heap-layout.ts';
 
 let cached: (() => void) | undefined;
 
@@ -26,6 +28,12 @@ export interface FullGcResult {
   readonly heapUsedBytes: number;
   readonly rssBytes: number;
   readonly gcMs: number;
+  /**
+   * Committed memory by generation right after the collection: when RSS is far above
+   * heapUsedBytes, this says whether V8's young generation, old-generation pages or memory
+   * outside the heap hold the difference (heap-layout.ts).
+   */
+  readonly layout: HeapLayout;
 }
 
 /** Runs a full, blocking GC (tens of ms on a large heap) and reads memory right after it. */
@@ -34,5 +42,5 @@ export function fullGc(): FullGcResult {
   gcFunction()();
   const gcMs = Math.round((performance.now() - started) * 10) / 10;
   const usage = process.memoryUsage();
-  return { heapUsedBytes: usage.heapUsed, rssBytes: usage.rss, gcMs };
+  return { heapUsedBytes: usage.heapUsed, rssBytes: usage.rss, gcMs, layout: heapLayout(undefined, usage.rss) };
 }

@@ -13,7 +13,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { ConfigError } from '../errors.ts';
 import type { ProcessLogger, ProcessOptions } from './options.ts';
 import { resolveProcessOptions, silentLogger } from './options.ts';
-import type { WorkerMessage, WorkerStatus } from './worker.ts';
+import type { WorkerHeap, WorkerMessage, WorkerStatus } from './worker.ts';
 import { typedChannel } from '../internal/channels.ts';
 
 /** What `vial:worker` carries: one event per worker state change (ready, exit with its cause, ...). */
@@ -57,6 +57,8 @@ export interface WorkerStats {
   requests: number;
   inFlight: string[];
   rssBytes: number;
+  /** From the worker's last report: heap used, committed, and committed young generation. */
+  heap: WorkerHeap;
   /** Connections the primary has handed to this worker since it started (cumulative, not open ones). */
   connectionsHanded: number;
 }
@@ -134,7 +136,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
     const worker = cluster.fork(options.env);
     const slot: Slot = {
       worker, id: worker.id, pid: worker.process.pid, state: 'starting', startedAt: Date.now(),
-      awaitingSince: null, status: { seq: null, requests: 0, inFlightCount: 0, inFlight: [], rssBytes: 0 }, statusAt: Date.now(),
+      awaitingSince: null, status: { seq: null, requests: 0, inFlightCount: 0, inFlight: [], rssBytes: 0, heap: { usedBytes: 0, committedBytes: 0, youngCommittedBytes: 0 } }, statusAt: Date.now(),
       handedSinceStatus: 0, connectionsHanded: 0, maxRequests: budget, leaving: null, replaces, graceTimer: null,
     };
     slots.set(slot.id, slot);
@@ -369,7 +371,7 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
       return {
         workers: [...slots.values()].map((s) => ({
           id: s.id, pid: s.pid, state: s.state, responsive: responsive(s, now), requests: s.status.requests,
-          inFlight: s.status.inFlight, rssBytes: s.status.rssBytes, connectionsHanded: s.connectionsHanded,
+          inFlight: s.status.inFlight, rssBytes: s.status.rssBytes, heap: { ...s.status.heap }, connectionsHanded: s.connectionsHanded,
         })),
         restarts: { ...restarts },
         connections: { ...connections, pending: pending.length },

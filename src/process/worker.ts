@@ -10,6 +10,7 @@ import { ConfigError } from '../errors.ts';
 import type { ProcessLogger } from './options.ts';
 import { silentLogger } from './options.ts';
 import { trackRequests } from './shutdown.ts';
+import { heapLayout } from '../memory/heap-layout.ts';
 import type { RefusalStyle } from '../error-response.ts';
 
 /** What a worker reports with every heartbeat reply (and unsolicited when a request starts). */
@@ -20,6 +21,17 @@ export interface WorkerStatus {
   inFlightCount: number;
   inFlight: string[];
   rssBytes: number;
+  /**
+   * V8's heap without a GC: used, committed, and the committed young generation. RSS alone does
+   * not say whether a worker grows by live data or by heap V8 sized up (memory/heap-layout.ts).
+   */
+  heap: WorkerHeap;
+}
+
+export interface WorkerHeap {
+  usedBytes: number;
+  committedBytes: number;
+  youngCommittedBytes: number;
 }
 
 export type PrimaryMessage =
@@ -113,7 +125,11 @@ export function runWorker(options: WorkerOptions): WorkerRuntime {
   }
 
   function status(seq: number | null, inFlight: string[]): WorkerStatus {
-    return { seq, requests: tracker.total, inFlightCount: tracker.inFlight, inFlight, rssBytes: process.memoryUsage.rss() };
+    const layout = heapLayout();
+    return {
+      seq, requests: tracker.total, inFlightCount: tracker.inFlight, inFlight, rssBytes: layout.rssBytes,
+      heap: { usedBytes: layout.heapUsedBytes, committedBytes: layout.heapCommittedBytes, youngCommittedBytes: layout.youngCommittedBytes },
+    };
   }
 
   const tracker = trackRequests(server, function onRequest(total) {
