@@ -22,6 +22,8 @@ export interface OpenLoad {
   readonly durationMs: number;
   readonly maxConnections: number;
   readonly startAfterMs?: number;
+  /** A 200 counts towards `deadlineOkPerSec` when answered within this long of its due time (default 1000). */
+  readonly deadlineMs?: number;
 }
 
 export interface ClosedLoad {
@@ -78,6 +80,17 @@ export interface TrafficReport {
   readonly okSinceSendMs: LatencySummary;
   /** 200 answers per second of the schedule (goodput). */
   readonly okPerSec: number;
+  /**
+   * Open loop: 200 answers within `deadlineMs` of their due time, per second of the schedule
+   * (deadline-goodput: what a client with a deadline could use). Closed loop: NaN.
+   */
+  readonly deadlineOkPerSec: number;
+  /**
+   * Open loop: how late the generator itself sent requests that had a free connection (its
+   * own timer and loop lag, not the server's): p99 and max in ms. A generator that falls behind
+   * measures itself; closed loop: NaN.
+   */
+  readonly sendLagMs: { readonly p99: number; readonly max: number };
   /** Connections opened at most at once. */
   readonly peakConnections: number;
 }
@@ -88,7 +101,10 @@ class Recorder {
   readonly all: number[] = [];
   readonly ok: number[] = [];
   readonly okSinceSend: number[] = [];
+  readonly sendLag: number[] = [];
   sent = 0;
+  okWithinDeadline = 0;
+  deadlineMs = Number.POSITIVE_INFINITY;
 
   record(reply: HttpReply, latencyMs: number, sinceSendMs: number = latencyMs): void {
     if (reply.error !== undefined) {
@@ -101,6 +117,7 @@ class Recorder {
     if (reply.status === 200) {
       this.ok.push(latencyMs);
       this.okSinceSend.push(sinceSendMs);
+      if (latencyMs <= this.deadlineMs) this.okWithinDeadline++;
     }
   }
 }
@@ -124,6 +141,7 @@ export async function runTrafficSpec(spec: TrafficSpec): Promise<TrafficReport[]
 async function runOpen(load: OpenLoad, makeConn: () => HttpConn): Promise<TrafficReport> {
   await wait(load.startAfterMs ?? 0);
   const rec = new Recorder();
+  rec.deadlineMs = load.deadlineMs ?? 1000;
   const idle: HttpConn[] = [];
   const all: HttpConn[] = [];
   const backlog: number[] = []; // due times of requests waiting for a connection
@@ -152,7 +170,10 @@ async function runOpen(load: OpenLoad, makeConn: () => HttpConn): Promise<Traffi
       all.push(conn);
     }
     if (conn === undefined) backlog.push(dueAt);
-    else send(conn, dueAt);
+    else {
+      rec.sendLag.push(performance.now() - dueAt);
+      send(conn, dueAt);
+    }
   };
 
   const start = performance.now();
@@ -210,6 +231,11 @@ function report(load: TrafficLoad, rec: Recorder, start: number, scheduled: numb
     okLatencyMs: summarizeLatency(rec.ok),
     okSinceSendMs: summarizeLatency(rec.okSinceSend),
     okPerSec: rateSec > 0 ? (rec.statuses['200'] ?? 0) / rateSec : Number.NaN,
+    deadlineOkPerSec: load.kind === 'open' && rateSec > 0 ? rec.okWithinDeadline / rateSec : Number.NaN,
+    sendLagMs: (() => {
+      const lag = summarizeLatency(rec.sendLag);
+      return { p99: lag.p99, max: lag.max };
+    })(),
     peakConnections: peak,
   };
 }

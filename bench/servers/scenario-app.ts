@@ -6,8 +6,8 @@
  *                        event loop) or `worker` (the same loop in the worker-thread pool)
  *   BENCH_VIAL_OPTIONS   JSON merged into the options (e.g. tuned `load.admission`, leak-alarm timing)
  *
- * Routes: /fast, /slow, /work (5 ms wait + JSON), /cpu (0.3 ms busy loop), /store (unbounded Map), /cache (BoundedCache of
- * 10,000), and /__bench/mem (full GC, then process.memoryUsage()) when run with --expose-gc.
+ * Routes: /fast, /slow, /work (5 ms wait + JSON), /cpu (0.3 ms busy loop), /hold (until the client leaves), /store
+ * (unbounded Map), /cache (BoundedCache of 10,000), and /__bench/mem (full GC, then process.memoryUsage()) when run with --expose-gc.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context, VialOptions } from '../../src/index.ts';
@@ -38,6 +38,13 @@ if (slow === 'worker') {
 app.get('/work', async function work(ctx: Context) {
   await sleep(5, undefined, { signal: ctx.signal });
   return workPayload();
+});
+
+// Holds its slot until the client leaves: with `maxInFlight: 1, maxQueue: 0` every other request is
+// refused (bench overload measures what a refusal costs that way).
+app.get('/hold', { timeoutMs: 600_000 }, async function hold(ctx: Context) {
+  await new Promise<void>((resolve) => { ctx.signal.addEventListener('abort', () => resolve(), { once: true }); });
+  return { held: true };
 });
 
 // Synchronous CPU work (template rendering, a JSON transform): never in flight between reads.

@@ -3,7 +3,8 @@
  *   BENCH_SLOW=sleep|busy          /slow waits 2 s without blocking (default) or busy-loops 2 s
  *   BENCH_UNDER_PRESSURE=1         registers @fastify/under-pressure as its README suggests:
  *                                  maxEventLoopDelay 1000 ms, event-loop utilisation 0.98, 503
- *                                  with Retry-After while over a limit (sampled every second)
+ *                                  with Retry-After while over a limit (sampled every second);
+ *                                  `refuse`: a 1-byte heap limit, so every request gets its 503
  * Fastify's defaults otherwise: no request timeout, no concurrency limit.
  */
 import underPressure from '@fastify/under-pressure';
@@ -15,6 +16,9 @@ import { announce, benchPort, HOST } from './port.ts';
 const app = Fastify();
 if (process.env['BENCH_UNDER_PRESSURE'] === '1') {
   await app.register(underPressure, { maxEventLoopDelay: 1000, maxEventLoopUtilization: 0.98, retryAfter: 1 });
+} else if (process.env['BENCH_UNDER_PRESSURE'] === 'refuse') {
+  // Every request refused (a 1-byte heap limit): what one under-pressure 503 costs (bench overload).
+  await app.register(underPressure, { maxHeapUsedBytes: 1, retryAfter: 1 });
 }
 
 app.get('/fast', () => ({ fast: true }));
