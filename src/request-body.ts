@@ -4,11 +4,20 @@
  * limits. Each refusal is a BadRequestError written for the client (400, 413, 415).
  */
 import type { IncomingMessage } from 'node:http';
-import busboy from 'busboy';
+import { createRequire } from 'node:module';
+import type busboy from 'busboy';
 import sjson from 'secure-json-parse';
 import type { BodyOptions } from './config.ts';
 import { BadRequestError } from './errors.ts';
 import { continueIfExpected } from './internal/continue.ts';
+
+/**
+ * busboy is loaded on the first multipart body, not with vial: most apps never read one, and every
+ * app imports this module (issue 16). A synchronous require: busboy is CommonJS, and the reader
+ * must set up its parser before the body's first chunk.
+ */
+const requireDependency = createRequire(import.meta.url);
+let createBusboy: typeof busboy | undefined;
 
 export type Limits = Readonly<Required<BodyOptions>>;
 
@@ -154,7 +163,7 @@ export function readMultipart(raw: IncomingMessage, limits: Limits, maxBodyBytes
   return new Promise<FormBody>((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
-      parser = busboy({
+      parser = (createBusboy ??= requireDependency('busboy') as typeof busboy)({
         headers: raw.headers,
         limits: { parts: limits.maxParts, fileSize: limits.maxFileBytes, fieldSize: limits.maxFieldBytes, headerPairs: 50 },
       });

@@ -100,3 +100,44 @@ describe('schema dependencies', () => {
     assert.deepEqual(steps.reply, { status: 201, body: '{"id":1,"title":"milk"}' });
   });
 });
+
+const PER_FEATURE_CHILD = `
+const { Vial, websocket } = await import(${JSON.stringify(src('index.ts'))});
+const steps = {};
+const plain = new Vial({ env: 'production', allowedHosts: ['127.0.0.1'], log: { level: 'warn' } });
+plain.plugin(websocket);
+plain.get('/hello', () => ({ hello: 'world' }));
+plain.post('/form', { csrf: false }, async (ctx) => ({ name: (await ctx.request.form()).fields.get('name') }));
+const running = await plain.listen({ port: 0, host: '127.0.0.1' });
+await (await fetch(running.url + '/hello')).text();
+steps.idle = { ws: loaded('ws'), busboy: loaded('busboy') };
+const form = new FormData();
+form.set('name', 'ada');
+const posted = await fetch(running.url + '/form', { method: 'POST', body: form });
+steps.form = { status: posted.status, body: await posted.text(), busboy: loaded('busboy') };
+await running.close();
+const live = new Vial({ env: 'test', log: { level: 'warn' } });
+live.plugin(websocket);
+live.get('/echo', { websocket: true }, (ctx) => ctx.websocket.onMessage((text) => ctx.websocket.send(text)));
+await live.start();
+steps.withRoute = loaded('ws');
+// Only now: the test client's WebSocket is ws's own, so importing it earlier would load ws.
+const { TestClient } = await import(${JSON.stringify(src('testing.ts'))});
+const socket = await new TestClient(live).websocket('/echo');
+socket.send('ping');
+steps.echo = String(await socket.next());
+await socket.close();
+process.stdout.write('\\nsteps ' + JSON.stringify(steps) + '\\n');
+`;
+
+describe('per-feature dependencies', () => {
+  it('ws waits for the first WebSocket route and busboy for the first multipart body, and each then works', async () => {
+    const steps = await inChild<{ idle: { ws: number; busboy: number }; form: { status: number; body: string; busboy: number }; echo: string; withRoute: number }>(PER_FEATURE_CHILD);
+    assert.deepEqual(steps.idle, { ws: 0, busboy: 0 }, 'loaded by an app with the websocket plugin but no WebSocket route, before any multipart body');
+    assert.equal(steps.form.status, 200, steps.form.body);
+    assert.equal(steps.form.body, '{"name":"ada"}');
+    assert.ok(steps.form.busboy > 0, 'the multipart body did not load busboy (is the hook seeing it?)');
+    assert.equal(steps.echo, 'ping');
+    assert.ok(steps.withRoute > 0, 'setting up a WebSocket route did not load ws');
+  });
+});

@@ -21,10 +21,10 @@
  * Limits are on by default (options.ts); shutdown closes sockets with 1001 after a grace period.
  */
 import type { IncomingMessage, Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { WebSocketServer } from 'ws';
-import type { ServerOptions } from 'ws';
+import type { ServerOptions, WebSocketServer } from 'ws';
 import type { Context, SessionLike } from '../context.ts';
 import { BadRequestError, ConfigError, VialError } from '../errors.ts';
 import { definePlugin } from '../plugin.ts';
@@ -81,6 +81,16 @@ interface AppInternals extends PluginAppView {
 
 const refusal = (status: number, code: 'VIAL_ERR_WS_FULL' | 'VIAL_ERR_WS_HANDSHAKE' | 'VIAL_ERR_WS_UPGRADE_REQUIRED', message: string, headers?: Record<string, string>): BadRequestError =>
   new BadRequestError(code, message, status, headers);
+
+/**
+ * ws (~0.6 MiB of RSS at import on Node 24) is loaded when the first WebSocket route is set up, not
+ * with vial: every app imports this module through vial's index, and most have no WebSocket route
+ * (issue 16). A synchronous require, because route setup is synchronous and ws is CommonJS.
+ */
+const requireDependency = createRequire(import.meta.url);
+let wsServer: typeof WebSocketServer | undefined;
+const newWebSocketServer = (options: ServerOptions): WebSocketServer =>
+  new (wsServer ??= (requireDependency('ws') as typeof import('ws')).WebSocketServer)(options);
 
 /** How long startup waits for the broadcast transport (Redis) before serving without it. */
 const BROADCAST_READY_MS = 5_000;
@@ -160,7 +170,7 @@ export const websocket = definePlugin<PluginOptions, WebSocketPluginInput>({
         // callback: a closure created there would share that scope's context and keep the
         // handshake's `upgrade` (its ServerResponse, head buffer, timers) alive for the socket's life.
         const deps: ConnectionDeps = { limits: own, counters, closeTimeoutMs: ws.closeTimeoutMs, hub, saveSession, onClosed };
-        entry = { count: limits.route(route.key, own.maxConnections), limits: own, server: new WebSocketServer(serverOptions(ws, own)), counters, deps };
+        entry = { count: limits.route(route.key, own.maxConnections), limits: own, server: newWebSocketServer(serverOptions(ws, own)), counters, deps };
         routes.set(route.key, entry);
       }
       const { count, server, counters, deps } = entry;
