@@ -12,7 +12,9 @@ import type { Socket } from 'node:net';
 import { startAdmin } from '../src/admin/server.ts';
 import { resolveConfig } from '../src/config.ts';
 import { acceptorCount, acceptorsSupported } from '../src/load/acceptors.ts';
-import { connectionStats, openFileLimit, parseOpenFileLimit } from '../src/load/connections.ts';
+import { connectionStats, guardConnections, openFileLimit, parseOpenFileLimit, requestPopulation } from '../src/load/connections.ts';
+import { createServer } from 'node:net';
+import type { Server as NetServer } from 'node:net';
 import { defaultMaxConnections, FALLBACK_OPEN_FILE_LIMIT } from '../src/load/options.ts';
 import type { Vial } from '../src/index.ts';
 import { makeApp } from './helpers/both.ts';
@@ -132,5 +134,38 @@ describe('the connection cap', () => {
     assert.match(metrics, /^vial_open_connections 2$/m);
     assert.match(metrics, /^vial_max_connections 2$/m);
     assert.match(metrics, new RegExp(`^vial_connections_refused_total ${load.connections.refused}$`, 'm'));
+  });
+});
+
+describe('the request population admission reads', () => {
+  /** A plain TCP server guarded like vial's; `h2` gives it the HTTP/2 secure server's updateSettings. */
+  async function guarded(t: TestContext, h2: boolean): Promise<{ server: NetServer; port: number }> {
+    const server = createServer((socket) => { socket.on('error', () => {}); });
+    if (h2) Object.assign(server, { updateSettings: () => {} });
+    guardConnections(server, 0);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const address = server.address();
+    return { server, port: typeof address === 'object' && address !== null ? address.port : 0 };
+  }
+
+  async function openOne(t: TestContext, port: number): Promise<Socket> {
+    const socket = connect(port, '127.0.0.1');
+    t.after(() => socket.destroy());
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    return socket;
+  }
+
+  it('counts an HTTP/1.1 connection as one request and one to an HTTP/2-capable server as the most streams it may carry', async (t) => {
+    const before = requestPopulation();
+    const plain = await guarded(t, false);
+    const h1 = await openOne(t, plain.port);
+    await waitUntil('the HTTP/1.1 connection counted once', () => requestPopulation() === before + 1);
+    const secure = await guarded(t, true);
+    const h2 = await openOne(t, secure.port);
+    await waitUntil('the HTTP/2-capable connection counted as 1,000', () => requestPopulation() === before + 1001);
+    h2.destroy();
+    h1.destroy();
+    await waitUntil('both leave the count when they close', () => requestPopulation() === before);
   });
 });

@@ -28,6 +28,14 @@ export interface ConnectionStats {
 
 let open = 0;
 let refused = 0;
+/** Requests the open connections can carry at once: one per HTTP/1.1 connection, MAX_STREAMS per HTTP/2-capable one. */
+let population = 0;
+/**
+ * tls.maxConcurrentStreams allows up to 1,000 (tls/index.ts). A connection to the HTTP/2 secure
+ * server may carry that many requests at once (ALPN is not known when it is counted), so it counts
+ * as that many: an overestimate, which only makes admission treat the population as unbounded.
+ */
+const MAX_STREAMS = 1000;
 /** The cap of each guarded server (0: none). */
 const caps = new Map<NetServer, number>();
 
@@ -37,9 +45,12 @@ export function connectionStats(): ConnectionStats {
   return { open, max, refused };
 }
 
-/** Connections open now (admission reads it per decision under pressure: no object, unlike connectionStats). */
-export function openConnections(): number {
-  return open;
+/**
+ * The most requests the open connections can have outstanding at once (admission reads it per
+ * decision under pressure: no object, unlike connectionStats). HTTP/1.1 carries one at a time.
+ */
+export function requestPopulation(): number {
+  return population;
 }
 
 type ConnectionListener = (this: NetServer, socket: Socket) => void;
@@ -54,6 +65,12 @@ export function guardConnections(server: NetServer, maxConnections: number): voi
   if (caps.has(server)) return;
   caps.set(server, maxConnections);
   server.once('close', () => caps.delete(server));
+  // Only the HTTP/2 secure server has updateSettings.
+  const weight = typeof (server as { updateSettings?: unknown }).updateSettings === 'function' ? MAX_STREAMS : 1;
+  const closed = (): void => {
+    open--;
+    population -= weight;
+  };
   const inner = server.listeners('connection') as ConnectionListener[];
   server.removeAllListeners('connection');
   server.on('connection', function capConnections(this: NetServer, socket: Socket) {
@@ -65,7 +82,8 @@ export function guardConnections(server: NetServer, maxConnections: number): voi
       return;
     }
     open++;
-    socket.once('close', () => void open--);
+    population += weight;
+    socket.once('close', closed);
     for (const listener of inner) listener.call(this, socket);
   });
 }

@@ -3,7 +3,7 @@
  * wires pressure into admission, so the app holds one object with one start and one close.
  */
 import { createAdmission } from './admission.ts';
-import { openConnections } from './connections.ts';
+import { requestPopulation } from './connections.ts';
 import type { Admission } from './admission.ts';
 import { DeadlineTracker } from './deadline.ts';
 import { createOffloadPool } from './offload.ts';
@@ -26,9 +26,9 @@ export interface LoadProtection {
 
 export function createLoadProtection(load: Readonly<LoadOptions>, source?: PressureSource): LoadProtection {
   const pressure = new PressureMonitor(load.pressure, source);
-  // Open connections bound the requests outstanding over HTTP/1.1 (an HTTP/2 connection carries
-  // many: counted as one, it makes a bounded population look smaller than it is).
-  const admission = createAdmission(load.admission, load.pressure.enabled ? { pressure, population: openConnections } : {});
+  // Open connections bound the requests outstanding (connections.ts counts an HTTP/2-capable one as
+  // the most streams it may carry, so a TLS server's population never looks bounded).
+  const admission = createAdmission(load.admission, load.pressure.enabled ? { pressure, population: requestPopulation } : {});
   const deadlines = new DeadlineTracker(load.deadlines);
   // An `offload` span per task inside traced requests (telemetry/child-spans.ts).
   const offload = traceOffloadPool(createOffloadPool(load.offload));
