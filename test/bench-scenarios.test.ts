@@ -18,6 +18,7 @@ const EXPECTED: Record<string, readonly string[]> = {
   'pool-exhaustion': ['vial', 'fastify', 'fastify+under-pressure', 'flask (gunicorn -w 4)'],
   'blocking-route': ['node:http', 'fastify', 'fastify+under-pressure', 'flask (gunicorn -w 4)', 'flask (gthread 4x4)', 'vial (route in worker pool)', 'vial run --workers 2'],
   overload: ['vial', 'vial (pressure shedding off)', 'fastify', 'fastify+under-pressure'],
+  soak: ['vial', 'fastify', 'vial run --workers 2'],
   memory: ['vial bounded', 'vial unbounded', 'node:http + lru-cache', 'fastify unbounded', 'flask unbounded (gunicorn -w 1)'],
 };
 
@@ -44,6 +45,18 @@ describe('bench scenarios', () => {
     process.env['BENCH_VIAL_FROM'] = 'src';
     const mod = (await import('../bench/servers/scenario-app.ts')) as { default?: { routeList?: unknown } };
     assert.ok(mod.default !== undefined && 'routeList' in mod.default);
+  });
+
+  it("the soak's vial routes keep g across an await and report the heap by space", async () => {
+    process.env['BENCH_VIAL_FROM'] = 'src';
+    const { app } = await import('../bench/servers/scenario-app.ts');
+    const { TestClient } = await import('../src/testing.ts');
+    const client = new TestClient(app);
+    const replies = await Promise.all(['a', 'b', 'c'].map((id) => client.get(`/g-after-await?id=${id}`)));
+    for (const reply of replies) assert.deepEqual(reply.json(), { same: true });
+    const usage = (await client.get('/__bench/usage')).json<{ pid: number; heapUsed: number; spaces: Record<string, number> }>();
+    assert.equal(usage.pid, process.pid);
+    assert.ok(usage.heapUsed > 0 && (usage.spaces['new_space'] ?? 0) > 0, JSON.stringify(usage.spaces));
   });
 
   it('the Flask app parses as Python', { skip: spawnSync('python3', ['--version']).status !== 0 && 'python3 missing' }, () => {

@@ -1,5 +1,7 @@
 /**
- * Fastify serving the same routes as scenario-app.ts (minus the bounded cache, which is vial's).
+ * Fastify serving the same routes as scenario-app.ts; its /cache is lru-cache (max 10,000), which
+ * vial's BoundedCache wraps, and /g-after-await keeps the value on the request object, which is
+ * how a Fastify app carries per-request state across an await.
  *   BENCH_SLOW=sleep|busy          /slow waits 2 s without blocking (default) or busy-loops 2 s
  *   BENCH_UNDER_PRESSURE=1         registers @fastify/under-pressure as its README suggests:
  *                                  maxEventLoopDelay 1000 ms, event-loop utilisation 0.98, 503
@@ -9,7 +11,9 @@
  */
 import underPressure from '@fastify/under-pressure';
 import Fastify from 'fastify';
+import { LRUCache } from 'lru-cache';
 import { setTimeout as sleep } from 'node:timers/promises';
+import v8 from 'node:v8';
 import { busyLoop, CPU_ROUTE_MS, storedValue, workPayload } from './busy.ts';
 import { announce, benchPort, HOST } from './port.ts';
 
@@ -43,6 +47,28 @@ app.get<{ Querystring: { key?: string } }>('/store', (req) => {
   store.set(key, storedValue(key));
   return { entries: store.size };
 });
+
+const cache = new LRUCache<string, string>({ max: 10_000 });
+app.get<{ Querystring: { key?: string } }>('/cache', (req) => {
+  const key = req.query.key ?? '';
+  cache.set(key, storedValue(key));
+  return { entries: cache.size };
+});
+
+const soakIds = new WeakMap<object, string>();
+app.get<{ Querystring: { id?: string } }>('/g-after-await', async (req) => {
+  const id = req.query.id ?? '';
+  soakIds.set(req, id);
+  await sleep(1);
+  return { same: soakIds.get(req) === id };
+});
+
+app.get('/wait-300', async () => {
+  await sleep(300);
+  return { waited: 300 };
+});
+
+app.get('/__bench/usage', () => ({ pid: process.pid, ...process.memoryUsage(), spaces: Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, s.space_size])) }));
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc !== undefined) {
