@@ -6,8 +6,8 @@ import { Agent, createServer as createHttpServer } from 'node:http';
 import { connect, createServer } from 'node:net';
 import type { Server as NetServer } from 'node:net';
 import { Vial } from '../src/index.ts';
-import { acceptQueueIn, readAcceptQueue } from '../src/load/accept-queue.ts';
-import { acceptorCount, acceptorsSupported, closeAcceptors, listenWithAcceptors } from '../src/load/acceptors.ts';
+import { acceptQueueIn, pastListening, readAcceptQueue } from '../src/load/accept-queue.ts';
+import { acceptorCount, acceptorsSupported, closeAcceptors, listensOnIPv6, listenWithAcceptors } from '../src/load/acceptors.ts';
 import { installGracefulShutdown } from '../src/process/shutdown.ts';
 import { freePort, send } from './helpers/net.ts';
 
@@ -239,6 +239,25 @@ describe('accept sockets (load.server.acceptors)', { skip: !acceptorsSupported()
   });
 });
 
+describe('which accept-queue tables are read', () => {
+  it('reads /proc/net/tcp6 only while a server listens on IPv6 (an empty table costs a walk of the whole connection hash)', async (t) => {
+    const v4 = await quietApp().listen({ port: 0, host: '127.0.0.1' });
+    t.after(() => v4.close());
+    assert.equal(listensOnIPv6(), false);
+    let v6: Awaited<ReturnType<Vial['listen']>>;
+    try {
+      v6 = await quietApp().listen({ port: 0, host: '::1' });
+    } catch (error) {
+      t.skip(`no IPv6 loopback here (${String(error)})`);
+      return;
+    }
+    assert.equal(listensOnIPv6(), true);
+    assert.equal(typeof (await readAcceptQueue()), 'number');
+    await v6.close();
+    assert.equal(listensOnIPv6(), false);
+  });
+});
+
 describe('acceptQueueIn (pure)', () => {
   it('sums rx_queue of listening rows on the wanted ports, IPv4 and IPv6 tables alike', () => {
     const tcp = [
@@ -254,5 +273,16 @@ describe('acceptQueueIn (pure)', () => {
     const tcp6 = '   0: 00000000000000000000000001000000:1388 00000000000000000000000000000000:0000 0A 00000000:00000002 00:00000000 00000000     0        0 651 1';
     assert.equal(acceptQueueIn(tcp6, new Set([5000])), 2);
     assert.equal(acceptQueueIn('', new Set([5000])), 0);
+  });
+
+  it('tells when a table\'s start has left the listening rows, so the read can stop there', () => {
+    const header = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
+    const listening = '   0: 0100007F:1388 00000000:0000 0A 00000000:00000007 00:00000000 00000000     0        0 648 1\n';
+    const established = '   1: 0100007F:8AB0 0100007F:1388 01 00000000:00000005 03:0000069F 00000000     0        0 0 3\n';
+    assert.equal(pastListening(''), false);
+    assert.equal(pastListening(header), false);
+    assert.equal(pastListening(header + listening), false);
+    assert.equal(pastListening(header + listening + '   1: 0100007F:8AB0 0100'), false, 'a cut row is not judged');
+    assert.equal(pastListening(header + listening + established), true);
   });
 });

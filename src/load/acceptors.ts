@@ -32,8 +32,8 @@ export interface AcceptorListenOptions {
 }
 
 const extras = new WeakMap<Server, NetServer[]>();
-/** Ports vial's servers listen on in this process (accept-queue.ts reads their queues). */
-const ports = new Map<Server, number>();
+/** Ports vial's servers listen on in this process, and whether on IPv6 (accept-queue.ts reads their queues). */
+const ports = new Map<Server, { readonly port: number; readonly ipv6: boolean }>();
 
 /**
  * Whether extra accept sockets work here: SO_REUSEPORT that balances, which is Linux's, and not in
@@ -127,7 +127,8 @@ function describe(error: unknown): string {
 }
 
 function remember(server: Server): void {
-  ports.set(server, (server.address() as { port: number }).port);
+  const address = server.address() as { port: number; family: string };
+  ports.set(server, { port: address.port, ipv6: address.family === 'IPv6' });
   server.once('close', () => ports.delete(server));
 }
 
@@ -146,7 +147,13 @@ export function closeAcceptors(server: Server): Promise<void> {
 
 /** The ports vial's servers in this process listen on now. */
 export function listeningPorts(): ReadonlySet<number> {
-  return new Set(ports.values());
+  return new Set([...ports.values()].map((p) => p.port));
+}
+
+/** Whether any of them listens on an IPv6 address (`::` included, which takes IPv4 too): only then does /proc/net/tcp6 list it. */
+export function listensOnIPv6(): boolean {
+  for (const p of ports.values()) if (p.ipv6) return true;
+  return false;
 }
 
 /** Sockets `server` listens with now, its own included (for tests and diagnostics). */
