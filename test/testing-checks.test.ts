@@ -194,6 +194,31 @@ describe('checkGrowth', () => {
     assert.match(always.message, /^memory fell by 1\.0 MiB between two readings in each of 3 runs/);
   });
 
+  it('keeps a FAIL when memory fell only among the judged readings (a fall can hide growth there, never make it)', async () => {
+    // Readings 2-10 are the baseline's, 11-23 the judged ones: growing 400 KiB a reading, with a
+    // 1 MiB drop from `fallAt` on.
+    const leaking = (fallAt: number): GrowthMemory => {
+      let reads = 0;
+      return {
+        afterFullGc: true,
+        source: 'a scripted reader',
+        readBytes: () => {
+          const index = reads++ % 24;
+          const grown = index >= 11 ? (index - 10) * 400 * 1024 : 0;
+          return 50e6 + grown - (index >= fallAt ? 2 ** 20 : 0);
+        },
+      };
+    };
+    const options = { target: growthApp(), route: '/bounded?key={n}', requests: 600, warmupKeys: 100 };
+    const judgedFall = await checkGrowth({ ...options, memory: leaking(17) });
+    assert.equal(judgedFall.verdict, 'FAIL', judgedFall.message);
+    assert.equal(judgedFall.attempts, 1);
+    // The same drop in the baseline could have made the difference: repeated, then SKIP.
+    const baselineFall = await checkGrowth({ ...options, memory: leaking(6) });
+    assert.equal(baselineFall.verdict, 'SKIP', baselineFall.message);
+    assert.equal(baselineFall.attempts, 3);
+  });
+
   it('FAILs the Map over a real server listening in this process', async (t) => {
     const url = await listening(t, growthApp());
     const map = await checkGrowth({ target: url, route: '/map?key={n}', requests: 12_000, warmupKeys: 1_000 });

@@ -187,7 +187,7 @@ export async function checkGrowth(options: GrowthCheckOptions): Promise<GrowthCh
     do {
       attempt++;
       measured = await measure(options, sender, { requests, warmup, inFlight }, attempt);
-    } while (attempt < attempts && measured.largestFall >= DISTURBED_FALL_BYTES);
+    } while (attempt < attempts && disturbed(measured));
     return judge(measured);
   } finally {
     sender.close();
@@ -232,8 +232,30 @@ async function measure(options: GrowthCheckOptions, sender: CheckSender, plan: {
   const baselinePoints = await sampled(baselineCount, BASELINE_SAMPLES, false);
   const points = await sampled(judgedCount, JUDGED_SAMPLES, true);
   const readings = [...baselinePoints, ...points].map(([, bytes]) => bytes);
-  const largestFall = readings.reduce((fall, bytes, i) => Math.max(fall, (readings[i - 1] ?? bytes) - bytes), 0);
-  return { memory, route: options.route, requests: distinct + repeated, distinct, warmup: plan.warmup, okAnswers, startBytes, warmEnd, baselinePoints, points, largestFall, attempt };
+  const largestFall = fallIn(readings);
+  const baselineFall = fallIn(baselinePoints.map(([, bytes]) => bytes));
+  return { memory, route: options.route, requests: distinct + repeated, distinct, warmup: plan.warmup, okAnswers, startBytes, warmEnd, baselinePoints, points, largestFall, baselineFall, attempt };
+}
+
+/** The largest drop between two consecutive readings. */
+function fallIn(readings: readonly number[]): number {
+  return readings.reduce((fall, bytes, i) => Math.max(fall, (readings[i - 1] ?? bytes) - bytes), 0);
+}
+
+/**
+ * Whether something else in the process released memory in a way that could decide the verdict.
+ * A fall among the judged readings only lowers their slope and widens their noise, so it can hide
+ * growth but never make it: a FAIL over an undisturbed baseline stands. A fall anywhere else (the
+ * baseline's slope, which the judged one is measured against) or under any other verdict repeats
+ * the run.
+ */
+function disturbed(m: Measured): boolean {
+  if (m.largestFall < DISTURBED_FALL_BYTES) return false;
+  return !(m.baselineFall < DISTURBED_FALL_BYTES && leakJudgement(m).verdict === 'FAIL');
+}
+
+function leakJudgement(m: Measured): ReturnType<typeof judgeLeak> {
+  return judgeLeak(fitLine(m.points), fitLine(m.baselinePoints), m.distinct - m.warmup, m.memory.afterFullGc);
 }
 
 interface Measured {
@@ -249,6 +271,8 @@ interface Measured {
   readonly points: readonly [number, number][];
   /** The largest drop between two consecutive readings after the warm-up. */
   readonly largestFall: number;
+  /** The same among the baseline's readings only. */
+  readonly baselineFall: number;
   readonly attempt: number;
 }
 
@@ -271,7 +295,7 @@ function judge(m: Measured): GrowthCheckResult {
   if (m.okAnswers < m.requests / 2) {
     verdict = 'SKIP';
     message = `most requests failed, so the check did not run: ${evidence}. Check the route: it must answer 2xx or 3xx.`;
-  } else if (m.largestFall >= DISTURBED_FALL_BYTES) {
+  } else if (disturbed(m)) {
     verdict = 'SKIP';
     message = `memory fell by ${formatBytes(m.largestFall)} between two readings in each of ${m.attempt} runs, so something else in this process released memory while the route was measured: ${evidence}. Run the check in a test file of its own, or close earlier apps first.`;
   } else if (judgement.verdict === 'FAIL') {
