@@ -46,11 +46,14 @@ describe('compression in Chromium', () => {
     t.after(() => browser.close());
     const page = await browser.newPage();
     const encodings = new Map<string, string | undefined>();
+    const reading: Promise<void>[] = [];
     page.on('response', (res) => {
-      void res.allHeaders().then((h) => encodings.set(new URL(res.url()).pathname, h['content-encoding']));
+      reading.push(res.allHeaders().then((h) => void encodings.set(new URL(res.url()).pathname, h['content-encoding'])));
     });
     await page.goto(running.url);
     const results = await page.evaluate('window.results');
+    // Each response's headers arrive asynchronously: all of them, before they are compared.
+    await Promise.all(reading);
     assert.deepEqual(results, { count: 800, last: rows[799], events: [0, 1, 2] });
     // Whatever this Chromium offers (gzip, br, zstd), vial picked one and the browser decoded it.
     assert.match(encodings.get('/rows') ?? 'identity', /^(gzip|br|zstd)$/);
