@@ -4,7 +4,10 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { ProcessOptions } from '../src/process/options.ts';
+import type { SupervisorOptions } from '../src/process/supervisor.ts';
+
+/** What the fixture primary takes as JSON: the supervisor's options that survive serialisation. */
+type FixtureOptions = Omit<SupervisorOptions, 'log' | 'exit' | 'exec'>;
 
 // Node 24 by default; VIAL_TEST_NODE=/path/to/node runs the fixtures on another version (e.g. 22).
 const NODE = process.env.VIAL_TEST_NODE ?? fileURLToPath(new URL('../node_modules/.bin/node', import.meta.url));
@@ -26,7 +29,7 @@ after(() => {
   }
 });
 
-async function startPrimary(options: ProcessOptions) {
+async function startPrimary(options: FixtureOptions, readyWorkers = options.workers ?? 1) {
   const child = spawn(NODE, [PRIMARY, JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'] });
   started.push(child.pid!);
   const events: Event[] = [];
@@ -64,8 +67,7 @@ async function startPrimary(options: ProcessOptions) {
   }
   const listening = await waitFor((e) => e.kind === 'listening', 'the primary to listen');
   const port = listening.port as number;
-  const workers = options.workers ?? 1;
-  await waitFor(() => events.filter((e) => e.event === 'ready').length >= workers, 'all workers ready');
+  await waitFor(() => events.filter((e) => e.event === 'ready').length >= readyWorkers, `${readyWorkers} worker(s) ready`);
 
   function get(path: string): Promise<Reply> {
     return new Promise((resolve, reject) => {
@@ -90,7 +92,7 @@ async function startPrimary(options: ProcessOptions) {
   return { events, port, get, waitFor, stop, child, exited };
 }
 
-const fast = { heartbeat: { intervalMs: 100, timeoutMs: 1500 }, restart: { initialDelayMs: 10 } } satisfies ProcessOptions;
+const fast = { heartbeat: { intervalMs: 100, timeoutMs: 1500 }, restart: { initialDelayMs: 10 } } satisfies FixtureOptions;
 
 describe('runSupervisor with real worker processes', () => {
   it('serves requests from both workers', async () => {
@@ -207,5 +209,17 @@ describe('runSupervisor with real worker processes', () => {
     assert.ok(replies.every((r) => r.status === 200));
     assert.equal(await p.exited, 0);
     assert.ok(p.events.some((e) => e.kind === 'exit' && e.code === 0));
+  });
+
+  it('exits 0 on SIGTERM while a worker is still starting, killing that one and draining the other', async () => {
+    const p = await startPrimary({ ...fast, workers: 2, env: { FIXTURE_SLOW_READY_MS: '5000' } }, 1);
+    const slow = p.get('/slow?ms=300');
+    await p.waitFor((e) => e.event === 'slow-start', 'the slow request in flight');
+    assert.equal(p.events.filter((e) => e.event === 'ready').length, 1, 'worker 2 is still starting');
+    p.child.kill('SIGTERM');
+    assert.equal((await slow).status, 200);
+    assert.equal(await p.exited, 0);
+    const exits = p.events.filter((e) => e.event === 'exit');
+    assert.deepEqual(exits.map((e) => e.cause), ['shutdown', 'shutdown']);
   });
 });

@@ -230,7 +230,9 @@ export async function runSupervisor(options: SupervisorOptions): Promise<Supervi
     if (!Array.isArray(msg)) return;
     switch (msg[0]) {
       case 'vial:ready':
-        if (slot.state !== 'starting') return;
+        // A worker killed while starting (drain() during shutdown) may still have its ready message
+        // in the pipe; it is on its way out, so it never becomes ready (nor counts as unclean).
+        if (slot.state !== 'starting' || slot.leaving !== null) return;
         slot.state = 'ready';
         slot.worker.send(['vial:settings', { maxRequests: slot.maxRequests }]);
         publish('ready', slot);

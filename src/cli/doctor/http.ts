@@ -7,6 +7,7 @@ import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { connect as netConnect } from 'node:net';
+import type { Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 
 export interface SendOptions {
@@ -36,6 +37,20 @@ export function makeAgent(base: URL, maxSockets: number): HttpAgent {
   return base.protocol === 'https:' ? new HttpsAgent({ ...options, rejectUnauthorized: false }) : new HttpAgent(options);
 }
 
+/**
+ * node:http forwards a socket's errors to the request only while the request is in flight. A server
+ * that answers early (a 413 to a large body) and resets the connection can make the write of the
+ * rest of the body fail after the response ended: with no listener left, that late ECONNRESET or
+ * EPIPE is thrown and ends the doctor. The answer already arrived, so the error is dropped; one
+ * listener per socket (keep-alive agents reuse them).
+ */
+const guardedSockets = new WeakSet<Socket>();
+function guardLateErrors(socket: Socket): void {
+  if (guardedSockets.has(socket)) return;
+  guardedSockets.add(socket);
+  socket.on('error', () => {});
+}
+
 export function send(base: URL, path: string, options: SendOptions = {}): Promise<Answer> {
   const url = new URL(path, base);
   const started = performance.now();
@@ -57,6 +72,7 @@ export function send(base: URL, path: string, options: SendOptions = {}): Promis
       // Self-signed certificates are normal on a test instance; the doctor judges the app, not its certificate.
       ...(url.protocol === 'https:' ? { rejectUnauthorized: false } : {}),
     });
+    req.on('socket', guardLateErrors);
     const timer = setTimeout(() => {
       finish({ status: 0, headers: {}, body: '', timedOut: true, error: 'timeout' });
       req.destroy();
