@@ -14,6 +14,9 @@ export type { AfterHook, BeforeHook, ErrorClass, ErrorHandler, Handler, Reply, R
 /** Any handler the typed route overloads accept (their ctx is a narrower Context). */
 type AnyHandler = (ctx: never) => unknown;
 
+/** A WebSocket route's own limits: what the websocket plugin declares for its route option (never without it). */
+type WebSocketLimits = RouteOptions extends { websocket?: infer W } ? Exclude<W, boolean | undefined> : never;
+
 /**
  * vial's own route options; any other key must be declared by a registered plugin
  * (`r.routeOption(key)`), or the route table refuses to build (a typo never passes silently).
@@ -80,6 +83,18 @@ export class Scaffold {
   delete(path: string, options: RouteOptions & { worker: URL | string }): this;
   delete(path: string, a: RouteOptions | AnyHandler, b?: AnyHandler): this {
     return this.#add('DELETE', path, a, b);
+  }
+
+  /**
+   * A WebSocket route: `get(path, { websocket: limits ?? true }, handler)`, which it is (the
+   * websocket plugin must be registered: docs/websocket.md). The handler runs once per socket, with
+   * `ctx.websocket`; a plain GET to the path gets 426.
+   */
+  ws<P extends string>(path: P, handler: RouteHandler<P, Record<never, never>, ReplyFor<Record<never, never>>>): this;
+  ws<P extends string>(path: P, limits: WebSocketLimits, handler: RouteHandler<P, Record<never, never>, ReplyFor<Record<never, never>>>): this;
+  ws(path: string, a: WebSocketLimits | AnyHandler, b?: AnyHandler): this {
+    if (typeof a === 'function') return this.#push('GET', path, { websocket: true }, a);
+    return this.#push('GET', path, { websocket: a }, b);
   }
 
   #push(

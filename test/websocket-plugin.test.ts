@@ -82,6 +82,28 @@ describe('websocket routes', () => {
     socket.ws.close();
   });
 
+  it('takes app.ws(path, handler) and blueprint.ws(path, limits, handler) as the same GET routes', async () => {
+    const { ws, http } = await serve((app) => {
+      app.ws('/plain/<int:n>', (ctx) => {
+        ctx.websocket.send(`n=${String(ctx.params['n'] + 1)}`);
+      });
+      const live = new Blueprint('live', { prefix: '/live' });
+      live.ws('/small', { maxMessageBytes: 16 }, (ctx) => {
+        ctx.websocket.onMessage((m) => ctx.websocket.send(String(m)));
+      });
+      app.register(live);
+    });
+    const plain = await open(`${ws}/plain/41`);
+    assert.equal(await plain.next(), 'n=42');
+    plain.ws.close();
+    const small = await open(`${ws}/live/small`);
+    small.ws.send('short');
+    assert.equal(await small.next(), 'short');
+    small.ws.send('x'.repeat(17));
+    assert.equal((await small.closed).code, 1009, "the blueprint route's own limit holds");
+    assert.equal((await fetch(`${http}/plain/1`)).status, 426);
+  });
+
   it('answers a plain GET to a WebSocket route with 426, and an upgrade to a non-WebSocket path with 404 (not the page)', async () => {
     const { ws, http } = await serve((app) => {
       echo(app);

@@ -6,7 +6,7 @@
  */
 import cluster from 'node:cluster';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { helloBytes } from './hello-bytes.ts';
 import { announce, benchPort, HOST } from './port.ts';
 
 const workers = Number(process.argv[3] ?? '2');
@@ -26,20 +26,9 @@ if (cluster.isPrimary) {
     }
   });
 } else {
-  const body = JSON.stringify({ hello: 'world' });
-  const length = String(Buffer.byteLength(body));
-  const server = createServer((req, res) => {
-    res.writeHead(req.url === '/hello' ? 200 : 404, [
-      'content-type', 'application/json; charset=utf-8',
-      'x-content-type-options', 'nosniff',
-      'content-security-policy', "frame-ancestors 'none'",
-      'strict-transport-security', 'max-age=31536000; includeSubDomains',
-      'content-length', length,
-    ]);
-    res.end(body);
-  });
+  const server = createServer(helloBytes(['/hello']));
   // Every worker asks for the same port: the primary owns the socket (port 0 once, then that port).
-  server.listen(benchPort(), HOST, () => void (server.address() as AddressInfo));
+  server.listen(benchPort(), HOST);
   process.once('SIGTERM', () => {
     server.closeAllConnections();
     server.close(() => process.exit(0));
